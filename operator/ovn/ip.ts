@@ -1,0 +1,170 @@
+// IPv4/IPv6 addresses and prefixes as numbers: parse, normalise (mask host bits), format, contain.
+// Pure and dependency-free; used by manifest validation, flow parsing, drift and trace.
+// Must not import anything from the project.
+
+export type Family = 4 | 6;
+
+export interface IpAddress {
+  family: Family;
+  value: bigint;
+}
+
+export interface Prefix {
+  family: Family;
+  /** Network address with host bits masked. */
+  network: bigint;
+  length: number;
+  /** Canonical text: normalised network "/" length (RFC 5952 for IPv6). */
+  text: string;
+  /** True when the input had host bits set (e.g. 10.9.52.145/28). */
+  hadHostBits: boolean;
+}
+
+const BITS: Record<Family, number> = { 4: 32, 6: 128 };
+
+function parseIpv4(s: string): bigint | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0n;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255 || (p.length > 1 && p.startsWith('0'))) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+function parseIpv6(s: string): bigint | undefined {
+  if (s.includes('%')) return undefined;
+  let text = s;
+  let v4tail: bigint | undefined;
+  // Embedded IPv4 in the last 32 bits (::ffff:1.2.3.4): parse it, stand two zero groups in for it.
+  const lastColon = text.lastIndexOf(':');
+  if (text.slice(lastColon + 1).includes('.')) {
+    v4tail = parseIpv4(text.slice(lastColon + 1));
+    if (v4tail === undefined) return undefined;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]!);
+  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const all = [...head, ...Array(8 - total).fill('0'), ...rest];
+  let v = 0n;
+  for (const g of all) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+    v = (v << 16n) | BigInt(parseInt(g, 16));
+  }
+  if (v4tail !== undefined) v = (v & ~0xffffffffn) | v4tail;
+  return v;
+}
+
+/** Parses an IPv4 or IPv6 address (no prefix length); undefined when it is not one. */
+export function parseIp(s: string): IpAddress | undefined {
+  const t = s.trim();
+  if (t.includes(':')) {
+    const v = parseIpv6(t);
+    return v === undefined ? undefined : { family: 6, value: v };
+  }
+  const v = parseIpv4(t);
+  return v === undefined ? undefined : { family: 4, value: v };
+}
+
+export function formatIp(a: IpAddress): string {
+  if (a.family === 4) {
+    const v = a.value;
+    return [24n, 16n, 8n, 0n].map((sh) => String((v >> sh) & 0xffn)).join('.');
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
+  // RFC 5952: compress the longest run (>= 2) of zero groups, the first one on ties.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** Canonical text of an address, or the input unchanged when it is not an address. */
+export function canonicalIp(s: string): string {
+  const a = parseIp(s);
+  return a ? formatIp(a) : s;
+}
+
+function mask(family: Family, length: number): bigint {
+  const bits = BigInt(BITS[family]);
+  const all = (1n << bits) - 1n;
+  return length === 0 ? 0n : (all >> (bits - BigInt(length))) << (bits - BigInt(length));
+}
+
+/**
+ * Parses "addr/len" (or a bare address, read as a host prefix /32 or /128). Host bits are masked;
+ * `hadHostBits` tells the caller they were there.
+ */
+export function parsePrefix(s: string): Prefix | undefined {
+  const t = s.trim();
+  const slash = t.indexOf('/');
+  const addr = parseIp(slash < 0 ? t : t.slice(0, slash));
+  if (!addr) return undefined;
+  let length = BITS[addr.family];
+  if (slash >= 0) {
+    const l = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l)) return undefined;
+    length = Number(l);
+    if (length > BITS[addr.family]) return undefined;
+  }
+  const network = addr.value & mask(addr.family, length);
+  return {
+    family: addr.family,
+    network,
+    length,
+    text: `${formatIp({ family: addr.family, value: network })}/${length}`,
+    hadHostBits: network !== addr.value,
+  };
+}
+
+/** Whether `ip` lies inside `prefix`. */
+export function prefixContains(prefix: Prefix, ip: IpAddress): boolean {
+  return prefix.family === ip.family && (ip.value & mask(prefix.family, prefix.length)) === prefix.network;
+}
+
+/** Total order: family, network, length (for deterministic sorting). */
+export function comparePrefixes(a: Prefix, b: Prefix): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.network !== b.network) return a.network < b.network ? -1 : 1;
+  return a.length - b.length;
+}
+
+/** Sort key for prefix text; unparsable text sorts last, by string. */
+export function comparePrefixText(a: string, b: string): number {
+  const pa = parsePrefix(a);
+  const pb = parsePrefix(b);
+  if (pa && pb) return comparePrefixes(pa, pb);
+  if (pa) return -1;
+  if (pb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function sameIp(a: string, b: string): boolean {
+  const pa = parseIp(a);
+  const pb = parseIp(b);
+  if (!pa || !pb) return a === b;
+  return pa.family === pb.family && pa.value === pb.value;
+}
