@@ -1,0 +1,190 @@
+// The only module of the agent that runs programs: iptables/ip6tables (-S, -restore, -save) and
+// conntrack, behind a CommandRunner interface whose process implementation can prefix every
+// command with `ip netns exec NS`. Also detects the legacy/nft backend the way kube-proxy's
+// iptables-wrapper and Calico do. Must not import kube or ovsdb modules; holds no rule logic.
+import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { AgentError } from './errors.js';
+import type { Family, NoTrackPort } from './render.js';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandRunner {
+  /** Runs argv[0] with argv[1..], feeding `input` on stdin. Never throws for a non-zero exit. */
+  run(argv: string[], input?: string): Promise<CommandResult>;
+  /** True when `name` is an executable on this runner's PATH. */
+  has(name: string): Promise<boolean>;
+  /** e.g. "host" or "netns ns1", for logs and state. */
+  readonly where: string;
+}
+
+export interface ProcessRunnerOptions {
+  /** Run every command inside this network namespace (`ip netns exec NS ...`). */
+  netns?: string;
+  /** Environment for the commands (PATH decides which binaries run). */
+  env?: NodeJS.ProcessEnv;
+  /** Kill a command that runs longer than this. */
+  timeoutMs?: number;
+}
+
+export class ProcessRunner implements CommandRunner {
+  readonly where: string;
+  private readonly env: NodeJS.ProcessEnv;
+  constructor(private readonly opts: ProcessRunnerOptions = {}) {
+    this.where = opts.netns ? `netns ${opts.netns}` : 'host';
+    this.env = opts.env ?? process.env;
+  }
+
+  async has(name: string): Promise<boolean> {
+    for (const dir of (this.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+      try {
+        await access(join(dir, name), constants.X_OK);
+        return true;
+      } catch {
+        // next dir
+      }
+    }
+    return false;
+  }
+
+  run(argv: string[], input?: string): Promise<CommandResult> {
+    const full = this.opts.netns ? ['ip', 'netns', 'exec', this.opts.netns, ...argv] : argv;
+    return new Promise((resolve) => {
+      const child = spawn(full[0]!, full.slice(1), { env: this.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: this.opts.timeoutMs ?? 30_000 });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.on('error', (e: NodeJS.ErrnoException) => resolve({ code: e.code === 'ENOENT' ? 127 : 126, stdout: '', stderr: `${full[0]}: ${e.message}` }));
+      child.on('close', (code, signal) =>
+        resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      );
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input ?? '');
+    });
+  }
+}
+
+export type Backend = 'legacy' | 'nft';
+
+export function binaryNames(family: Family, backend: Backend): { list: string; restore: string; save: string } {
+  const base = family === 'ipv4' ? 'iptables' : 'ip6tables';
+  return { list: `${base}-${backend}`, restore: `${base}-${backend}-restore`, save: `${base}-${backend}-save` };
+}
+
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('# Warning'))
+      .join(' | ')
+      .slice(0, 400) || '(no output)'
+  );
+}
+
+/** iptables of one family and one backend, raw table only. */
+export class RawTable {
+  readonly bin: { list: string; restore: string; save: string };
+  constructor(
+    private readonly runner: CommandRunner,
+    readonly family: Family,
+    readonly backend: Backend,
+  ) {
+    this.bin = binaryNames(family, backend);
+  }
+
+  private async ensure(name: string): Promise<void> {
+    if (!(await this.runner.has(name))) throw new AgentError('IptablesMissing', `${name} is not installed (needed for ${this.family} ${this.backend} iptables)`);
+  }
+
+  /** `iptables -w -t raw -S`: the raw table only, one process; small on any node. */
+  async list(): Promise<string> {
+    await this.ensure(this.bin.list);
+    const r = await this.runner.run([this.bin.list, '-w', '-t', 'raw', '-S']);
+    if (r.code !== 0) throw new AgentError('IptablesFailed', `${this.bin.list} -t raw -S failed (exit ${r.code}, ${this.runner.where}): ${firstLine(r.stderr)}`);
+    return r.stdout;
+  }
+
+  /** Applies one restore input atomically, leaving every other chain alone. */
+  async restore(input: string): Promise<void> {
+    await this.ensure(this.bin.restore);
+    const r = await this.runner.run([this.bin.restore, '--noflush', '-w'], input);
+    if (r.code !== 0) throw new AgentError('IptablesFailed', `${this.bin.restore} --noflush failed (exit ${r.code}, ${this.runner.where}): ${firstLine(r.stderr)}`);
+  }
+}
+
+/**
+ * Deletes conntrack entries for the ports just exempted, in both directions of the original tuple
+ * (the port as destination and as source). `conntrack -D` exits 1 when nothing matched: not an error.
+ */
+export async function clearConntrack(runner: CommandRunner, family: Family, ports: NoTrackPort[]): Promise<number> {
+  if (ports.length === 0) return 0;
+  if (!(await runner.has('conntrack'))) throw new AgentError('ConntrackFailed', 'conntrack is not installed: existing tracked flows of the exempted ports were not cleared');
+  let deleted = 0;
+  for (const p of ports) {
+    for (const dir of ['--orig-port-dst', '--orig-port-src']) {
+      const r = await runner.run(['conntrack', '-D', '-f', family, '-p', p.protocol.toLowerCase(), dir, String(p.port)]);
+      const m = /(\d+) flow entries have been deleted/.exec(r.stderr + r.stdout);
+      if (m) deleted += Number(m[1]);
+      else if (r.code !== 0) throw new AgentError('ConntrackFailed', `conntrack -D -p ${p.protocol.toLowerCase()} ${dir} ${p.port} failed (exit ${r.code}): ${firstLine(r.stderr)}`);
+    }
+  }
+  return deleted;
+}
+
+export interface BackendDetection {
+  backend: Backend;
+  reason: string;
+}
+
+async function saveOutput(runner: CommandRunner, argv: string[]): Promise<string> {
+  if (!(await runner.has(argv[0]!))) return '';
+  const r = await runner.run(argv);
+  return r.code === 0 ? r.stdout : '';
+}
+
+/**
+ * Legacy or nft, decided as kube-proxy's iptables-wrapper and Calico decide: kubelet's
+ * KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain in the mangle table (nft first, then legacy);
+ * otherwise the backend holding more rules (ties go to nft). Runs once at start-up: it reads full
+ * saves, which is expensive on a big node.
+ */
+export async function detectBackend(runner: CommandRunner): Promise<BackendDetection> {
+  const hasNft = await runner.has('iptables-nft-save');
+  const hasLegacy = await runner.has('iptables-legacy-save');
+  if (!hasNft && !hasLegacy) throw new AgentError('IptablesMissing', 'neither iptables-nft-save nor iptables-legacy-save is installed');
+  if (!hasLegacy) return { backend: 'nft', reason: 'only the nft binaries are installed' };
+  if (!hasNft) return { backend: 'legacy', reason: 'only the legacy binaries are installed' };
+  // Full saves without -t: naming a table would instantiate it in legacy mode.
+  const saves: Record<Backend, string> = { nft: '', legacy: '' };
+  for (const backend of ['nft', 'legacy'] as const) {
+    for (const base of ['iptables', 'ip6tables']) saves[backend] += (await saveOutput(runner, [`${base}-${backend}-save`])) + '\n';
+  }
+  for (const backend of ['nft', 'legacy'] as const) {
+    const m = /^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY)\s/m.exec(tableSection(saves[backend], 'mangle'));
+    if (m) return { backend, reason: `kubelet's ${m[1]} chain found in the ${backend} mangle table` };
+  }
+  const count = (text: string): number => text.split('\n').filter((l) => l.startsWith('-')).length;
+  const legacy = count(saves.legacy);
+  const nft = count(saves.nft);
+  if (legacy > nft) return { backend: 'legacy', reason: `no kubelet hint chain; legacy holds more rules (${legacy} vs ${nft} nft)` };
+  return { backend: 'nft', reason: `no kubelet hint chain; nft holds at least as many rules (${nft} vs ${legacy} legacy)` };
+}
+
+/** The lines of one `*table` section of iptables-save output (all families concatenated is fine). */
+export function tableSection(save: string, table: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const l of save.split('\n')) {
+    if (l.startsWith('*')) inside = l.trim() === `*${table}`;
+    else if (l.trim() === 'COMMIT') inside = false;
+    else if (inside) out.push(l);
+  }
+  return out.join('\n');
+}

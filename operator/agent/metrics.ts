@@ -1,0 +1,25 @@
+// prom-client metrics of the NOTRACK agent, in a registry of their own (one per agent instance,
+// so tests and the operator can hold several). Must not import kube, iptables or ovsdb modules.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface AgentMetrics {
+  registry: Registry;
+  checks: Counter<'family' | 'result'>;
+  driftRepairs: Counter<'family' | 'kind'>;
+  errors: Counter<'code'>;
+  rules: Gauge<'family'>;
+  checkDuration: Histogram;
+  conntrackDeleted: Counter;
+}
+
+export function createAgentMetrics(registry: Registry = new Registry()): AgentMetrics {
+  return {
+    registry,
+    checks: new Counter({ name: 'ovn_drift_agent_checks_total', help: 'NOTRACK rule checks, by family and result (in_sync, applied, repaired, removed, failed)', labelNames: ['family', 'result'], registers: [registry] }),
+    driftRepairs: new Counter({ name: 'ovn_drift_agent_drift_repairs_total', help: 'NOTRACK drift found and repaired, by family and drift kind', labelNames: ['family', 'kind'], registers: [registry] }),
+    errors: new Counter({ name: 'ovn_drift_agent_errors_total', help: 'Agent pass errors by code', labelNames: ['code'], registers: [registry] }),
+    rules: new Gauge({ name: 'ovn_drift_agent_rules', help: 'Rules of ours in the raw table, by family', labelNames: ['family'], registers: [registry] }),
+    checkDuration: new Histogram({ name: 'ovn_drift_agent_pass_duration_seconds', help: 'Wall time of one check (and repair) pass', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5], registers: [registry] }),
+    conntrackDeleted: new Counter({ name: 'ovn_drift_agent_conntrack_entries_deleted_total', help: 'Conntrack entries deleted after new NOTRACK rules went in', registers: [registry] }),
+  };
+}
