@@ -57,3 +57,45 @@ export interface RowChange {
   old?: Row;
   new?: Row;
 }
+
+/** RFC 7047 schema (what `get_schema` returns), as plain data. */
+export interface BaseType {
+  type: 'integer' | 'real' | 'boolean' | 'string' | 'uuid';
+  enum?: WireValue;
+  minInteger?: number;
+  maxInteger?: number;
+  minReal?: number;
+  maxReal?: number;
+  minLength?: number;
+  maxLength?: number;
+  refTable?: string;
+  refType?: 'strong' | 'weak';
+}
+
+export interface ColumnType {
+  key: BaseType;
+  value?: BaseType;
+  min: number;
+  /** A number or 'unlimited'. */
+  max: number | 'unlimited';
+}
+
+export interface ColumnSchema {
+  type: ColumnType;
+  ephemeral?: boolean;
+  mutable?: boolean;
+}
+
+export interface TableSchema {
+  columns: Record<string, ColumnSchema>;
+  maxRows?: number;
+  isRoot?: boolean;
+  indexes?: string[][];
+}
+
+export interface DatabaseSchema {
+  name: string;
+  version: string;
+  cksum?: string;
+  tables: Record<string, TableSchema>;
+}

@@ -1,0 +1,167 @@
+// RFC 7047 notation (section 5.1): builders for planning transactions (uuid, named-uuid, set, map),
+// and conversions between the wire form and the decoded row format of types.ts, schema-aware.
+// Pure functions; imports nothing outside operator/ovsdb.
+import type { Atom, BaseType, ColumnType, DatabaseSchema, Row, TableSchema, Value, WireAtom, WireValue } from './types.js';
+import { ProtocolError } from './errors.js';
+
+/** ["uuid", s]: a reference to an existing row. */
+export function uuid(s: string): WireAtom {
+  return ['uuid', s];
+}
+
+/** ["named-uuid", s]: a reference to a row inserted in the same transaction with "uuid-name": s. */
+export function namedUuid(s: string): WireAtom {
+  return ['named-uuid', s];
+}
+
+/** ["set", [...]]. A set of one element may also be sent as the bare atom; this always wraps. */
+export function set(items: WireAtom[]): WireValue {
+  return ['set', items];
+}
+
+/** ["map", [[k, v], ...]] from an object (string keys). */
+export function map(obj: Record<string, WireAtom>): WireValue {
+  return ['map', Object.entries(obj)];
+}
+
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+// ---- schema ----
+
+/** True for a column holding exactly one atom (min 1, max 1, no value type). */
+export function isScalar(type: ColumnType): boolean {
+  return type.min === 1 && type.max === 1 && type.value === undefined;
+}
+
+export function isMap(type: ColumnType): boolean {
+  return type.value !== undefined;
+}
+
+function baseType(raw: unknown, where: string): BaseType {
+  if (typeof raw === 'string') return { type: raw as BaseType['type'] };
+  if (raw && typeof raw === 'object' && typeof (raw as { type?: unknown }).type === 'string') return raw as BaseType;
+  throw new ProtocolError(`schema: bad base type at ${where}: ${JSON.stringify(raw)}`);
+}
+
+/** Expands get_schema's compact column types ("string", {"key": ...}) into ColumnType. */
+export function columnType(raw: unknown, where = 'column'): ColumnType {
+  if (typeof raw === 'string') return { key: { type: raw as BaseType['type'] }, min: 1, max: 1 };
+  if (!raw || typeof raw !== 'object') throw new ProtocolError(`schema: bad type at ${where}: ${JSON.stringify(raw)}`);
+  const r = raw as { key?: unknown; value?: unknown; min?: unknown; max?: unknown };
+  const t: ColumnType = {
+    key: baseType(r.key, where),
+    min: typeof r.min === 'number' ? r.min : 1,
+    max: r.max === 'unlimited' ? 'unlimited' : typeof r.max === 'number' ? r.max : 1,
+  };
+  if (r.value !== undefined) t.value = baseType(r.value, where);
+  return t;
+}
+
+/** Normalizes a get_schema result: every column type expanded, `_uuid`/`_version` added. */
+export function normalizeSchema(raw: unknown): DatabaseSchema {
+  const s = raw as { name?: unknown; version?: unknown; cksum?: unknown; tables?: Record<string, { columns?: Record<string, { type: unknown }> }> };
+  if (!s || typeof s !== 'object' || typeof s.name !== 'string' || !s.tables) throw new ProtocolError('get_schema returned no schema');
+  const tables: Record<string, TableSchema> = {};
+  for (const [tname, t] of Object.entries(s.tables)) {
+    const columns: TableSchema['columns'] = {};
+    for (const [cname, c] of Object.entries(t.columns ?? {})) {
+      columns[cname] = { ...(c as object), type: columnType(c.type, `${tname}.${cname}`) };
+    }
+    columns._uuid ??= { type: { key: { type: 'uuid' }, min: 1, max: 1 }, mutable: false };
+    columns._version ??= { type: { key: { type: 'uuid' }, min: 1, max: 1 }, mutable: false };
+    tables[tname] = { ...(t as object), columns } as TableSchema;
+  }
+  return { name: s.name, version: String(s.version ?? ''), cksum: typeof s.cksum === 'string' ? s.cksum : undefined, tables };
+}
+
+function defaultAtom(t: BaseType): Atom {
+  switch (t.type) {
+    case 'integer':
+    case 'real':
+      return 0;
+    case 'boolean':
+      return false;
+    case 'uuid':
+      return ZERO_UUID;
+    default:
+      return '';
+  }
+}
+
+/** The column's default (what update2 omits from initial/insert rows). */
+export function defaultValue(type: ColumnType): Value {
+  if (isMap(type)) return {};
+  if (isScalar(type)) return defaultAtom(type.key);
+  return [];
+}
+
+// ---- wire -> decoded ----
+
+/** A wire atom to an Atom: ["uuid", u] and ["named-uuid", n] become their string. */
+export function decodeAtom(w: unknown): Atom {
+  if (typeof w === 'string' || typeof w === 'number' || typeof w === 'boolean') return w;
+  if (Array.isArray(w) && w.length === 2 && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return w[1];
+  throw new ProtocolError(`bad OVSDB atom ${JSON.stringify(w)?.slice(0, 100)}`);
+}
+
+/**
+ * A wire value decoded without the schema: a set becomes an array, a map an object with string
+ * keys, an atom stays an atom (a one-element set may arrive as a bare atom: normalizeValue fixes
+ * that with the column type).
+ */
+export function decodeWire(w: unknown): Value {
+  if (Array.isArray(w)) {
+    if (w[0] === 'set' && Array.isArray(w[1])) {
+      const items = w[1] as unknown[];
+      const out = new Array<Atom>(items.length);
+      for (let i = 0; i < items.length; i++) out[i] = decodeAtom(items[i]);
+      return out;
+    }
+    if (w[0] === 'map' && Array.isArray(w[1])) {
+      const out: Record<string, Atom> = {};
+      for (const pair of w[1] as unknown[]) {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new ProtocolError(`bad OVSDB map pair ${JSON.stringify(pair)}`);
+        out[String(decodeAtom(pair[0]))] = decodeAtom(pair[1]);
+      }
+      return out;
+    }
+  }
+  return decodeAtom(w);
+}
+
+/** Makes a schema-free decoded value fit its column: bare atoms of set columns become [atom]. */
+export function normalizeValue(v: Value, type: ColumnType): Value {
+  if (isMap(type)) return v;
+  if (isScalar(type)) return v;
+  return Array.isArray(v) ? v : [v as Atom];
+}
+
+/** Decodes a whole wire row for a table (all columns present in `wire`). */
+export function decodeRow(uuidStr: string, wire: Record<string, unknown>, table: TableSchema): Row {
+  const row: Row = { _uuid: uuidStr };
+  for (const [col, w] of Object.entries(wire)) {
+    const c = table.columns[col];
+    const v = decodeWire(w);
+    row[col] = c ? normalizeValue(v, c.type) : v;
+  }
+  return row;
+}
+
+// ---- decoded -> wire ----
+
+function encodeAtom(a: Atom, t: BaseType): WireAtom {
+  if (t.type === 'uuid' && typeof a === 'string') return ['uuid', a];
+  if ((t.type === 'integer' || t.type === 'real') && typeof a === 'string') return Number(a);
+  return a;
+}
+
+/** A decoded value back to wire notation for its column (e.g. to build a `wait` row). */
+export function encodeValue(v: Value, type: ColumnType): WireValue {
+  if (isMap(type)) {
+    const pairs = Object.entries(v as Record<string, Atom>).map(([k, val]) => [encodeAtom(k, type.key), encodeAtom(val, type.value!)] as [WireAtom, WireAtom]);
+    return ['map', pairs];
+  }
+  if (isScalar(type)) return encodeAtom(v as Atom, type.key);
+  const items = Array.isArray(v) ? v : [v as Atom];
+  return ['set', items.map((a) => encodeAtom(a, type.key))];
+}

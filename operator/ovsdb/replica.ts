@@ -1,0 +1,268 @@
+// The table cache behind a Database: applies monitor results and update2 (or RFC 7047 update)
+// notifications exactly, and computes the change set that brings it to a fresh server state after
+// a reconnect. Pure data: no I/O, imports nothing outside operator/ovsdb.
+import type { Atom, ColumnType, DatabaseSchema, Row, RowChange, TableSchema, TableSpec, Uuid, Value } from './types.js';
+import { decodeWire, defaultValue, isMap, isScalar, normalizeValue } from './notation.js';
+import { ProtocolError } from './errors.js';
+
+/** A row as it comes off the wire after schema-free decoding (decodeWire on every column). */
+export type SemiRow = Record<string, Value>;
+
+/** update2 row update (semi-decoded) or RFC 7047 `update` row update ({old, new}). */
+export type RowUpdate =
+  | { initial: SemiRow }
+  | { insert: SemiRow }
+  | { modify: SemiRow }
+  | { delete: SemiRow | null }
+  | { old?: SemiRow; new?: SemiRow };
+
+export type TableUpdates = Record<string, Record<Uuid, RowUpdate>>;
+
+const predecoded = new WeakSet<object>();
+
+const UPDATE2_KEYS = new Set(['initial', 'insert', 'modify', 'delete']);
+
+/**
+ * Decodes one wire row update in place (each column through decodeWire) when it has the shape of
+ * an update2 or update row update; returns whether it did. Idempotent: a decoded update is
+ * remembered and never decoded twice.
+ */
+export function predecodeRowUpdate(u: unknown): boolean {
+  if (!u || typeof u !== 'object' || Array.isArray(u)) return false;
+  if (predecoded.has(u)) return true;
+  const keys = Object.keys(u);
+  const v2 = keys.length === 1 && UPDATE2_KEYS.has(keys[0]!);
+  const v1 = !v2 && keys.length >= 1 && keys.length <= 2 && keys.every((k) => k === 'old' || k === 'new');
+  if (!v2 && !v1) return false;
+  for (const k of keys) {
+    const row = (u as Record<string, unknown>)[k];
+    if (row === null && k === 'delete') continue;
+    if (!row || typeof row !== 'object' || Array.isArray(row)) return false;
+  }
+  for (const k of keys) {
+    const row = (u as Record<string, Record<string, unknown> | null>)[k];
+    if (!row) continue;
+    for (const col in row) row[col] = decodeWire(row[col]);
+  }
+  predecoded.add(u);
+  return true;
+}
+
+/** Decodes a <table-updates2> (or <table-updates>) object in place. */
+export function decodeTableUpdates(raw: unknown): TableUpdates {
+  if (!raw || typeof raw !== 'object') throw new ProtocolError(`bad table updates: ${JSON.stringify(raw)?.slice(0, 200)}`);
+  for (const [table, rows] of Object.entries(raw as Record<string, unknown>)) {
+    if (!rows || typeof rows !== 'object') throw new ProtocolError(`bad table update for ${table}`);
+    for (const [id, u] of Object.entries(rows as Record<string, unknown>)) {
+      if (!predecodeRowUpdate(u)) throw new ProtocolError(`bad row update for ${table} ${id}: ${JSON.stringify(u)?.slice(0, 200)}`);
+    }
+  }
+  return raw as TableUpdates;
+}
+
+// ---- value helpers ----
+
+const EMPTY_SET: Atom[] = Object.freeze([]) as unknown as Atom[];
+const EMPTY_MAP: Record<string, Atom> = Object.freeze({}) as Record<string, Atom>;
+
+function frozenDefault(type: ColumnType): Value {
+  if (isMap(type)) return EMPTY_MAP;
+  if (isScalar(type)) return defaultValue(type);
+  return EMPTY_SET;
+}
+
+/** Equality of decoded values; sets compare as sets (order carries no meaning). */
+export function valueEquals(a: Value | undefined, b: Value | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    if (a.length <= 8) return a.every((x) => b.includes(x));
+    const s = new Set(b);
+    return a.every((x) => s.has(x));
+  }
+  if (typeof a === 'object') {
+    if (typeof b !== 'object' || Array.isArray(b)) return false;
+    const ka = Object.keys(a);
+    if (ka.length !== Object.keys(b).length) return false;
+    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && (b as Record<string, Atom>)[k] === (a as Record<string, Atom>)[k]);
+  }
+  return false;
+}
+
+export function rowEquals(a: Row, b: Row): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => valueEquals(a[k], b[k]));
+}
+
+/** Applies an update2 set difference: every element toggles. */
+function applySetDiff(cur: Atom[], diff: Value): Atom[] {
+  const items = Array.isArray(diff) ? diff : [diff as Atom];
+  if (cur.length + items.length <= 16) {
+    const out = cur.slice();
+    for (const x of items) {
+      const i = out.indexOf(x);
+      if (i >= 0) out.splice(i, 1);
+      else out.push(x);
+    }
+    return out;
+  }
+  const s = new Set(cur);
+  for (const x of items) {
+    if (s.has(x)) s.delete(x);
+    else s.add(x);
+  }
+  return [...s];
+}
+
+/** Applies an update2 map difference: same pair removes, other value replaces, new key adds. */
+function applyMapDiff(cur: Record<string, Atom>, diff: Value): Record<string, Atom> {
+  const out: Record<string, Atom> = { ...cur };
+  for (const [k, v] of Object.entries(diff as Record<string, Atom>)) {
+    if (Object.prototype.hasOwnProperty.call(out, k) && out[k] === v) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+// ---- the cache ----
+
+interface TablePlan {
+  schema: TableSchema;
+  /** Followed columns with their types and (frozen) defaults. */
+  columns: { name: string; type: ColumnType; dflt: Value }[];
+}
+
+export class TableCache {
+  readonly tables = new Map<string, Map<Uuid, Row>>();
+  private readonly plans = new Map<string, TablePlan>();
+
+  constructor(
+    readonly schema: DatabaseSchema,
+    specs: TableSpec[],
+  ) {
+    for (const spec of specs) {
+      const t = schema.tables[spec.table];
+      if (!t) throw new ProtocolError(`table ${spec.table} is not in the ${schema.name} schema`);
+      const names = spec.columns ?? Object.keys(t.columns).filter((c) => c !== '_uuid' && c !== '_version');
+      const columns = names.map((name) => {
+        const c = t.columns[name];
+        if (!c) throw new ProtocolError(`column ${spec.table}.${name} is not in the ${schema.name} schema`);
+        return { name, type: c.type, dflt: frozenDefault(c.type) };
+      });
+      this.plans.set(spec.table, { schema: t, columns });
+      this.tables.set(spec.table, new Map());
+    }
+  }
+
+  rows(table: string): Map<Uuid, Row> {
+    let m = this.tables.get(table);
+    if (!m) {
+      m = new Map();
+      this.tables.set(table, m);
+    }
+    return m;
+  }
+
+  /** A full row from an initial/insert/v1-new row: omitted followed columns take their default. */
+  private fullRow(table: string, id: Uuid, semi: SemiRow): Row {
+    const plan = this.plans.get(table);
+    const row: Row = { _uuid: id };
+    if (!plan) {
+      for (const k in semi) row[k] = semi[k]!;
+      return row;
+    }
+    for (const c of plan.columns) {
+      const v = semi[c.name];
+      row[c.name] = v === undefined ? c.dflt : normalizeValue(v, c.type);
+    }
+    return row;
+  }
+
+  private modifiedRow(table: string, old: Row, diff: SemiRow): Row {
+    const plan = this.plans.get(table);
+    const row: Row = { ...old };
+    for (const col in diff) {
+      const d = diff[col]!;
+      const type = plan?.schema.columns[col]?.type;
+      if (!type || isScalar(type)) row[col] = d;
+      else if (isMap(type)) row[col] = applyMapDiff((old[col] as Record<string, Atom>) ?? EMPTY_MAP, d);
+      else row[col] = applySetDiff((old[col] as Atom[]) ?? EMPTY_SET, d);
+    }
+    return row;
+  }
+
+  /** Applies one update message; returns the changes in the order applied. */
+  apply(updates: TableUpdates): RowChange[] {
+    const changes: RowChange[] = [];
+    for (const table in updates) {
+      const rows = this.rows(table);
+      const tu = updates[table]!;
+      for (const id in tu) {
+        const u = tu[id] as Record<string, SemiRow | null | undefined>;
+        const old = rows.get(id);
+        let next: Row | undefined;
+        if (u.initial || u.insert) {
+          next = this.fullRow(table, id, (u.initial ?? u.insert)!);
+        } else if (u.modify) {
+          if (!old) throw new ProtocolError(`update2 modifies ${table} row ${id}, which the replica does not have`);
+          next = this.modifiedRow(table, old, u.modify);
+        } else if ('delete' in u) {
+          next = undefined;
+        } else if (u.new) {
+          next = this.fullRow(table, id, old ? { ...rowToSemi(old), ...u.new } : u.new);
+        } else if (u.old) {
+          next = undefined;
+        } else {
+          continue;
+        }
+        if (next) rows.set(id, next);
+        else if (old) rows.delete(id);
+        else continue;
+        const change: RowChange = { table, uuid: id };
+        if (old) change.old = old;
+        if (next) change.new = next;
+        changes.push(change);
+      }
+    }
+    return changes;
+  }
+
+  /**
+   * Replaces the content with a fresh initial state (after a reconnect) and returns the changes
+   * that take the old content to it; unchanged rows keep their object identity.
+   */
+  resync(initial: TableUpdates): RowChange[] {
+    const fresh = new TableCache(this.schema, []);
+    fresh.plans.clear();
+    for (const [k, v] of this.plans) fresh.plans.set(k, v);
+    for (const table of this.tables.keys()) fresh.rows(table);
+    fresh.apply(initial);
+    const changes: RowChange[] = [];
+    for (const [table, newRows] of fresh.tables) {
+      const oldRows = this.tables.get(table) ?? new Map<Uuid, Row>();
+      for (const [id, row] of newRows) {
+        const old = oldRows.get(id);
+        if (!old) changes.push({ table, uuid: id, new: row });
+        else if (!rowEquals(old, row)) changes.push({ table, uuid: id, old, new: row });
+        else newRows.set(id, old);
+      }
+      for (const [id, old] of oldRows) if (!newRows.has(id)) changes.push({ table, uuid: id, old });
+    }
+    this.tables.clear();
+    for (const [k, v] of fresh.tables) this.tables.set(k, v);
+    return changes;
+  }
+
+  /** Forgets a table's rows (e.g. before a condition change is re-applied). */
+  clearTable(table: string): void {
+    this.tables.get(table)?.clear();
+  }
+}
+
+function rowToSemi(row: Row): SemiRow {
+  const { _uuid, ...rest } = row;
+  void _uuid;
+  return rest as SemiRow;
+}
