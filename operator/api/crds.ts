@@ -1,0 +1,63 @@
+// Names of the ovndrift.io custom resources as the API server serves them (group, version,
+// plural), shared by the operator's informers and status writers, and a loader for the canonical
+// CRD YAML in crds/ (used by tests, the test API server and the chart check).
+// No network I/O; must not import the Kubernetes client, OVSDB or drift code.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+export const GROUP = 'ovndrift.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export interface ResourceName {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+}
+
+export const PODCIDRROUTES: ResourceName = { group: GROUP, version: VERSION, plural: 'podcidrroutes', kind: 'PodCIDRRoute' };
+export const TUNNELNOTRACKPOLICIES: ResourceName = { group: GROUP, version: VERSION, plural: 'tunnelnotrackpolicies', kind: 'TunnelNoTrackPolicy' };
+export const NODENOTRACKSTATES: ResourceName = { group: GROUP, version: VERSION, plural: 'nodenotrackstates', kind: 'NodeNoTrackState' };
+
+/** URL path of a cluster-scoped collection, e.g. /apis/ovndrift.io/v1alpha1/podcidrroutes. */
+export function collectionPath(r: ResourceName): string {
+  return `/apis/${r.group}/${r.version}/${r.plural}`;
+}
+
+export interface CrdDocument {
+  file: string;
+  crd: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: {
+      group: string;
+      scope: string;
+      names: { kind: string; plural: string; singular?: string; shortNames?: string[]; categories?: string[]; listKind?: string };
+      versions: {
+        name: string;
+        served: boolean;
+        storage: boolean;
+        subresources?: { status?: object };
+        additionalPrinterColumns?: { name: string; type: string; jsonPath: string; priority?: number }[];
+        schema: { openAPIV3Schema: Record<string, any> };
+      }[];
+    };
+  };
+}
+
+/** Read every CustomResourceDefinition in a directory of YAML files (sorted by file name). */
+export function loadCrds(dir: string): CrdDocument[] {
+  const out: CrdDocument[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    if (!/\.ya?ml$/.test(file)) continue;
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+      const crd = doc.toJS() as CrdDocument['crd'] | null;
+      if (crd?.kind === 'CustomResourceDefinition') out.push({ file, crd });
+    }
+  }
+  return out;
+}
