@@ -1,0 +1,208 @@
+// `ovn-drift agent`: keeps iptables raw-table NOTRACK rules for tunnel ports on this node.
+// File mode (`-f PATH`, no cluster) or cluster mode (watch TunnelNoTrackPolicy, write this node's
+// NodeNoTrackState); `--once` for one pass, `--cleanup` to remove everything of ours.
+// Wiring only: flags -> objects -> a mode. Rule logic lives in operator/agent/.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
+import { NoTrackAgent, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
+import { startMetricsServer, stopSignal } from '../agent/runtime.js';
+import { ProcessRunner, detectBackend, type Backend, type CommandRunner } from '../agent/iptables.js';
+import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
+import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
+
+export const AGENT_EXIT = { applied: 0, badInput: 1, iptablesFailed: 2 } as const;
+
+const USAGE = `usage:
+  ovn-drift agent --node-name N [--node-labels k=v,...] -f PATH [-f PATH]... [--once] [flags]
+  ovn-drift agent --node-name N [flags]            (cluster mode: no -f; uses in-cluster config or KUBECONFIG)
+  ovn-drift agent --cleanup [--netns NS]
+
+Keeps iptables raw-table NOTRACK rules for the tunnel ports TunnelNoTrackPolicies select for this node.
+
+flags:
+  --node-name N          this node (env NODE_NAME; file mode defaults to the hostname)
+  --node-labels k=v,...  node labels for nodeSelector matching in file mode
+                         (kubernetes.io/hostname=<node-name> is added unless given)
+  -f, --filename PATH    TunnelNoTrackPolicy YAML file or directory (repeatable); other kinds are skipped
+  --once                 one pass, then exit: 0 applied, 1 bad input, 2 iptables failed
+  --interval D           re-check interval (default 10s; e.g. 500ms, 10s, 1m)
+  --backend B            auto | legacy | nft (env OVN_DRIFT_IPTABLES_BACKEND; default auto)
+  --netns NS             act inside network namespace NS (ip netns exec)
+  --cleanup              remove every chain and jump rule the agent installed (both backends, both families)
+  --metrics-address A    serve /metrics and /healthz on host:port (env METRICS_ADDRESS)
+  --kubeconfig PATH      cluster mode: kubeconfig file (default: in-cluster, then KUBECONFIG)
+  --log-level L          pino level (default info)`;
+
+export interface AgentDeps {
+  /** Environment of the iptables/conntrack commands (PATH decides the binaries). */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  metrics?: AgentMetrics;
+  /** Stops a long-running agent (tests); SIGINT/SIGTERM do it otherwise. */
+  signal?: AbortSignal;
+  /** Called after every pass (tests, cluster reporter). */
+  onResult?: (r: PassResult) => void;
+  /** Retry delay after a failed pass (doubles up to the interval x 6). */
+  backoffBaseMs?: number;
+  /** Cluster mode: a ready KubeConfig (tests); otherwise --kubeconfig, in-cluster or KUBECONFIG. */
+  kubeConfig?: KubeConfig;
+}
+
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  return ms > 0 ? ms : undefined;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  return runAgent(argv);
+}
+
+export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<number> {
+  const env = deps.env ?? process.env;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'node-name': { type: 'string' },
+        'node-labels': { type: 'string' },
+        filename: { type: 'string', short: 'f', multiple: true },
+        once: { type: 'boolean', default: false },
+        interval: { type: 'string', default: '10s' },
+        backend: { type: 'string' },
+        netns: { type: 'string' },
+        cleanup: { type: 'boolean', default: false },
+        'metrics-address': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    console.error(`ovn-drift agent: ${(err as Error).message}\n\n${USAGE}`);
+    return AGENT_EXIT.badInput;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const logger = deps.logger ?? pino({ name: 'ovn-drift-agent', level: values['log-level'] }, pino.destination({ dest: 2, sync: true }));
+  const usageError = (msg: string): number => {
+    console.error(`ovn-drift agent: ${msg}`);
+    return AGENT_EXIT.badInput;
+  };
+  const backendFlag = values.backend ?? env.OVN_DRIFT_IPTABLES_BACKEND ?? 'auto';
+  if (backendFlag !== 'auto' && backendFlag !== 'legacy' && backendFlag !== 'nft') return usageError(`--backend must be auto, legacy or nft (got '${backendFlag}')`);
+  const intervalMs = parseDuration(values.interval);
+  if (intervalMs === undefined) return usageError(`--interval '${values.interval}' is not a duration like 500ms, 10s or 1m`);
+  if (values.netns !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.netns)) return usageError(`--netns '${values.netns}' is not a valid namespace name`);
+
+  const runner: CommandRunner = new ProcessRunner({ netns: values.netns, env });
+  const metrics = deps.metrics ?? createAgentMetrics();
+
+  // Backend: fixed by flag or detected once, the way iptables-wrapper does.
+  let backend: Backend;
+  if (backendFlag === 'auto') {
+    try {
+      const d = await detectBackend(runner);
+      backend = d.backend;
+      logger.info({ backend, reason: d.reason, where: runner.where }, 'iptables backend detected');
+    } catch (err) {
+      console.error(`ovn-drift agent: ${(err as Error).message}`);
+      return AGENT_EXIT.iptablesFailed;
+    }
+  } else {
+    backend = backendFlag;
+  }
+  const agent = new NoTrackAgent({ runner, backend, logger, metrics });
+
+  if (values.cleanup) {
+    const { removed, errors } = await agent.cleanup();
+    for (const e of errors) console.error(`ovn-drift agent: cleanup: ${e.message}`);
+    console.log(removed.length > 0 ? `removed NOTRACK rules from ${removed.join(', ')}` : 'nothing of ours to remove');
+    return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
+  }
+
+  const nodeName = values['node-name'] ?? env.NODE_NAME ?? (values.filename ? hostname() : undefined);
+  if (!nodeName) return usageError('--node-name (or NODE_NAME) is required in cluster mode');
+
+  const files = values.filename ?? [];
+  if (files.length === 0) {
+    if (values['node-labels'] !== undefined) return usageError('--node-labels is for file mode (-f); in a cluster the Node object carries the labels');
+    const { runClusterMode } = await import('../agent/cluster.js');
+    return runClusterMode({ agent, nodeName, kubeconfig: values.kubeconfig, intervalMs, once: values.once, logger, metrics, signal: deps.signal, metricsAddress: values['metrics-address'] ?? env.METRICS_ADDRESS, backoffBaseMs: deps.backoffBaseMs, kubeConfig: deps.kubeConfig, onResult: deps.onResult });
+  }
+
+  // File mode.
+  const parsed = parseLabelList(values['node-labels'] ?? '');
+  if (parsed.errors.length > 0) return usageError(`--node-labels: ${parsed.errors.join('; ')}`);
+  const nodeLabels = { 'kubernetes.io/hostname': nodeName, ...parsed.labels };
+  let skippedLogged = false;
+  const gather = async (): Promise<PassInput> => {
+    const loaded = await loadTunnelNoTrackPolicies(files);
+    if (!skippedLogged) {
+      for (const s of loaded.skipped) logger.info({ document: s }, 'manifest skipped: not a TunnelNoTrackPolicy');
+      skippedLogged = true;
+    }
+    return { policies: loaded.policies, invalid: loaded.invalid, nodeLabels };
+  };
+
+  if (values.once) {
+    let input: PassInput;
+    try {
+      input = await gather();
+    } catch (err) {
+      console.error(`ovn-drift agent: ${(err as Error).message}`);
+      return AGENT_EXIT.badInput;
+    }
+    if (input.invalid.length > 0) {
+      // Reject before touching anything: no rule changes on bad input.
+      for (const m of input.invalid) console.error(`ovn-drift agent: ${m}`);
+      console.error('ovn-drift agent: no rules changed');
+      return AGENT_EXIT.badInput;
+    }
+    const result = await agent.pass(input);
+    deps.onResult?.(result);
+    console.log(summarize(result, nodeName, backend));
+    for (const w of result.warnings) console.error(`ovn-drift agent: warning: ${w}`);
+    if (result.error) {
+      console.error(`ovn-drift agent: ${result.error.message}`);
+      return AGENT_EXIT.iptablesFailed;
+    }
+    return AGENT_EXIT.applied;
+  }
+
+  const { signal, dispose } = stopSignal(deps.signal);
+  const server = await startMetricsServer(values['metrics-address'] ?? env.METRICS_ADDRESS, metrics, logger, () => agent.lastResult);
+  try {
+    await runLoop(agent, {
+      intervalMs,
+      backoffBaseMs: deps.backoffBaseMs,
+      maxBackoffMs: Math.max(intervalMs * 6, 1_000),
+      signal,
+      gather,
+      onResult: (r) => {
+        if (r.error && !r.ruleset) logger.error({ err: r.error.message, code: r.error.code }, 'agent pass failed');
+        deps.onResult?.(r);
+      },
+    });
+  } finally {
+    dispose();
+    server?.close();
+  }
+  return 0;
+}
+
+export function summarize(result: PassResult, nodeName: string, backend: Backend): string {
+  const fams = result.families.map((f) => `${f.family} ${f.error ? 'FAILED' : `${f.rules} rules${f.changed ? ' (changed)' : ''}`}`).join(', ');
+  const ports = result.ruleset ? [...new Set(Object.values(result.ruleset.families).flatMap((f) => f.ports.map((p) => `${p.protocol}/${p.port}`)))] : [];
+  const selected = result.ruleset?.selected.map((p) => p.name) ?? [];
+  return `node ${nodeName} (${backend}): ${result.outcome}; policies: ${selected.join(', ') || 'none'}; ports: ${ports.join(', ') || 'none'}; ${fams}${result.conntrackDeleted > 0 ? `; ${result.conntrackDeleted} conntrack entries deleted` : ''}`;
+}
