@@ -1,0 +1,372 @@
+// One OVSDB JSON-RPC 1.0 session over one long-lived stream (tcp, unix or ssl): request/response
+// correlation with timeouts, answers to the server's `echo`, an inactivity probe, monitor
+// notifications. No reconnect here (Database does that). Imports only operator/ovsdb, node and
+// jayson/pino.
+//
+// Why our own connection and not jayson's client: jayson's TCP/TLS client opens a new socket per
+// request and resolves with the first JSON value read from it, so it can neither keep the session
+// a monitor lives in nor receive the server's `update2`/`echo` requests, and it cannot frame a
+// stream of concatenated JSON values. jayson is used where it fits: `Utils.request` builds the
+// JSON-RPC 1.0 request objects, and a version-1 jayson Server dispatches the server's inbound
+// messages (`echo` gets its reply from it; `update`/`update2`/`update3` notifications reach their
+// handlers through it, synchronously, so they stay ordered with replies).
+import { EventEmitter } from 'node:events';
+import { createConnection, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import jayson from 'jayson';
+import { pino, type Logger } from 'pino';
+import { JsonStreamFramer } from './framing.js';
+import { parseRemotes, type Remote } from './remote.js';
+import { normalizeSchema } from './notation.js';
+import { decodeTableUpdates, predecodeRowUpdate, type TableUpdates } from './replica.js';
+import {
+  DisconnectedError,
+  OvsdbError,
+  ProtocolError,
+  RpcError,
+  TimeoutError,
+  TlsError,
+  UnreachableError,
+  checkTransactResult,
+} from './errors.js';
+import type { Condition, DatabaseSchema, Operation } from './types.js';
+
+export interface TlsFiles {
+  /** PEM private key file (ovsdb-server's --private-key). */
+  key?: string;
+  /** PEM certificate file for the key (--certificate). */
+  cert?: string;
+  /** PEM CA certificate the server's certificate must be signed by (--ca-cert). */
+  ca?: string;
+}
+
+export interface ConnectOptions {
+  tls?: TlsFiles;
+  /** Time allowed to open the stream (and finish a TLS handshake). Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Time allowed for a reply. Default 60000 ms. */
+  requestTimeoutMs?: number;
+  /** After this long without receiving anything, send `echo`; close if still silent after as long again. 0 disables. Default 5000 ms. */
+  probeIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** One table's monitor request: columns (all when omitted) and, for monitor_cond, a condition. */
+export interface MonitorRequest {
+  columns?: string[];
+  where?: Condition[];
+}
+
+export type MonitorRequests = Record<string, MonitorRequest>;
+
+const silent = pino({ level: 'silent' });
+
+interface Pending {
+  method: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Reads the TLS files, naming the file that is missing, unreadable or not PEM. */
+export function loadTls(remote: string, files: TlsFiles | undefined): SecureContext {
+  if (!files?.ca) throw new TlsError(`${remote} is an ssl remote: give the CA certificate file (ca) that signed the server's certificate`);
+  const read = (what: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN')) throw new Error('not a PEM file');
+      return text;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new TlsError(`cannot use the TLS ${what} file ${path}: ${e.code ?? e.message}`, { cause: err });
+    }
+  };
+  const key = read('private key', files.key);
+  const cert = read('certificate', files.cert);
+  const ca = read('CA certificate', files.ca);
+  if ((key === undefined) !== (cert === undefined)) throw new TlsError(`TLS for ${remote}: give both the private key and the certificate file, or neither`);
+  try {
+    return createSecureContext({ key, cert, ca });
+  } catch (err) {
+    throw new TlsError(`TLS for ${remote}: key ${files.key}, certificate ${files.cert} or CA ${files.ca} is unusable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function describeTlsFailure(remote: string, files: TlsFiles | undefined, err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  if (/CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(code)) {
+    return `TLS handshake with ${remote} failed: the server's certificate is not signed by the CA in ${files?.ca} (${code})`;
+  }
+  if (/ALERT|SSL/.test(code) || /alert|handshake/i.test(err.message)) {
+    return `TLS handshake with ${remote} failed: the server refused our certificate ${files?.cert ?? '(none given)'} (${err.message})`;
+  }
+  return `TLS handshake with ${remote} failed: ${err.message}`;
+}
+
+/** Opens the byte stream to one remote; rejects with Unreachable, Timeout or TlsError. */
+async function openStream(remote: Remote, opts: ConnectOptions): Promise<Socket> {
+  const timeoutMs = opts.connectTimeoutMs ?? 5000;
+  const secureContext = remote.kind === 'ssl' ? loadTls(remote.text, opts.tls) : undefined;
+  return new Promise<Socket>((resolve, reject) => {
+    let sock: Socket;
+    let handshaking = false;
+    if (remote.kind === 'unix') sock = createConnection({ path: remote.path });
+    else if (remote.kind === 'tcp') sock = createConnection({ host: remote.host, port: remote.port });
+    else {
+      handshaking = true;
+      // OVS checks that the peer's certificate is signed by the CA; it does not match host names.
+      sock = tlsConnect({ host: remote.host, port: remote.port, secureContext, checkServerIdentity: () => undefined, rejectUnauthorized: true });
+    }
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new TimeoutError(`${remote.text}: no connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (handshaking && err.code !== 'ECONNREFUSED' && err.code !== 'EHOSTUNREACH' && err.code !== 'ENETUNREACH') {
+        reject(new TlsError(describeTlsFailure(remote.text, opts.tls, err), { cause: err }));
+      } else {
+        reject(new UnreachableError(`${remote.text}: ${err.code ?? err.message}`, [{ remote: remote.text, error: err.code ?? err.message }], { cause: err }));
+      }
+    };
+    sock.once('error', fail);
+    sock.once(remote.kind === 'ssl' ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      sock.off('error', fail);
+      resolve(sock);
+    });
+  });
+}
+
+/**
+ * One connection to ONE remote. Events: 'update' (monitorId, tableUpdates, method) for every
+ * monitor notification, 'close' (error | undefined) once.
+ */
+export class OvsdbClient extends EventEmitter {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly framer: JsonStreamFramer;
+  private readonly dispatcher: jayson.Server;
+  private closeError: OvsdbError | undefined;
+  private isClosed = false;
+  private lastReceived = Date.now();
+  private probeSentAt = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly requestTimeoutMs: number;
+  readonly log: Logger;
+
+  private constructor(
+    readonly remote: string,
+    private readonly socket: Socket,
+    opts: ConnectOptions,
+  ) {
+    super();
+    this.log = (opts.logger ?? silent).child({ remote });
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.framer = new JsonStreamFramer((m) => this.onMessage(m), {
+      unitDepth: 3,
+      // rows of a monitor reply (result -> table -> uuid) are decoded as they arrive, so the wire
+      // form of a 100k-row reply is never held next to its decoded form
+      onUnit: (path, v) => {
+        if (path[0] === 'result') predecodeRowUpdate(v);
+        return v;
+      },
+    });
+    this.dispatcher = new jayson.Server(
+      {
+        echo: (params: unknown[], cb: (e: unknown, r?: unknown) => void) => cb(null, params),
+        update: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update', params[0], params[1], cb),
+        update2: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update2', params[0], params[1], cb),
+        update3: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update3', params[0], params[2], cb),
+        locked: (_p: unknown[], cb: (e: unknown) => void) => cb(null),
+        stolen: (_p: unknown[], cb: (e: unknown) => void) => cb(null),
+      },
+      { version: 1 },
+    );
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.shutdown(new DisconnectedError(`connection to ${remote} failed: ${err.message}`, { cause: err })));
+    socket.on('close', () => this.shutdown(new DisconnectedError(`connection to ${remote} closed by the server`)));
+    const probe = opts.probeIntervalMs ?? 5000;
+    if (probe > 0) {
+      this.probeTimer = setInterval(() => this.probe(probe), Math.max(25, Math.floor(probe / 2)));
+      this.probeTimer.unref();
+    }
+  }
+
+  /** Connects to one remote (the first that answers, if given a comma-separated list). */
+  static async connect(remote: string, opts: ConnectOptions = {}): Promise<OvsdbClient> {
+    const remotes = parseRemotes(remote);
+    const attempts: { remote: string; error: string }[] = [];
+    const failures: OvsdbError[] = [];
+    for (const r of remotes) {
+      try {
+        const sock = await openStream(r, opts);
+        return new OvsdbClient(r.text, sock, opts);
+      } catch (err) {
+        if (!(err instanceof OvsdbError)) throw err;
+        failures.push(err);
+        attempts.push({ remote: r.text, error: err.message });
+      }
+    }
+    if (failures.every((f) => f.code === 'TlsError')) throw failures[0]!;
+    throw new UnreachableError(`cannot connect to OVSDB: ${attempts.map((a) => a.error).join('; ')}`, attempts, { cause: failures[0] });
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Bytes received on this connection. */
+  get bytesReceived(): number {
+    return this.framer.bytesReceived;
+  }
+
+  /** Sends one request; resolves with its `result`, rejects with RpcError/Timeout/Disconnected. */
+  request(method: string, params: unknown[], timeoutMs = this.requestTimeoutMs): Promise<unknown> {
+    if (this.isClosed) return Promise.reject(new DisconnectedError(`${method}: not connected to ${this.remote}`, { cause: this.closeError }));
+    const id = this.nextId++;
+    const msg = jayson.Utils.request(method, params, id, { version: 1 });
+    return new Promise((resolve, reject) => {
+      const p: Pending = { method, resolve, reject, timer: undefined };
+      if (timeoutMs > 0) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new TimeoutError(`${method} to ${this.remote}: no reply within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      this.pending.set(id, p);
+      this.socket.write(JSON.stringify(msg));
+    });
+  }
+
+  async listDbs(): Promise<string[]> {
+    return (await this.request('list_dbs', [])) as string[];
+  }
+
+  async getSchema(db: string): Promise<DatabaseSchema> {
+    return normalizeSchema(await this.request('get_schema', [db]));
+  }
+
+  /** Runs a transaction; throws TransactionFailedError (with per-operation typed errors) when it fails. */
+  async transact(db: string, ops: Operation[]): Promise<unknown[]> {
+    return checkTransactResult(ops, await this.request('transact', [db, ...ops]));
+  }
+
+  /** monitor_cond: resolves with the initial rows; later changes arrive as 'update' events (update2). */
+  async monitorCond(db: string, monitorId: string, requests: MonitorRequests): Promise<TableUpdates> {
+    const req: Record<string, object[]> = {};
+    for (const [table, r] of Object.entries(requests)) req[table] = [{ ...(r.columns ? { columns: r.columns } : {}), ...(r.where ? { where: r.where } : {}) }];
+    return decodeTableUpdates(await this.request('monitor_cond', [db, monitorId, req]));
+  }
+
+  /** RFC 7047 monitor (no conditions): initial rows as {new}; changes arrive as 'update' events. */
+  async monitor(db: string, monitorId: string, requests: MonitorRequests): Promise<TableUpdates> {
+    const req: Record<string, object> = {};
+    for (const [table, r] of Object.entries(requests)) req[table] = { ...(r.columns ? { columns: r.columns } : {}) };
+    return decodeTableUpdates(await this.request('monitor', [db, monitorId, req]));
+  }
+
+  /** monitor_cond_change: new conditions for tables of an existing monitor (ovsdb-server cannot change columns). */
+  async monitorCondChange(monitorId: string, conditions: Record<string, Condition[] | undefined>, newMonitorId = monitorId): Promise<void> {
+    const req: Record<string, object[]> = {};
+    for (const [table, where] of Object.entries(conditions)) req[table] = [{ where: where ?? [true] }];
+    await this.request('monitor_cond_change', [monitorId, newMonitorId, req]);
+  }
+
+  async monitorCancel(monitorId: string): Promise<void> {
+    await this.request('monitor_cancel', [monitorId]);
+  }
+
+  async echo(): Promise<void> {
+    await this.request('echo', []);
+  }
+
+  /** Closes the connection; pending requests fail with Disconnected. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.shutdown(new DisconnectedError(`connection to ${this.remote} closed by the client`), true);
+    await new Promise<void>((r) => {
+      if (this.socket.destroyed) r();
+      else this.socket.once('close', () => r());
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    this.probeSentAt = 0;
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      const e = err instanceof OvsdbError ? err : new ProtocolError(`handling a message from ${this.remote} failed: ${(err as Error).message}`, { cause: err });
+      this.log.error({ err: e }, 'ovsdb protocol error');
+      this.shutdown(e);
+    }
+  }
+
+  private onMessage(msg: unknown): void {
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) throw new ProtocolError(`unexpected message from ${this.remote}: ${JSON.stringify(msg)?.slice(0, 200)}`);
+    const m = msg as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
+    if (typeof m.method === 'string') {
+      this.dispatcher.call(m as never, (err: unknown, response: unknown) => {
+        const reply = response ?? err;
+        if (reply && m.id !== null && m.id !== undefined && !this.isClosed) this.socket.write(JSON.stringify(reply));
+      });
+      return;
+    }
+    if (typeof m.id !== 'number') {
+      this.log.debug({ id: m.id }, 'reply to an unknown request');
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) {
+      this.log.debug({ id: m.id }, 'late reply ignored');
+      return;
+    }
+    this.pending.delete(m.id);
+    if (p.timer) clearTimeout(p.timer);
+    if (m.error !== null && m.error !== undefined) p.reject(new RpcError(p.method, m.error));
+    else p.resolve(m.result);
+  }
+
+  private onNotification(method: string, monitorId: unknown, updates: unknown, cb: (e: unknown) => void): void {
+    try {
+      this.emit('update', monitorId, decodeTableUpdates(updates), method);
+    } catch (err) {
+      const e = err instanceof OvsdbError ? err : new ProtocolError(`handling ${method} from ${this.remote} failed: ${(err as Error).message}`, { cause: err });
+      this.log.error({ err: e }, 'ovsdb notification failed');
+      this.shutdown(e);
+    }
+    cb(null);
+  }
+
+  private probe(intervalMs: number): void {
+    if (this.isClosed) return;
+    const now = Date.now();
+    if (this.probeSentAt && now - this.probeSentAt >= intervalMs) {
+      this.shutdown(new TimeoutError(`${this.remote} did not answer the inactivity probe within ${intervalMs} ms`));
+      return;
+    }
+    if (!this.probeSentAt && now - this.lastReceived >= intervalMs) {
+      this.probeSentAt = now;
+      this.request('echo', [], 0).catch(() => undefined);
+    }
+  }
+
+  private shutdown(err: OvsdbError, byClient = false): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closeError = err;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.socket.destroy();
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(new DisconnectedError(`${p.method} to ${this.remote} failed: ${err.message}`, { cause: err }));
+    }
+    if (!byClient) this.log.warn({ err: err.message }, 'ovsdb connection lost');
+    this.emit('close', byClient ? undefined : err);
+  }
+}
