@@ -1,0 +1,365 @@
+// Status of PodCIDRRoute and TunnelNoTrackPolicy as the operator writes it (the shape of the CRD
+// status schemas in crds/), the condition types and reasons, and the pure renderers that turn one
+// evaluation into a status while keeping lastTransitionTime stable (it moves only when a
+// condition's status changes). Follows Kubernetes API conventions and kstatus: Ready, Reconciling,
+// Stalled, observedGeneration. No I/O; must not import the Kubernetes client, OVSDB or controller.
+import type { Endpoint, Finding } from '../drift/kinds.js';
+import { DRIFT_KINDS, NorthdLagging, StaleView, FlowMissing, FlowStale } from '../drift/kinds.js';
+import type { FieldError } from './podcidrroute.js';
+import { selectorMatches, type NodeNoTrackState, type TunnelNoTrackPolicy } from './tunnelnotrackpolicy.js';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+/** Condition types (kstatus). */
+export const Ready = 'Ready';
+export const Reconciling = 'Reconciling';
+export const Stalled = 'Stalled';
+
+/** Reasons beyond the drift vocabulary (operator/drift/kinds.ts), which are reasons too. */
+export const Reason = {
+  /** Every route of the resource is in the NB, the SB flow and on the expected hypervisor. */
+  InSync: 'InSync',
+  /** The NB or SB database cannot be reached (or is not connected yet). */
+  OvsdbUnavailable: 'OvsdbUnavailable',
+  /** The spec fails validation the CRD schema could not express. */
+  InvalidSpec: 'InvalidSpec',
+  /** Another PodCIDRRoute claims the same prefix with another nexthop. */
+  PrefixConflict: 'PrefixConflict',
+  /** Remediation Repair: a repair was planned and is being applied / confirmed. */
+  Repairing: 'Repairing',
+  /** The repair transaction failed (message says why). */
+  RepairFailed: 'RepairFailed',
+  /** Remediation Report: drift is reported and left alone. */
+  ReportOnly: 'ReportOnly',
+  /** Drift that a human must resolve (unowned rows, missing router, ...). */
+  NeedsIntervention: 'NeedsIntervention',
+  /** TunnelNoTrackPolicy: every selected node applied this generation. */
+  Applied: 'Applied',
+  /** TunnelNoTrackPolicy: some selected nodes have not reported this generation yet. */
+  Pending: 'Pending',
+  /** TunnelNoTrackPolicy: at least one agent reports an error. */
+  AgentFailed: 'AgentFailed',
+  /** TunnelNoTrackPolicy: the selector matches no node. */
+  NoNodes: 'NoNodes',
+} as const;
+
+export type RouteEntryState = 'InSync' | 'Drifted' | 'Unknown';
+
+export interface RouteEntry {
+  prefix: string;
+  state: RouteEntryState;
+  /** Finding kinds for this prefix, in DESIGN.md table order. */
+  findings?: string[];
+  /** The NB row for this prefix carries ovn-drift's ownership stamp. */
+  owned?: boolean;
+  expected?: StatusEndpoint;
+  actual?: StatusEndpoint;
+  message?: string;
+}
+
+export interface StatusEndpoint {
+  nexthop?: string;
+  port?: string;
+  hypervisor?: { chassis?: string; hostname?: string; encapType?: string; encapIp?: string };
+}
+
+export interface PodCIDRRouteStatus {
+  observedGeneration?: number;
+  lastCheckTime?: string;
+  northdLag?: number;
+  counts?: { routes: number; inSync: number; drifted: number; repaired?: number };
+  routes?: RouteEntry[];
+  conditions?: Condition[];
+}
+
+/** What one reconcile of one PodCIDRRoute learned: plain data handed to renderStatus. */
+export interface RouteEvaluation {
+  /** The spec's prefixes, normalised (empty when the spec is invalid). */
+  prefixes: string[];
+  remediation: 'Report' | 'Repair';
+  /** Findings for this resource (route === name) plus database-wide ones (route === ""). */
+  findings: Finding[];
+  /** Per-prefix observed endpoints for in-sync routes (optional detail). */
+  observed?: Map<string, { expected?: Endpoint; actual?: Endpoint; owned?: boolean }>;
+  /** NB_Global.nb_cfg - SB_Global.nb_cfg, when both are known. */
+  northdLag?: number;
+  /** Set when NB or SB is unreachable: nothing can be evaluated. */
+  ovsdbUnavailable?: string;
+  /** Validation errors of the spec (InvalidSpec). */
+  invalid?: FieldError[];
+  /** Conflicts with other PodCIDRRoutes (PrefixConflict). */
+  conflicts?: string[];
+  /** Result of a repair attempted in this reconcile, if any. */
+  repair?: { ok: boolean; changed: number; message: string; repairedPrefixes?: string[] };
+}
+
+/** Finding kinds that resolve by themselves when ovn-northd or the cluster catches up. */
+const TRANSIENT = new Set<string>([NorthdLagging, StaleView]);
+/** Finding kinds a repair of an owned NB row can fix. */
+const REPAIRABLE = new Set<string>(['RouteMissing', 'NexthopMismatch']);
+const MAX_MESSAGE = 4096;
+const MAX_ROUTES = 1024;
+
+const kindOrder = (k: string) => {
+  const i = (DRIFT_KINDS as readonly string[]).indexOf(k);
+  return i < 0 ? DRIFT_KINDS.length : i;
+};
+
+/** RFC 3339 with second precision, the way metav1.Time serialises. */
+export function k8sTime(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * Merge freshly computed conditions into the previous ones: lastTransitionTime is kept when the
+ * status of that type did not change, and set to `now` when it did (or the type is new).
+ */
+export function mergeConditions(previous: readonly Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>[], now: Date): Condition[] {
+  return next.map((c) => {
+    const old = previous?.find((p) => p.type === c.type);
+    return { ...c, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : k8sTime(now) };
+  });
+}
+
+function truncate(s: string, max = MAX_MESSAGE): string {
+  return s.length <= max ? s : `${s.slice(0, max - 20)} ... (truncated)`;
+}
+
+function toStatusEndpoint(e: Endpoint | undefined): StatusEndpoint | undefined {
+  if (!e) return undefined;
+  const out: StatusEndpoint = {};
+  if (e.nexthop !== undefined && e.nexthop !== '') out.nexthop = e.nexthop;
+  const port = (e as { port?: string }).port;
+  if (port) out.port = port;
+  if (e.hypervisor) {
+    const h = e.hypervisor;
+    out.hypervisor = {
+      ...(h.chassis ? { chassis: h.chassis } : {}),
+      ...(h.hostname ? { hostname: h.hostname } : {}),
+      ...(h.encapType ? { encapType: h.encapType } : {}),
+      ...(h.encapIp ? { encapIp: h.encapIp } : {}),
+    };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The human summary of several findings: messages in kind order, distinct, capped. */
+export function summarise(findings: readonly Finding[], northdLag?: number): string {
+  const sorted = [...findings].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || a.prefix.localeCompare(b.prefix));
+  const msgs = [...new Set(sorted.map((f) => f.message))];
+  const shown = msgs.slice(0, 5);
+  let text = shown.join('; ');
+  if (msgs.length > shown.length) text += `; and ${msgs.length - shown.length} more`;
+  if (northdLag && northdLag > 0 && !findings.some((f) => f.kind === NorthdLagging)) {
+    text += `; northd is ${northdLag} nb_cfg generation${northdLag === 1 ? '' : 's'} behind`;
+  }
+  return truncate(text);
+}
+
+/** The first reason by DESIGN.md order among the findings. */
+function primaryKind(findings: readonly Finding[]): string {
+  return [...findings].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind))[0]!.kind;
+}
+
+/**
+ * Render the status of one PodCIDRRoute from one evaluation. Pure: the same inputs give the same
+ * status; `previous` only supplies lastTransitionTimes (and routes while OVSDB is unavailable).
+ */
+export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: RouteEvaluation, generation: number, now: Date): PodCIDRRouteStatus {
+  type C = Omit<Condition, 'lastTransitionTime'>;
+  const cond = (type: string, status: ConditionStatus, reason: string, message: string): C => ({ type, status, observedGeneration: generation, reason, message: truncate(message) });
+  const status: PodCIDRRouteStatus = { observedGeneration: generation, lastCheckTime: k8sTime(now) };
+
+  if (ev.invalid && ev.invalid.length > 0) {
+    const msg = ev.invalid.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
+    status.counts = { routes: 0, inSync: 0, drifted: 0 };
+    status.conditions = mergeConditions(previous?.conditions, [
+      cond(Ready, 'False', Reason.InvalidSpec, msg),
+      cond(Reconciling, 'False', Reason.InvalidSpec, 'the spec must be fixed before it can be reconciled'),
+      cond(Stalled, 'True', Reason.InvalidSpec, msg),
+    ], now);
+    return status;
+  }
+
+  if (ev.ovsdbUnavailable) {
+    // Nothing is known about OVN now: keep the last per-route detail but mark it Unknown.
+    status.routes = (previous?.routes ?? ev.prefixes.map((p) => ({ prefix: p, state: 'Unknown' as const }))).map((r) => ({ ...r, state: 'Unknown' as const }));
+    status.counts = { routes: ev.prefixes.length, inSync: 0, drifted: 0 };
+    status.lastCheckTime = previous?.lastCheckTime;
+    if (status.lastCheckTime === undefined) delete status.lastCheckTime;
+    status.conditions = mergeConditions(previous?.conditions, [
+      cond(Ready, 'False', Reason.OvsdbUnavailable, ev.ovsdbUnavailable),
+      cond(Reconciling, 'True', Reason.OvsdbUnavailable, 'waiting for the OVN databases to come back'),
+      cond(Stalled, 'False', Reason.OvsdbUnavailable, 'the operator keeps reconnecting'),
+    ], now);
+    return status;
+  }
+
+  if (ev.northdLag !== undefined) status.northdLag = ev.northdLag;
+  const global = ev.findings.filter((f) => f.prefix === '' || !ev.prefixes.includes(f.prefix));
+  const byPrefix = new Map<string, Finding[]>();
+  for (const f of ev.findings) {
+    if (f.prefix === '' || !ev.prefixes.includes(f.prefix)) continue;
+    const list = byPrefix.get(f.prefix) ?? [];
+    list.push(f);
+    byPrefix.set(f.prefix, list);
+  }
+  const stale = global.some((f) => f.kind === StaleView);
+  const repaired = new Set(ev.repair?.ok ? ev.repair.repairedPrefixes ?? [] : []);
+  const routes: RouteEntry[] = ev.prefixes.map((prefix) => {
+    const fs = byPrefix.get(prefix) ?? [];
+    const obs = ev.observed?.get(prefix);
+    if (fs.length === 0) {
+      const entry: RouteEntry = { prefix, state: stale ? 'Unknown' : 'InSync' };
+      if (obs?.owned !== undefined) entry.owned = obs.owned;
+      const exp = toStatusEndpoint(obs?.expected);
+      const act = toStatusEndpoint(obs?.actual);
+      if (exp) entry.expected = exp;
+      if (act) entry.actual = act;
+      return entry;
+    }
+    const sorted = [...fs].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind));
+    const entry: RouteEntry = { prefix, state: 'Drifted', findings: [...new Set(sorted.map((f) => f.kind))], message: truncate(sorted.map((f) => f.message).join('; '), 1024) };
+    if (obs?.owned !== undefined) entry.owned = obs.owned;
+    const exp = toStatusEndpoint(sorted.find((f) => f.expected.hypervisor)?.expected ?? sorted[0]!.expected) ?? toStatusEndpoint(obs?.expected);
+    const act = toStatusEndpoint(sorted.find((f) => f.actual.hypervisor || f.actual.nexthop)?.actual ?? sorted[0]!.actual) ?? toStatusEndpoint(obs?.actual);
+    if (exp) entry.expected = exp;
+    if (act) entry.actual = act;
+    return entry;
+  });
+  const drifted = routes.filter((r) => r.state === 'Drifted').length;
+  const inSync = routes.filter((r) => r.state === 'InSync').length;
+  status.counts = { routes: routes.length, inSync, drifted, ...(repaired.size > 0 ? { repaired: repaired.size } : {}) };
+  status.routes = routes.length > MAX_ROUTES ? routes.filter((r) => r.state !== 'InSync').slice(0, MAX_ROUTES) : routes;
+
+  const all = [...ev.findings];
+  const conflicts = ev.conflicts ?? [];
+  let conditions: C[];
+  if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {
+    const msg = `all ${routes.length} route${routes.length === 1 ? '' : 's'} in sync` + (ev.repair?.ok && ev.repair.changed > 0 ? ` (repaired ${ev.repair.changed} NB row${ev.repair.changed === 1 ? '' : 's'})` : '');
+    conditions = [cond(Ready, 'True', Reason.InSync, msg), cond(Reconciling, 'False', Reason.InSync, msg), cond(Stalled, 'False', Reason.InSync, msg)];
+  } else if (all.length === 0 && conflicts.length > 0) {
+    const msg = truncate(conflicts.join('; '));
+    conditions = [cond(Ready, 'False', Reason.PrefixConflict, msg), cond(Reconciling, 'False', Reason.PrefixConflict, msg), cond(Stalled, 'True', Reason.PrefixConflict, msg)];
+  } else {
+    const kind = all.length > 0 ? primaryKind(all) : Reason.RepairFailed;
+    const msg = summarise(all, ev.northdLag) + (conflicts.length > 0 ? `; ${conflicts.join('; ')}` : '') + (ev.repair && !ev.repair.ok ? `; repair failed: ${ev.repair.message}` : '');
+    const ready = cond(Ready, 'False', kind, msg.replace(/^; /, ''));
+    const kinds = new Set(all.map((f) => f.kind));
+    const transient = [...kinds].every((k) => TRANSIENT.has(k) || ((k === FlowMissing || k === FlowStale) && (ev.northdLag ?? 0) > 0));
+    const repairable = ev.remediation === 'Repair' && [...kinds].some((k) => REPAIRABLE.has(k) || k === FlowMissing || k === FlowStale);
+    if (ev.repair && !ev.repair.ok) {
+      conditions = [ready, cond(Reconciling, 'False', Reason.RepairFailed, ev.repair.message), cond(Stalled, 'True', Reason.RepairFailed, `repair failed: ${ev.repair.message}`)];
+    } else if (transient) {
+      conditions = [ready, cond(Reconciling, 'True', kinds.has(StaleView) ? StaleView : NorthdLagging, 'waiting for ovn-northd / the database cluster to catch up'), cond(Stalled, 'False', kind, 'expected to resolve without intervention')];
+    } else if (repairable) {
+      conditions = [ready, cond(Reconciling, 'True', Reason.Repairing, 'repairing the NB routes ovn-drift owns, then waiting for the SB to follow'), cond(Stalled, 'False', Reason.Repairing, 'a repair is in progress')];
+    } else {
+      const why = ev.remediation === 'Report' ? Reason.ReportOnly : Reason.NeedsIntervention;
+      const text = ev.remediation === 'Report' ? 'remediation is Report: drift is reported, not repaired' : 'drift ovn-drift may not repair (unowned rows, missing router or port, SB state); needs intervention';
+      conditions = [ready, cond(Reconciling, 'False', why, text), cond(Stalled, 'True', kind, msg.replace(/^; /, ''))];
+    }
+  }
+  status.conditions = mergeConditions(previous?.conditions, conditions, now);
+  return status;
+}
+
+/** Status equality ignoring lastCheckTime (which alone never justifies a write). */
+export function statusEqual(a: unknown, b: unknown): boolean {
+  const strip = (s: any) => {
+    if (!s || typeof s !== 'object') return s;
+    const { lastCheckTime: _t, ...rest } = s;
+    return rest;
+  };
+  return JSON.stringify(canonical(strip(a))) === JSON.stringify(canonical(strip(b)));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+// ---- TunnelNoTrackPolicy -----------------------------------------------------------------------
+
+export interface TunnelNoTrackPolicyStatus {
+  observedGeneration?: number;
+  desiredNodes?: number;
+  appliedNodes?: number;
+  failures?: { node: string; message: string }[];
+  conditions?: Condition[];
+}
+
+/**
+ * Aggregate the per-node NodeNoTrackState objects into one policy's status: which nodes the
+ * selector picks, which of them report this generation applied, and which report an error.
+ */
+export function renderPolicyStatus(
+  previous: TunnelNoTrackPolicyStatus | undefined,
+  policy: TunnelNoTrackPolicy,
+  nodes: readonly { name: string; labels: Record<string, string> }[],
+  states: ReadonlyMap<string, NodeNoTrackState>,
+  now: Date,
+  invalid?: string,
+): TunnelNoTrackPolicyStatus {
+  const generation = policy.metadata.generation ?? 0;
+  type C = Omit<Condition, 'lastTransitionTime'>;
+  const cond = (type: string, status: ConditionStatus, reason: string, message: string): C => ({ type, status, observedGeneration: generation, reason, message: truncate(message) });
+  if (invalid) {
+    return {
+      observedGeneration: generation,
+      desiredNodes: 0,
+      appliedNodes: 0,
+      conditions: mergeConditions(previous?.conditions, [cond(Ready, 'False', Reason.InvalidSpec, invalid), cond(Reconciling, 'False', Reason.InvalidSpec, invalid), cond(Stalled, 'True', Reason.InvalidSpec, invalid)], now),
+    };
+  }
+  const selected = nodes.filter((n) => selectorMatches(policy.spec.nodeSelector ?? {}, n.labels)).map((n) => n.name).sort();
+  const failures: { node: string; message: string }[] = [];
+  let applied = 0;
+  const pending: string[] = [];
+  for (const node of selected) {
+    const st = states.get(node)?.status;
+    const ready = st?.conditions?.find((c) => c.type === Ready);
+    if (st?.lastError || ready?.status === 'False') {
+      failures.push({ node, message: st?.lastError ?? ready?.message ?? 'not ready' });
+      continue;
+    }
+    const mine = st?.appliedPolicies?.find((p) => p.name === policy.metadata.name);
+    if (mine && (mine.generation === undefined || mine.generation >= generation)) applied++;
+    else pending.push(node);
+  }
+  const status: TunnelNoTrackPolicyStatus = { observedGeneration: generation, desiredNodes: selected.length, appliedNodes: applied };
+  if (failures.length > 0) status.failures = failures.slice(0, 256);
+  let conditions: C[];
+  if (failures.length > 0) {
+    const msg = `${failures.length} of ${selected.length} nodes failed: ` + failures.slice(0, 5).map((f) => `${f.node}: ${f.message}`).join('; ') + (failures.length > 5 ? `; and ${failures.length - 5} more` : '');
+    conditions = [cond(Ready, 'False', Reason.AgentFailed, msg), cond(Reconciling, 'False', Reason.AgentFailed, msg), cond(Stalled, 'True', Reason.AgentFailed, msg)];
+  } else if (pending.length > 0) {
+    const msg = `${applied} of ${selected.length} nodes applied generation ${generation}; waiting for ${pending.slice(0, 5).join(', ')}${pending.length > 5 ? ` and ${pending.length - 5} more` : ''}`;
+    conditions = [cond(Ready, 'False', Reason.Pending, msg), cond(Reconciling, 'True', Reason.Pending, msg), cond(Stalled, 'False', Reason.Pending, msg)];
+  } else if (selected.length === 0) {
+    const msg = 'the node selector matches no node';
+    conditions = [cond(Ready, 'True', Reason.NoNodes, msg), cond(Reconciling, 'False', Reason.NoNodes, msg), cond(Stalled, 'False', Reason.NoNodes, msg)];
+  } else {
+    const msg = `applied on all ${selected.length} selected node${selected.length === 1 ? '' : 's'}`;
+    conditions = [cond(Ready, 'True', Reason.Applied, msg), cond(Reconciling, 'False', Reason.Applied, msg), cond(Stalled, 'False', Reason.Applied, msg)];
+  }
+  status.conditions = mergeConditions(previous?.conditions, conditions, now);
+  return status;
+}

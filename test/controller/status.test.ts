@@ -1,0 +1,127 @@
+// renderStatus / renderPolicyStatus: kstatus conditions, reasons from the drift vocabulary, stable
+// lastTransitionTime, and rendered statuses that the CRD status schema accepts without pruning.
+import { describe, expect, it } from 'vitest';
+import { renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../../operator/api/status.js';
+import type { Finding } from '../../operator/drift/kinds.js';
+import { loadCrds } from '../../operator/api/crds.js';
+import { compileCrdSchema, findRepoDir, newSchemaValidator, pruneBySchema } from '../support/test-api-server.js';
+
+const crds = loadCrds(findRepoDir('crds'));
+const ajv = newSchemaValidator();
+function schemaOf(kind: string) {
+  return crds.find((c) => c.crd.spec.names.kind === kind)!.crd.spec.versions[0]!.schema.openAPIV3Schema;
+}
+function checkAgainstCrd(kind: string, status: unknown) {
+  const obj = { apiVersion: 'ovndrift.io/v1alpha1', kind, metadata: { name: 'x' }, spec: kind === 'PodCIDRRoute' ? { router: 'r', nexthop: '10.0.0.1', cidrs: ['10.1.0.0/24'] } : { ports: [{ protocol: 'UDP', port: 6081 }] }, status };
+  const copy = structuredClone(obj);
+  const validate = compileCrdSchema(ajv, schemaOf(kind));
+  expect(validate(copy), JSON.stringify(validate.errors)).toBe(true);
+  expect(pruneBySchema(structuredClone(obj), schemaOf(kind))).toEqual(obj);
+}
+
+const t0 = new Date('2026-11-23T23:00:00Z');
+const t1 = new Date('2026-11-23T23:05:00Z');
+const t2 = new Date('2026-11-23T23:10:00Z');
+const cond = (s: PodCIDRRouteStatus, type: string) => s.conditions!.find((c) => c.type === type)!;
+
+const seedFinding: Finding = {
+  kind: 'FlowStale',
+  route: 'dev-jr-pods',
+  router: 'dev-jr',
+  prefix: '10.9.52.144/28',
+  expected: { nexthop: '10.9.2.146', hypervisor: { chassis: 'hv-36', hostname: 'hv-36', encapType: 'geneve', encapIp: '10.184.163.36' } },
+  actual: { nexthop: '10.215.91.233', hypervisor: { chassis: 'hv-20', hostname: 'hv-20', encapType: 'geneve', encapIp: '10.96.133.20' } },
+  message: '10.9.52.144/28: SB flow routes to 10.215.91.233 on hypervisor 10.96.133.20; NB says 10.9.2.146 on 10.184.163.36',
+};
+const base = (over: Partial<RouteEvaluation> = {}): RouteEvaluation => ({ prefixes: ['10.9.52.144/28', '10.9.52.160/28'], remediation: 'Report', findings: [], ...over });
+
+describe('renderStatus', () => {
+  it('in sync: Ready True / InSync, counts, observedGeneration', () => {
+    const s = renderStatus(undefined, base(), 3, t0);
+    expect(s.observedGeneration).toBe(3);
+    expect(s.counts).toEqual({ routes: 2, inSync: 2, drifted: 0 });
+    expect(s.conditions!.map((c) => [c.type, c.status, c.reason, c.observedGeneration])).toEqual([
+      ['Ready', 'True', 'InSync', 3],
+      ['Reconciling', 'False', 'InSync', 3],
+      ['Stalled', 'False', 'InSync', 3],
+    ]);
+    expect(s.routes!.map((r) => r.state)).toEqual(['InSync', 'InSync']);
+    checkAgainstCrd('PodCIDRRoute', s);
+  });
+
+  it('drift: Ready False with the finding kind as reason and a human message naming hypervisors and northd lag', () => {
+    const s = renderStatus(undefined, base({ findings: [seedFinding], northdLag: 3 }), 1, t0);
+    const ready = cond(s, 'Ready');
+    expect([ready.status, ready.reason]).toEqual(['False', 'FlowStale']);
+    expect(ready.message).toBe('10.9.52.144/28: SB flow routes to 10.215.91.233 on hypervisor 10.96.133.20; NB says 10.9.2.146 on 10.184.163.36; northd is 3 nb_cfg generations behind');
+    expect(s.counts).toEqual({ routes: 2, inSync: 1, drifted: 1 });
+    expect(s.routes![0]).toMatchObject({ prefix: '10.9.52.144/28', state: 'Drifted', findings: ['FlowStale'], actual: { nexthop: '10.215.91.233', hypervisor: { encapIp: '10.96.133.20' } } });
+    expect(cond(s, 'Reconciling').status).toBe('True'); // northd lag: expected to resolve by itself
+    expect(s.northdLag).toBe(3);
+    checkAgainstCrd('PodCIDRRoute', s);
+  });
+
+  it('report-only drift without lag is Stalled; repairable drift in Repair mode is Reconciling', () => {
+    const mismatch: Finding = { ...seedFinding, kind: 'NexthopMismatch', message: 'm' };
+    const report = renderStatus(undefined, base({ findings: [mismatch] }), 1, t0);
+    expect([cond(report, 'Stalled').status, cond(report, 'Reconciling').reason]).toEqual(['True', 'ReportOnly']);
+    const repair = renderStatus(undefined, base({ remediation: 'Repair', findings: [mismatch] }), 1, t0);
+    expect([cond(repair, 'Stalled').status, cond(repair, 'Reconciling').status, cond(repair, 'Reconciling').reason]).toEqual(['False', 'True', 'Repairing']);
+    const failed = renderStatus(undefined, base({ remediation: 'Repair', findings: [mismatch], repair: { ok: false, changed: 0, message: 'transaction aborted' } }), 1, t0);
+    expect([cond(failed, 'Stalled').status, cond(failed, 'Stalled').reason]).toEqual(['True', 'RepairFailed']);
+    expect(cond(failed, 'Ready').message).toContain('repair failed: transaction aborted');
+  });
+
+  it('keeps lastTransitionTime unless the condition status changes', () => {
+    const a = renderStatus(undefined, base(), 1, t0);
+    const b = renderStatus(a, base(), 1, t1);
+    expect(cond(b, 'Ready').lastTransitionTime).toBe('2026-11-23T23:00:00Z');
+    expect(statusEqual(a, b)).toBe(true); // only lastCheckTime moved: no write needed
+    const c = renderStatus(b, base({ findings: [seedFinding] }), 1, t2);
+    expect(cond(c, 'Ready').lastTransitionTime).toBe('2026-11-23T23:10:00Z');
+    expect(statusEqual(b, c)).toBe(false);
+    const d = renderStatus(c, base({ findings: [{ ...seedFinding, kind: 'NexthopMismatch', message: 'other' }] }), 1, new Date('2026-11-23T23:20:00Z'));
+    expect(cond(d, 'Ready').lastTransitionTime).toBe('2026-11-23T23:10:00Z'); // reason changed, status did not
+    expect(cond(d, 'Ready').reason).toBe('NexthopMismatch');
+  });
+
+  it('OVSDB unavailable: Ready False / OvsdbUnavailable, routes Unknown, not Stalled', () => {
+    const prev = renderStatus(undefined, base(), 1, t0);
+    const s = renderStatus(prev, base({ ovsdbUnavailable: 'NB tcp:127.0.0.1:6641: connection refused' }), 1, t1);
+    expect([cond(s, 'Ready').status, cond(s, 'Ready').reason, cond(s, 'Stalled').status, cond(s, 'Reconciling').status]).toEqual(['False', 'OvsdbUnavailable', 'False', 'True']);
+    expect(s.routes!.every((r) => r.state === 'Unknown')).toBe(true);
+    expect(s.lastCheckTime).toBe(prev.lastCheckTime);
+    checkAgainstCrd('PodCIDRRoute', s);
+  });
+
+  it('invalid spec: Stalled / InvalidSpec naming the field', () => {
+    const s = renderStatus(undefined, base({ prefixes: [], invalid: [{ field: 'spec.cidrs[0]', message: 'fd00::/64 is IPv6 but nexthop 10.9.2.146 is IPv4' }] }), 2, t0);
+    expect([cond(s, 'Ready').reason, cond(s, 'Stalled').status]).toEqual(['InvalidSpec', 'True']);
+    expect(cond(s, 'Ready').message).toContain('spec.cidrs[0]');
+    checkAgainstCrd('PodCIDRRoute', s);
+  });
+});
+
+describe('renderPolicyStatus', () => {
+  const policy = { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'TunnelNoTrackPolicy' as const, metadata: { name: 'tunnels', generation: 2 }, spec: { nodeSelector: { matchLabels: { tunnel: 'stt' } }, ports: [{ protocol: 'TCP' as const, port: 7471 }] } };
+  const nodes = [
+    { name: 'a', labels: { tunnel: 'stt' } },
+    { name: 'b', labels: { tunnel: 'stt' } },
+    { name: 'c', labels: {} },
+  ];
+  const state = (name: string, gen: number, error?: string) => [
+    name,
+    { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'NodeNoTrackState' as const, metadata: { name }, status: { appliedPolicies: [{ name: 'tunnels', generation: gen }], ports: [], rules: 2, lastCheckTime: '2026-11-23T23:00:00Z', conditions: [], ...(error ? { lastError: error } : {}) } },
+  ] as const;
+  it('counts selected and applied nodes, names failures, and is Ready only when all applied', () => {
+    const pending = renderPolicyStatus(undefined, policy, nodes, new Map([state('a', 2), state('b', 1)]), t0);
+    expect([pending.desiredNodes, pending.appliedNodes, pending.conditions![0]!.status, pending.conditions![0]!.reason]).toEqual([2, 1, 'False', 'Pending']);
+    const failed = renderPolicyStatus(pending, policy, nodes, new Map([state('a', 2), state('b', 2, 'iptables-restore: exit 4')]), t1);
+    expect(failed.failures).toEqual([{ node: 'b', message: 'iptables-restore: exit 4' }]);
+    expect(failed.conditions![0]!.reason).toBe('AgentFailed');
+    const ok = renderPolicyStatus(failed, policy, nodes, new Map([state('a', 2), state('b', 2), state('c', 0)]), t2);
+    expect([ok.desiredNodes, ok.appliedNodes, ok.conditions![0]!.status, ok.conditions![0]!.lastTransitionTime]).toEqual([2, 2, 'True', '2026-11-23T23:10:00Z']);
+    checkAgainstCrd('TunnelNoTrackPolicy', failed);
+    checkAgainstCrd('TunnelNoTrackPolicy', ok);
+  });
+});
