@@ -104,7 +104,7 @@ describe('renderStatus', () => {
 
 describe('renderPolicyStatus', () => {
   const policy = { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'TunnelNoTrackPolicy' as const, metadata: { name: 'tunnels', generation: 2 }, spec: { nodeSelector: { matchLabels: { tunnel: 'stt' } }, ports: [{ protocol: 'TCP' as const, port: 7471 }] } };
-  const nodes = [
+  const nodes: { name: string; labels: Record<string, string> }[] = [
     { name: 'a', labels: { tunnel: 'stt' } },
     { name: 'b', labels: { tunnel: 'stt' } },
     { name: 'c', labels: {} },
