@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../../operator/api/status.js';
 import type { Finding } from '../../operator/drift/kinds.js';
+import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
 import { loadCrds } from '../../operator/api/crds.js';
 import { compileCrdSchema, findRepoDir, newSchemaValidator, pruneBySchema } from '../support/test-api-server.js';
 
@@ -109,10 +110,10 @@ describe('renderPolicyStatus', () => {
     { name: 'b', labels: { tunnel: 'stt' } },
     { name: 'c', labels: {} },
   ];
-  const state = (name: string, gen: number, error?: string) => [
+  const state = (name: string, gen: number, error?: string): [string, NodeNoTrackState] => [
     name,
     { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'NodeNoTrackState' as const, metadata: { name }, status: { appliedPolicies: [{ name: 'tunnels', generation: gen }], ports: [], rules: 2, lastCheckTime: '2026-11-23T23:00:00Z', conditions: [], ...(error ? { lastError: error } : {}) } },
-  ] as const;
+  ];
   it('counts selected and applied nodes, names failures, and is Ready only when all applied', () => {
     const pending = renderPolicyStatus(undefined, policy, nodes, new Map([state('a', 2), state('b', 1)]), t0);
     expect([pending.desiredNodes, pending.appliedNodes, pending.conditions![0]!.status, pending.conditions![0]!.reason]).toEqual([2, 1, 'False', 'Pending']);
