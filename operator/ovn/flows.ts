@@ -1,0 +1,128 @@
+// Parses the SB Logical_Flow match and actions of the routing stages (lr_in_ip_routing and
+// lr_in_ip_routing_ecmp) by meaning, not position, so both the 22.03–24.09 form
+// (`reg0 = NH; reg1 = SRC; ...`, IPv6 in xxreg0/xxreg1) and the 25.03 form (source in `reg5`,
+// `reg9[9] = ...`) are read. Pure; must not import the OVSDB client.
+import { parseIp, parsePrefix, canonicalIp, type Prefix } from './ip.js';
+
+export const STAGE_ROUTING = 'lr_in_ip_routing';
+export const STAGE_ROUTING_ECMP = 'lr_in_ip_routing_ecmp';
+
+/** What an lr_in_ip_routing match selects. */
+export interface RoutingMatch {
+  /** `ip4.dst`/`ip6.dst` (dst-ip policy, connected routes) or `ip4.src`/`ip6.src` (src-ip policy). */
+  direction: 'dst' | 'src';
+  prefix: Prefix;
+  /** `reg7 == N`: the route table id (0 = main). Absent for connected and (in 23.03) src-ip routes. */
+  routeTableId?: number;
+}
+
+export type RoutingAction =
+  /** A static route to one nexthop. */
+  | { kind: 'nexthop'; nexthop: string; source?: string; outport?: string; ethSrc?: string }
+  /** A connected route: the nexthop is the destination itself (`reg0 = ip4.dst`). */
+  | { kind: 'connected'; source?: string; outport?: string; ethSrc?: string }
+  /** An ECMP group: members are flows in lr_in_ip_routing_ecmp. */
+  | { kind: 'ecmp'; group: number; members: number[] }
+  | { kind: 'drop' }
+  | { kind: 'other' };
+
+/** What an lr_in_ip_routing_ecmp member flow matches: `reg8[0..15] == G && reg8[16..31] == M`. */
+export interface EcmpMemberMatch {
+  group: number;
+  member: number;
+}
+
+function terms(match: string): string[] {
+  return match.split('&&').map((t) => t.trim().replace(/^\((.*)\)$/, '$1').trim());
+}
+
+/** Parses the match of an lr_in_ip_routing flow; undefined when it is not a route match. */
+export function parseRoutingMatch(match: string): RoutingMatch | undefined {
+  let direction: RoutingMatch['direction'] | undefined;
+  let prefix: Prefix | undefined;
+  let routeTableId: number | undefined;
+  for (const t of terms(match)) {
+    const m = /^ip([46])\.(dst|src)\s*==\s*([0-9a-fA-F.:]+(?:\/[0-9.]+)?)$/.exec(t);
+    if (m) {
+      if (prefix) return undefined; // two address terms: not a plain route flow
+      prefix = parseMaskedPrefix(m[3]!);
+      direction = m[2] as RoutingMatch['direction'];
+      if (!prefix || String(prefix.family) !== m[1]) return undefined;
+      continue;
+    }
+    const r = /^reg7\s*==\s*(\d+)$/.exec(t);
+    if (r) routeTableId = Number(r[1]);
+  }
+  if (!prefix || !direction) return undefined;
+  return routeTableId === undefined ? { direction, prefix } : { direction, prefix, routeTableId };
+}
+
+/** `10.0.0.0/24`, a bare address (a host prefix), or the netmask form `10.0.0.0/255.255.255.0`. */
+function parseMaskedPrefix(s: string): Prefix | undefined {
+  const slash = s.indexOf('/');
+  if (slash > 0 && s.slice(slash + 1).includes('.')) {
+    const mask = parseIp(s.slice(slash + 1));
+    if (!mask || mask.family !== 4) return undefined;
+    const len = mask.value.toString(2).replace(/0+$/, '').length;
+    return parsePrefix(`${s.slice(0, slash)}/${mask.value === 0n ? 0 : len}`);
+  }
+  return parsePrefix(s);
+}
+
+const NEXTHOP_REGS = new Set(['reg0', 'xxreg0']);
+const SOURCE_REGS = new Set(['reg1', 'reg5', 'xxreg1']);
+
+/** Parses the actions of an lr_in_ip_routing or lr_in_ip_routing_ecmp flow. */
+export function parseRoutingActions(actions: string): RoutingAction {
+  let nexthop: string | undefined;
+  let connected = false;
+  let source: string | undefined;
+  let outport: string | undefined;
+  let ethSrc: string | undefined;
+  let group: number | undefined;
+  let members: number[] | undefined;
+  let drop = false;
+  for (const raw of actions.split(';')) {
+    const a = raw.trim();
+    if (a === '') continue;
+    if (a === 'drop') drop = true;
+    const eq = /^([A-Za-z0-9_.]+(?:\[[0-9.]+\])?)\s*=\s*(.+)$/.exec(a);
+    if (!eq) continue;
+    const [, lhs, rhsRaw] = eq as unknown as [string, string, string];
+    const rhs = rhsRaw.trim();
+    if (NEXTHOP_REGS.has(lhs)) {
+      if (/^ip[46]\.dst$/.test(rhs)) connected = true;
+      else if (parseIp(rhs)) nexthop = canonicalIp(rhs);
+    } else if (SOURCE_REGS.has(lhs)) {
+      if (parseIp(rhs)) source = canonicalIp(rhs);
+    } else if (lhs === 'outport') outport = rhs.replace(/^"(.*)"$/, '$1');
+    else if (lhs === 'eth.src') ethSrc = rhs;
+    else if (lhs === 'reg8[0..15]') group = Number(rhs);
+    else if (lhs === 'reg8[16..31]') {
+      const sel = /^select\((.*)\)$/.exec(rhs);
+      if (sel) {
+        // `select(1, 2)`, `select(1=100, 2=50)` (weights) or `select(values=(1, 2))`.
+        members = [...sel[1]!.replace(/values\s*=/, '').matchAll(/(\d+)\s*(?:=\s*\d+)?/g)].map((m) => Number(m[1]));
+      }
+    }
+  }
+  if (group !== undefined && group !== 0 && members) return { kind: 'ecmp', group, members };
+  const extras = { ...(source ? { source } : {}), ...(outport !== undefined ? { outport } : {}), ...(ethSrc ? { ethSrc } : {}) };
+  if (nexthop) return { kind: 'nexthop', nexthop, ...extras };
+  if (connected) return { kind: 'connected', ...extras };
+  if (drop) return { kind: 'drop' };
+  return { kind: 'other' };
+}
+
+/** Parses the match of an lr_in_ip_routing_ecmp member flow. */
+export function parseEcmpMemberMatch(match: string): EcmpMemberMatch | undefined {
+  let group: number | undefined;
+  let member: number | undefined;
+  for (const t of terms(match)) {
+    const g = /^reg8\[0\.\.15\]\s*==\s*(\d+)$/.exec(t);
+    if (g) group = Number(g[1]);
+    const m = /^reg8\[16\.\.31\]\s*==\s*(\d+)$/.exec(t);
+    if (m) member = Number(m[1]);
+  }
+  return group !== undefined && member !== undefined ? { group, member } : undefined;
+}

@@ -1,0 +1,245 @@
+// Typed read-only view of the OVN Southbound database: Datapath_Binding, the routing-stage
+// Logical_Flows (lr_in_ip_routing, lr_in_ip_routing_ecmp) parsed, Port_Binding, Chassis, Encap,
+// Chassis_Private and SB_Global; plus hypervisor resolution Port_Binding -> Chassis -> Encap.
+// Pure; must not import the OVSDB client.
+import type { Row, Uuid } from '../ovsdb/types.js';
+import {
+  parseEcmpMemberMatch,
+  parseRoutingActions,
+  parseRoutingMatch,
+  STAGE_ROUTING,
+  STAGE_ROUTING_ECMP,
+  type RoutingAction,
+  type RoutingMatch,
+} from './flows.js';
+import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
+
+/** Where traffic lands: the chassis a port is bound to and its tunnel endpoint. */
+export interface Hypervisor {
+  chassis: string;
+  hostname?: string;
+  encapType?: string;
+  encapIp?: string;
+}
+
+export interface SbDatapath {
+  uuid: Uuid;
+  name: string;
+  /** NB Logical_Router uuid (external_ids:logical-router). */
+  logicalRouter?: Uuid;
+  logicalSwitch?: Uuid;
+}
+
+export interface SbRoutingFlow {
+  uuid: Uuid;
+  datapaths: Uuid[];
+  priority: number;
+  match: string;
+  actions: string;
+  /** Parsed match; undefined for flows that are not a route (drop, nd_rs, ...). */
+  route?: RoutingMatch;
+  action: RoutingAction;
+  /** First 8 hex digits of the NB row that produced the flow. */
+  stageHint?: string;
+}
+
+export interface SbEcmpMember {
+  uuid: Uuid;
+  group: number;
+  member: number;
+  action: RoutingAction;
+}
+
+export interface SbPortBinding {
+  uuid: Uuid;
+  logicalPort: string;
+  datapath: Uuid;
+  type: string;
+  chassis?: Uuid;
+  requestedChassis?: Uuid;
+  additionalChassis: Uuid[];
+  up?: boolean;
+  mac: string[];
+  options: Record<string, string>;
+}
+
+export interface SbEncap {
+  uuid: Uuid;
+  type: string;
+  ip: string;
+  options: Record<string, string>;
+}
+
+export interface SbChassis {
+  uuid: Uuid;
+  name: string;
+  hostname: string;
+  encaps: SbEncap[];
+}
+
+export interface SbView {
+  datapaths: ReadonlyMap<Uuid, SbDatapath>;
+  /** Datapath by NB Logical_Router uuid and by router name. */
+  routerDatapaths: ReadonlyMap<string, Uuid>;
+  /** lr_in_ip_routing flows per datapath, highest priority first. */
+  routingFlows: ReadonlyMap<Uuid, SbRoutingFlow[]>;
+  /** lr_in_ip_routing_ecmp member flows by `${datapath}/${group}/${member}`. */
+  ecmpMembers: ReadonlyMap<string, SbEcmpMember>;
+  portBindings: ReadonlyMap<string, SbPortBinding>;
+  chassis: ReadonlyMap<Uuid, SbChassis>;
+  chassisByName: ReadonlyMap<string, SbChassis>;
+  /** Chassis_Private.nb_cfg by chassis name (what each ovn-controller has caught up to). */
+  chassisNbCfg: ReadonlyMap<string, number>;
+  /** SB_Global.nb_cfg: the NB_Global.nb_cfg northd has reflected into the SB. */
+  nbCfg: number;
+  stale?: string;
+}
+
+export function ecmpKey(datapath: Uuid, group: number, member: number): string {
+  return `${datapath}/${group}/${member}`;
+}
+
+export function sbView(source: RowSource): SbView {
+  const stale = staleness(source);
+  const datapaths = new Map<Uuid, SbDatapath>();
+  const routerDatapaths = new Map<string, Uuid>();
+  for (const r of sortedRows(source, 'Datapath_Binding')) {
+    const ext = strMap(r.external_ids);
+    const dp: SbDatapath = {
+      uuid: r._uuid,
+      name: ext.name ?? '',
+      ...(ext['logical-router'] ? { logicalRouter: ext['logical-router'] } : {}),
+      ...(ext['logical-switch'] ? { logicalSwitch: ext['logical-switch'] } : {}),
+    };
+    datapaths.set(r._uuid, dp);
+    if (dp.logicalRouter) {
+      routerDatapaths.set(dp.logicalRouter, r._uuid);
+      if (dp.name && !routerDatapaths.has(dp.name)) routerDatapaths.set(dp.name, r._uuid);
+    }
+  }
+
+  const groups = source.rows('Logical_DP_Group');
+  const flowDatapaths = (f: Row): Uuid[] => {
+    const dp = optStr(f.logical_datapath);
+    if (dp) return [dp];
+    const g = optStr(f.logical_dp_group);
+    return g ? strSet(groups.get(g)?.datapaths) : [];
+  };
+
+  const routingFlows = new Map<Uuid, SbRoutingFlow[]>();
+  const ecmpMembers = new Map<string, SbEcmpMember>();
+  for (const f of source.rows('Logical_Flow').values()) {
+    const ext = strMap(f.external_ids);
+    const stage = ext['stage-name'];
+    if (stage === STAGE_ROUTING) {
+      const route = parseRoutingMatch(str(f.match));
+      if (!route) continue;
+      const flow: SbRoutingFlow = {
+        uuid: f._uuid,
+        datapaths: flowDatapaths(f),
+        priority: num(f.priority),
+        match: str(f.match),
+        actions: str(f.actions),
+        route,
+        action: parseRoutingActions(str(f.actions)),
+        ...(ext['stage-hint'] ? { stageHint: ext['stage-hint'] } : {}),
+      };
+      for (const dp of flow.datapaths) {
+        const list = routingFlows.get(dp) ?? [];
+        list.push(flow);
+        routingFlows.set(dp, list);
+      }
+    } else if (stage === STAGE_ROUTING_ECMP) {
+      const m = parseEcmpMemberMatch(str(f.match));
+      if (!m) continue;
+      for (const dp of flowDatapaths(f)) {
+        ecmpMembers.set(ecmpKey(dp, m.group, m.member), { uuid: f._uuid, ...m, action: parseRoutingActions(str(f.actions)) });
+      }
+    }
+  }
+  for (const list of routingFlows.values()) list.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+
+  const portBindings = new Map<string, SbPortBinding>();
+  for (const p of sortedRows(source, 'Port_Binding')) {
+    const lp = str(p.logical_port);
+    if (portBindings.has(lp)) continue;
+    const up = p.up === undefined ? undefined : strSet(p.up)[0];
+    portBindings.set(lp, {
+      uuid: p._uuid,
+      logicalPort: lp,
+      datapath: str(p.datapath),
+      type: str(p.type),
+      ...(optStr(p.chassis) ? { chassis: optStr(p.chassis) } : {}),
+      ...(optStr(p.requested_chassis) ? { requestedChassis: optStr(p.requested_chassis) } : {}),
+      additionalChassis: strSet(p.additional_chassis),
+      ...(up !== undefined ? { up: up === 'true' } : {}),
+      mac: strSet(p.mac),
+      options: strMap(p.options),
+    });
+  }
+
+  const encapRows = source.rows('Encap');
+  const chassis = new Map<Uuid, SbChassis>();
+  const chassisByName = new Map<string, SbChassis>();
+  for (const c of sortedRows(source, 'Chassis')) {
+    const encaps = strSet(c.encaps)
+      .map((u) => encapRows.get(u))
+      .filter((e): e is Row => e !== undefined)
+      .map((e) => ({ uuid: e._uuid, type: str(e.type), ip: str(e.ip), options: strMap(e.options) }))
+      .sort((a, b) => (a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.ip < b.ip ? -1 : 1));
+    const ch: SbChassis = { uuid: c._uuid, name: str(c.name), hostname: str(c.hostname), encaps };
+    chassis.set(c._uuid, ch);
+    if (!chassisByName.has(ch.name)) chassisByName.set(ch.name, ch);
+  }
+
+  const chassisNbCfg = new Map<string, number>();
+  for (const cp of sortedRows(source, 'Chassis_Private')) chassisNbCfg.set(str(cp.name), num(cp.nb_cfg));
+
+  const g = sortedRows(source, 'SB_Global')[0];
+  return {
+    datapaths,
+    routerDatapaths,
+    routingFlows,
+    ecmpMembers,
+    portBindings,
+    chassis,
+    chassisByName,
+    chassisNbCfg,
+    nbCfg: num(g?.nb_cfg),
+    ...(stale ? { stale } : {}),
+  };
+}
+
+export function hypervisorOfChassis(ch: SbChassis): Hypervisor {
+  const encap = ch.encaps[0];
+  return {
+    chassis: ch.name,
+    ...(ch.hostname ? { hostname: ch.hostname } : {}),
+    ...(encap ? { encapType: encap.type, encapIp: encap.ip } : {}),
+  };
+}
+
+/**
+ * The chassis a logical port is bound to: Port_Binding.chassis, or for a gateway router port its
+ * l3gateway-chassis, or for a distributed router port the chassis of its chassisredirect port.
+ * Undefined when the port is not bound anywhere.
+ */
+export function boundChassis(sb: SbView, logicalPort: string): SbChassis | undefined {
+  const pb = sb.portBindings.get(logicalPort);
+  if (!pb) return undefined;
+  if (pb.chassis) return sb.chassis.get(pb.chassis);
+  if (pb.type === 'l3gateway' && pb.options['l3gateway-chassis']) return sb.chassisByName.get(pb.options['l3gateway-chassis']);
+  const cr = sb.portBindings.get(`cr-${logicalPort}`);
+  if (cr?.chassis) return sb.chassis.get(cr.chassis);
+  return undefined;
+}
+
+export function resolveHypervisor(sb: SbView, logicalPort: string): Hypervisor | undefined {
+  const ch = boundChassis(sb, logicalPort);
+  return ch ? hypervisorOfChassis(ch) : undefined;
+}
+
+/** The datapath of an NB router: by its NB uuid, else by name. */
+export function routerDatapath(sb: SbView, router: { uuid: Uuid; name: string }): Uuid | undefined {
+  return sb.routerDatapaths.get(router.uuid) ?? sb.routerDatapaths.get(router.name);
+}
