@@ -204,8 +204,12 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
     return status;
   }
 
-  if (ev.northdLag !== undefined) status.northdLag = ev.northdLag;
+  // A database-wide NorthdLagging alone does not make in-sync routes drift: northd lags for a
+  // moment after every NB change. It is explained in messages of routes that do drift.
+  const findingsIn = ev.findings.filter((f) => !(f.prefix === '' && f.kind === NorthdLagging));
+  ev = { ...ev, findings: findingsIn };
   const global = ev.findings.filter((f) => f.prefix === '' || !ev.prefixes.includes(f.prefix));
+  if (ev.northdLag !== undefined && ev.northdLag > 0 && ev.findings.length > 0) status.northdLag = ev.northdLag;
   const byPrefix = new Map<string, Finding[]>();
   for (const f of ev.findings) {
     if (f.prefix === '' || !ev.prefixes.includes(f.prefix)) continue;

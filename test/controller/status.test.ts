@@ -126,3 +126,16 @@ describe('renderPolicyStatus', () => {
     checkAgainstCrd('TunnelNoTrackPolicy', ok);
   });
 });
+
+describe('renderStatus and database-wide findings', () => {
+  it('a database-wide NorthdLagging alone keeps in-sync routes Ready; a StaleView makes them Unknown', () => {
+    const lag: Finding = { kind: 'NorthdLagging', route: '', router: '', prefix: '', expected: {}, actual: {}, message: 'northd is 1 nb_cfg generation behind' };
+    const s = renderStatus(undefined, base({ findings: [lag], northdLag: 1 }), 1, t0);
+    expect(cond(s, 'Ready').status).toBe('True');
+    expect(s.northdLag).toBeUndefined();
+    const stale: Finding = { ...lag, kind: 'StaleView', message: 'NB replica cannot be trusted: follower cut off' };
+    const u = renderStatus(undefined, base({ findings: [stale] }), 1, t0);
+    expect([cond(u, 'Ready').status, cond(u, 'Ready').reason, cond(u, 'Reconciling').status]).toEqual(['False', 'StaleView', 'True']);
+    expect(u.routes!.map((r) => r.state)).toEqual(['Unknown', 'Unknown']);
+  });
+});

@@ -936,7 +936,8 @@ export class TestApiServer {
     }
     this.watchers.add(w);
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
-    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    // a silenced watch stays silent (a dead connection does not end on the server's timeout either)
+    const timer = timeout > 0 ? setTimeout(() => (w.silenced ? undefined : res.end()), timeout * 1000) : undefined;
     res.on('close', () => {
       if (timer) clearTimeout(timer);
       this.watchers.delete(w);
