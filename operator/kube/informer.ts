@@ -1,0 +1,263 @@
+// A list+watch informer over @kubernetes/client-node's Watch, with what client-node 1.x's
+// ListWatch lacks: restart with backoff after errors, relist on 410 Gone (an HTTP 410 or the ERROR
+// event kube-apiserver sends), a watchdog that restarts a watch that went silent (1.x watches can
+// stop without an error), bookmarks, and a periodic resync callback as a safety net.
+// Kubernetes I/O only; must not import OVSDB, drift or controller code.
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; generation?: number; labels?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+
+export interface InformerOptions<T extends KubeObject> {
+  kubeConfig: KubeConfig;
+  /** Collection path, e.g. /apis/ovndrift.io/v1alpha1/podcidrroutes or /api/v1/nodes. */
+  path: string;
+  list: () => Promise<ListResult<T>>;
+  labelSelector?: string;
+  /** Server-side watch timeout (the server ends the watch; we re-watch from the last rv). Default 300 s. */
+  watchTimeoutSeconds?: number;
+  /** No event, bookmark or end for this long -> the watch is presumed dead and restarted. Default timeout + 30 s. */
+  watchdogMs?: number;
+  /** Periodic resync (safety net): calls onResync with every cached object. 0 = off. */
+  resyncMs?: number;
+  backoff?: { initialMs?: number; maxMs?: number };
+  logger?: Logger;
+  /** Metrics hooks. */
+  onRelist?: (reason: string) => void;
+  onWatchRestart?: (reason: string) => void;
+}
+
+type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
+
+function keyOf(o: KubeObject): string {
+  return o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : String(o.metadata?.name);
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: Handler<T>[] = [];
+  private readonly resyncHandlers: ((all: T[]) => void)[] = [];
+  private readonly syncWaiters: (() => void)[] = [];
+  private readonly watch: Watch;
+  private resourceVersion = '';
+  private abort?: { abort(): void };
+  private stopped = true;
+  private synced = false;
+  private failures = 0;
+  private lastActivity = 0;
+  private watchdogTimer?: NodeJS.Timeout;
+  private resyncTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private generation = 0;
+  /** Last error seen (for readiness reporting). */
+  lastError?: Error;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.watch = new Watch(opts.kubeConfig);
+  }
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  onResync(handler: (all: T[]) => void): void {
+    this.resyncHandlers.push(handler);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.cache.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves once the first list has been loaded. */
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((ok) => this.syncWaiters.push(ok));
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const timeout = this.opts.watchTimeoutSeconds ?? 300;
+    const watchdogMs = this.opts.watchdogMs ?? (timeout + 30) * 1000;
+    this.watchdogTimer = setInterval(() => this.checkWatchdog(watchdogMs), Math.max(50, Math.min(watchdogMs / 4, 10_000)));
+    this.watchdogTimer.unref?.();
+    if (this.opts.resyncMs && this.opts.resyncMs > 0) {
+      this.resyncTimer = setInterval(() => {
+        const all = this.list();
+        for (const h of this.resyncHandlers) h(all);
+      }, this.opts.resyncMs);
+      this.resyncTimer.unref?.();
+    }
+    void this.relist('start');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.generation++;
+    clearInterval(this.watchdogTimer);
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.retryTimer);
+    this.abort?.abort();
+    this.abort = undefined;
+  }
+
+  private checkWatchdog(limitMs: number): void {
+    if (this.stopped || !this.abort) return;
+    if (Date.now() - this.lastActivity > limitMs) {
+      this.opts.logger?.warn({ path: this.opts.path, silentMs: Date.now() - this.lastActivity }, 'watch silent; restarting it');
+      this.opts.onWatchRestart?.('watchdog');
+      this.restartWatch('watchdog');
+    }
+  }
+
+  private restartWatch(reason: string): void {
+    this.generation++;
+    this.abort?.abort();
+    this.abort = undefined;
+    void this.startWatch(reason);
+  }
+
+  private scheduleRetry(what: () => void, err: Error): void {
+    this.lastError = err;
+    this.failures++;
+    const initial = this.opts.backoff?.initialMs ?? 500;
+    const max = this.opts.backoff?.maxMs ?? 30_000;
+    const delay = Math.min(max, initial * 2 ** Math.min(this.failures - 1, 16)) * (0.8 + Math.random() * 0.4);
+    this.opts.logger?.warn({ path: this.opts.path, err: err.message, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(what, delay);
+  }
+
+  private async relist(reason: string): Promise<void> {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    this.abort?.abort();
+    this.abort = undefined;
+    if (reason !== 'start') this.opts.onRelist?.(reason);
+    let result: ListResult<T>;
+    try {
+      result = await this.opts.list();
+    } catch (err) {
+      if (gen === this.generation) this.scheduleRetry(() => void this.relist(reason), err as Error);
+      return;
+    }
+    if (this.stopped || gen !== this.generation) return;
+    this.failures = 0;
+    this.lastError = undefined;
+    const seen = new Set<string>();
+    for (const item of result.items ?? []) {
+      const k = keyOf(item);
+      seen.add(k);
+      this.apply('ADDED', item);
+    }
+    for (const [k, old] of [...this.cache]) {
+      if (!seen.has(k)) {
+        this.cache.delete(k);
+        this.emit('delete', old);
+      }
+    }
+    this.resourceVersion = result.metadata?.resourceVersion ?? '';
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    void this.startWatch(reason);
+  }
+
+  private async startWatch(reason: string): Promise<void> {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    this.lastActivity = Date.now();
+    let gone = false;
+    const query: Record<string, string | number | boolean> = {
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
+    };
+    if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
+    const onEvent = (type: string, obj: any) => {
+      if (gen !== this.generation) return;
+      this.lastActivity = Date.now();
+      if (type === 'ERROR') {
+        if (obj?.code === 410) gone = true;
+        else this.lastError = new Error(`watch ${this.opts.path}: ${obj?.message ?? 'error event'}`);
+        return;
+      }
+      if (type === 'BOOKMARK') {
+        if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+        return;
+      }
+      this.failures = 0;
+      this.apply(type, obj as T);
+    };
+    const onDone = (err: any) => {
+      if (gen !== this.generation || this.stopped) return;
+      this.abort = undefined;
+      if (gone || err?.statusCode === 410 || err?.code === 410) {
+        this.opts.logger?.info({ path: this.opts.path }, 'watch expired (410 Gone); relisting');
+        void this.relist('gone');
+      } else if (err && err.name !== 'AbortError') {
+        this.opts.onWatchRestart?.('error');
+        this.scheduleRetry(() => void this.startWatch('error'), err instanceof Error ? err : new Error(String(err)));
+      } else {
+        // a clean end (server timeout): continue from where we are
+        this.opts.onWatchRestart?.('ended');
+        void this.startWatch('ended');
+      }
+    };
+    try {
+      const req = await this.watch.watch(this.opts.path, query, onEvent, onDone);
+      if (gen !== this.generation || this.stopped) req.abort();
+      else this.abort = req;
+    } catch (err) {
+      onDone(err);
+    }
+    void reason;
+  }
+
+  private apply(type: string, obj: T): void {
+    const k = keyOf(obj);
+    const old = this.cache.get(k);
+    if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+    if (type === 'DELETED') {
+      if (old) {
+        this.cache.delete(k);
+        this.emit('delete', obj, old);
+      }
+      return;
+    }
+    if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
+    this.cache.set(k, obj);
+    this.emit(old ? 'update' : 'add', obj, old);
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(event, obj, old);
+      } catch (err) {
+        this.opts.logger?.error({ err, path: this.opts.path }, 'informer handler failed');
+      }
+    }
+  }
+}
