@@ -1,0 +1,132 @@
+// The only place in operator/ovn that does I/O: opens the NB and SB replicas (tables of
+// NB_TABLES / SB_TABLES), hands out the views, and applies a repair plan — one NB transaction,
+// then NB_Global.nb_cfg is bumped and SB_Global.nb_cfg awaited (bounded), like
+// `ovn-nbctl --wait=sb`. Never writes the SB.
+import { Database } from '../ovsdb/database.js';
+import type { TlsFiles } from '../ovsdb/client.js';
+import { OvsdbError } from '../ovsdb/errors.js';
+import type { Operation } from '../ovsdb/types.js';
+import type { Logger } from 'pino';
+import { nbView, type NbView } from './nb.js';
+import { sbView, type SbView } from './sb.js';
+import { NB_TABLES, SB_TABLES } from './tables.js';
+import { num, sortedRows, type RowSource } from './rows.js';
+
+export class OvnConnectError extends Error {
+  readonly code = 'Unreachable' as const;
+  constructor(
+    readonly db: 'NB' | 'SB',
+    readonly remote: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'OvnConnectError';
+  }
+}
+
+export interface OpenOptions {
+  nbRemote: string;
+  sbRemote: string;
+  tls?: TlsFiles;
+  /** Bound on connecting (and on the initial sync): never hangs longer. */
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+export interface OvnDatabases {
+  nb: Database;
+  sb: Database;
+  close(): Promise<void>;
+}
+
+async function openOne(which: 'NB' | 'SB', remote: string, opts: OpenOptions): Promise<Database> {
+  const db = which === 'NB' ? 'OVN_Northbound' : 'OVN_Southbound';
+  let timer: NodeJS.Timeout | undefined;
+  const opening = Database.open({
+    remote,
+    db,
+    tables: which === 'NB' ? NB_TABLES : SB_TABLES,
+    connectTimeoutMs: opts.timeoutMs,
+    requestTimeoutMs: opts.timeoutMs,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+  // Belt and braces: whatever happens inside, the caller hears back within the bound.
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OvsdbError('Timeout', `no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs + 2000);
+  });
+  try {
+    return await Promise.race([opening, bound]);
+  } catch (err) {
+    opening.then((d) => d.close(), () => undefined);
+    const reason = (err as Error).message;
+    throw new OvnConnectError(which, remote, `cannot connect to the OVN ${which} database at ${remote}: ${reason}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens both replicas in parallel; rejects with OvnConnectError naming the remote. */
+export async function openOvn(opts: OpenOptions): Promise<OvnDatabases> {
+  const [nb, sb] = await Promise.allSettled([openOne('NB', opts.nbRemote, opts), openOne('SB', opts.sbRemote, opts)]);
+  if (nb.status === 'rejected' || sb.status === 'rejected') {
+    if (nb.status === 'fulfilled') await nb.value.close();
+    if (sb.status === 'fulfilled') await sb.value.close();
+    throw nb.status === 'rejected' ? nb.reason : (sb as PromiseRejectedResult).reason;
+  }
+  return {
+    nb: nb.value,
+    sb: sb.value,
+    async close() {
+      await Promise.all([nb.value.close(), sb.value.close()]);
+    },
+  };
+}
+
+export function readViews(dbs: { nb: RowSource; sb: RowSource }): { nb: NbView; sb: SbView } {
+  return { nb: nbView(dbs.nb), sb: sbView(dbs.sb) };
+}
+
+export interface ApplyResult {
+  /** False when the plan had nothing to do. */
+  applied: boolean;
+  /** NB_Global.nb_cfg after the bump. */
+  nbCfg?: number;
+  /** True once SB_Global.nb_cfg reached nbCfg within the timeout. */
+  sbSynced: boolean;
+  waitedMs: number;
+}
+
+/** What applyRepair needs of the NB and SB databases (the Database class, or a test double). */
+export interface Transactor extends RowSource {
+  transact(ops: Operation[]): Promise<unknown[]>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Commits the plan in one NB transaction with an nb_cfg bump (as `ovn-nbctl --wait=sb` does), then
+ * waits, bounded by timeoutMs, until SB_Global.nb_cfg (or NB_Global.sb_cfg) reaches it. A failed
+ * guard rejects with the OVSDB layer's TransactionFailed error and nothing is written.
+ */
+export async function applyRepair(nbDb: Transactor, sbDb: RowSource, plan: { operations: Operation[] }, opts: { timeoutMs: number }): Promise<ApplyResult> {
+  if (plan.operations.length === 0) return { applied: false, sbSynced: true, waitedMs: 0 };
+  const ops: Operation[] = [
+    ...plan.operations,
+    { op: 'mutate', table: 'NB_Global', where: [], mutations: [['nb_cfg', '+=', 1]] },
+    { op: 'select', table: 'NB_Global', where: [], columns: ['nb_cfg'] },
+  ];
+  const results = await nbDb.transact(ops);
+  const selected = results[ops.length - 1] as { rows?: { nb_cfg?: number }[] } | undefined;
+  const target = Number(selected?.rows?.[0]?.nb_cfg ?? num(sortedRows(nbDb, 'NB_Global')[0]?.nb_cfg));
+  const start = Date.now();
+  const deadline = start + opts.timeoutMs;
+  for (;;) {
+    const sbCfg = num(sortedRows(sbDb, 'SB_Global')[0]?.nb_cfg);
+    const nbSbCfg = num(sortedRows(nbDb, 'NB_Global')[0]?.sb_cfg);
+    if (sbCfg >= target || nbSbCfg >= target) return { applied: true, nbCfg: target, sbSynced: true, waitedMs: Date.now() - start };
+    if (Date.now() >= deadline) return { applied: true, nbCfg: target, sbSynced: false, waitedMs: Date.now() - start };
+    await sleep(20);
+  }
+}
