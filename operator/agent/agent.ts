@@ -244,7 +244,9 @@ export function nodeStateStatus(result: PassResult, backend: Backend, now: Date,
       ports.set(key, e);
     }
   }
-  const errors = [...result.invalid, ...(result.error ? [result.error.message] : []), ...result.warnings];
+  const familyErrors = result.families.flatMap((f) => (f.error ? [f.error] : []));
+  const runtime = familyErrors.length > 0 ? familyErrors : result.error ? [result.error.message] : [];
+  const errors = [...result.invalid, ...runtime, ...result.warnings];
   const ready = result.outcome !== 'InvalidInput' && result.outcome !== 'IptablesFailed';
   const reason = result.outcome === 'IptablesFailed' ? (result.error?.code ?? 'IptablesFailed') : result.outcome === 'InvalidInput' ? 'PolicyInvalid' : rs && rs.selected.length > 0 ? 'RulesApplied' : 'NoPolicySelectsNode';
   const message = ready ? (rs && rs.selected.length > 0 ? `${[...ports.keys()].join(', ')} exempted from conntrack (${backend})` : 'no TunnelNoTrackPolicy selects this node') : errors[0] ?? reason;
