@@ -1,12 +1,12 @@
 // Operator-side aggregation of NodeNoTrackStates into a TunnelNoTrackPolicy's status. Pure.
 import { describe, expect, it } from 'vitest';
 import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
-import { aggregatePolicyStatus } from '../../operator/agent/aggregate.js';
+import { aggregatePolicyStatus, type NodeInfo } from '../../operator/agent/aggregate.js';
 import { policyDoc } from './support.js';
 
 const now = new Date('2026-11-24T00:10:00Z');
 const policy = { ...policyDoc('ic-gateway', { nodeSelector: { matchLabels: { gw: 'yes' } }, ports: [{ protocol: 'TCP', port: 7471 }] }), metadata: { name: 'ic-gateway', generation: 3 } };
-const nodes = [
+const nodes: NodeInfo[] = [
   { name: 'gw-1', labels: { gw: 'yes' } },
   { name: 'gw-2', labels: { gw: 'yes' } },
   { name: 'gw-3', labels: { gw: 'yes' } },
