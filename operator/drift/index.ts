@@ -7,3 +7,5 @@ export { planRepair, STATIC_ROUTE, GUARDED_ROUTE_COLUMNS } from './repair.js';
 export type { RepairPlan, RepairAction, RepairSkip, RepairOptions } from './repair.js';
 export { traceIp } from './trace.js';
 export type { TraceResult } from './trace.js';
+export { renderCheckText, renderTraceText, renderRepairText, checkJson, endpointText, hypervisorText } from './render.js';
+export type { RepairReport } from './render.js';

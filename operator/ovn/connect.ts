@@ -123,10 +123,10 @@ export async function applyRepair(nbDb: Transactor, sbDb: RowSource, plan: { ope
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
   for (;;) {
-    const sbCfg = num(sortedRows(sbDb, 'SB_Global')[0]?.nb_cfg);
-    const nbSbCfg = num(sortedRows(nbDb, 'NB_Global')[0]?.sb_cfg);
-    if (sbCfg >= target || nbSbCfg >= target) return { applied: true, nbCfg: target, sbSynced: true, waitedMs: Date.now() - start };
-    if (Date.now() >= deadline) return { applied: true, nbCfg: target, sbSynced: false, waitedMs: Date.now() - start };
+    // The NB replica must show our own commit, the SB replica northd's answer to it.
+    const nbSeen = num(sortedRows(nbDb, 'NB_Global')[0]?.nb_cfg) >= target;
+    const sbSynced = num(sortedRows(sbDb, 'SB_Global')[0]?.nb_cfg) >= target;
+    if ((nbSeen && sbSynced) || Date.now() >= deadline) return { applied: true, nbCfg: target, sbSynced, waitedMs: Date.now() - start };
     await sleep(20);
   }
 }

@@ -1,0 +1,184 @@
+// `ovn-drift check`: reads PodCIDRRoute manifests, validates them before touching OVN (exit 1),
+// connects to the NB and SB (exit 2 naming the remote, within --timeout), evaluates drift, prints
+// a table or the DESIGN.md JSON, optionally repairs the NB (--repair [--adopt]) and re-checks.
+// Exit: 0 in sync, 1 bad input/usage, 2 unreachable/runtime error, 3 drift remains.
+// Wiring only: the decisions live in operator/drift, the I/O in operator/ovn/connect.ts.
+import { access, constants } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
+import type { PodCIDRRoute } from '../api/podcidrroute.js';
+import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type RepairReport } from '../drift/index.js';
+import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
+import type { TlsFiles } from '../ovsdb/client.js';
+import { OvsdbError } from '../ovsdb/errors.js';
+
+export const EXIT = { ok: 0, badInput: 1, runtime: 2, drift: 3 } as const;
+
+export const CONNECTION_HELP = `  --nb REMOTE           OVN NB database (tcp:IP:PORT, ssl:IP:PORT, unix:PATH, or a comma list
+                        for a cluster); default $OVN_NB_DB
+  --sb REMOTE           OVN SB database; default $OVN_SB_DB
+  --private-key FILE    TLS private key for ssl: remotes (like ovn-nbctl -p)
+  --certificate FILE    TLS certificate for the key (like ovn-nbctl -c)
+  --ca-cert FILE        CA certificate the servers must present (like ovn-nbctl -C)
+  --timeout SECS        bound on connecting and on waiting for the SB (default 10)
+  -o, --output FORMAT   text (default) or json`;
+
+const USAGE = `usage: ovn-drift check --nb REMOTE --sb REMOTE -f PATH [-f PATH]... [--output text|json] [--repair [--adopt]]
+
+Compares the PodCIDRRoute manifests in PATH (YAML files or directories) with the OVN NB static
+routes, the SB lr_in_ip_routing flows and the chassis the nexthops are bound to.
+
+${CONNECTION_HELP}
+  -f, --file PATH       manifest file or directory (repeatable)
+  --repair              fix the NB routes ovn-drift owns or creates, wait for the SB, re-check
+  --adopt               with --repair, also take over unowned rows for exactly these prefixes
+
+exit status: 0 in sync, 1 bad input or usage, 2 databases unreachable or runtime error, 3 drift remains`;
+
+export const CONNECTION_OPTIONS = {
+  nb: { type: 'string' },
+  sb: { type: 'string' },
+  'private-key': { type: 'string' },
+  certificate: { type: 'string' },
+  'ca-cert': { type: 'string' },
+  timeout: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface ConnectionFlags {
+  nbRemote: string;
+  sbRemote: string;
+  tls?: TlsFiles;
+  timeoutMs: number;
+  output: 'text' | 'json';
+}
+
+export class UsageError extends Error {
+  readonly code = 'Usage' as const;
+}
+
+/** Reads the connection flags shared by check and trace; throws UsageError naming the flag. */
+export async function connectionFlags(values: Record<string, unknown>, command: string): Promise<ConnectionFlags> {
+  const nbRemote = (values.nb as string | undefined) ?? process.env.OVN_NB_DB;
+  const sbRemote = (values.sb as string | undefined) ?? process.env.OVN_SB_DB;
+  if (!nbRemote) throw new UsageError(`${command}: --nb REMOTE is required (or set OVN_NB_DB)`);
+  if (!sbRemote) throw new UsageError(`${command}: --sb REMOTE is required (or set OVN_SB_DB)`);
+  const output = (values.output as string | undefined) ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`${command}: --output must be text or json, got ${output}`);
+  const timeoutText = (values.timeout as string | undefined) ?? '10';
+  const timeout = Number(timeoutText.replace(/s$/, ''));
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`${command}: --timeout must be a positive number of seconds, got ${timeoutText}`);
+  const tls: TlsFiles = {};
+  for (const [flag, key] of [['private-key', 'key'], ['certificate', 'cert'], ['ca-cert', 'ca']] as const) {
+    const file = values[flag] as string | undefined;
+    if (!file) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch {
+      throw new UsageError(`${command}: --${flag} ${file}: file not found or not readable`);
+    }
+    tls[key] = file;
+  }
+  const usesSsl = `${nbRemote},${sbRemote}`.split(',').some((r) => r.trim().startsWith('ssl:'));
+  if (usesSsl && (!tls.key || !tls.cert || !tls.ca)) {
+    throw new UsageError(`${command}: ssl: remotes need --private-key, --certificate and --ca-cert`);
+  }
+  return { nbRemote, sbRemote, ...(Object.keys(tls).length > 0 ? { tls } : {}), timeoutMs: Math.round(timeout * 1000), output };
+}
+
+/** Connects both databases, turning failures into a message naming the remote. */
+export async function connect(flags: ConnectionFlags): Promise<OvnDatabases> {
+  return openOvn({ nbRemote: flags.nbRemote, sbRemote: flags.sbRemote, timeoutMs: flags.timeoutMs, ...(flags.tls ? { tls: flags.tls } : {}) });
+}
+
+export interface CheckOptions extends ConnectionFlags {
+  routes: PodCIDRRoute[];
+  repair: boolean;
+  adopt: boolean;
+}
+
+export interface CheckOutcome {
+  code: number;
+  evaluation: Evaluation;
+  repair?: RepairReport;
+}
+
+/** The check itself, on open databases: evaluate, optionally repair and re-evaluate. */
+export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs'>): Promise<CheckOutcome> {
+  let views = readViews(dbs);
+  let evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
+  let repair: RepairReport | undefined;
+  if (opts.repair) {
+    const plan = planRepair(opts.routes, views.nb, { adopt: opts.adopt });
+    try {
+      const applied = await applyRepair(dbs.nb, dbs.sb, plan, { timeoutMs: opts.timeoutMs });
+      repair = { plan, ...applied };
+    } catch (err) {
+      if (!(err instanceof OvsdbError)) throw err;
+      repair = { plan, applied: false, sbSynced: false, waitedMs: 0, error: `${err.code}: ${err.message}` };
+    }
+    views = readViews(dbs);
+    evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
+  }
+  return { code: evaluation.findings.length > 0 ? EXIT.drift : EXIT.ok, evaluation, ...(repair ? { repair } : {}) };
+}
+
+export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {
+  if (output === 'json') write(`${JSON.stringify(checkJson(outcome.evaluation, outcome.repair), null, 2)}\n`);
+  else write(`${renderCheckText(outcome.evaluation, outcome.repair)}\n`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' } },
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    console.error(`ovn-drift check: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.badInput;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  let flags: ConnectionFlags;
+  try {
+    flags = await connectionFlags(values, 'ovn-drift check');
+    if (!values.file || values.file.length === 0) throw new UsageError('ovn-drift check: at least one -f PATH is required');
+    if (values.adopt && !values.repair) throw new UsageError('ovn-drift check: --adopt only makes sense with --repair');
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.badInput;
+  }
+
+  // Manifests are validated before anything connects: invalid input touches nothing.
+  const loaded = await loadPodCIDRRoutes(values.file);
+  for (const n of loaded.notices) console.error(`ovn-drift check: ${n}`);
+  if (loaded.errors.length > 0) {
+    for (const e of loaded.errors) console.error(`ovn-drift check: ${formatManifestError(e)}`);
+    console.error(`ovn-drift check: ${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read from or written to OVN`);
+    return EXIT.badInput;
+  }
+
+  let dbs: OvnDatabases;
+  try {
+    dbs = await connect(flags);
+  } catch (err) {
+    console.error(`ovn-drift check: ${(err as Error).message}`);
+    return EXIT.runtime;
+  }
+  try {
+    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs });
+    printCheck(outcome, flags.output);
+    return outcome.code;
+  } catch (err) {
+    console.error(`ovn-drift check: ${err instanceof OvnConnectError ? err.message : `${(err as Error).message}`}`);
+    return EXIT.runtime;
+  } finally {
+    await dbs.close();
+  }
+}

@@ -1,0 +1,68 @@
+// `ovn-drift trace --router R IP`: the seed's five-command investigation in one view — the NB
+// route that matches IP by longest prefix, its nexthop port and binding, the SB flow that really
+// matches and the hypervisor reached, with the differences marked.
+// Exit: 0 NB and SB agree, 1 bad input (not an IP, unknown router), 2 unreachable, 3 they differ.
+// Wiring only: the decision is operator/drift/trace.ts.
+import { parseArgs } from 'node:util';
+import { renderTraceText, traceIp } from '../drift/index.js';
+import { parseIp } from '../ovn/ip.js';
+import { readViews, type OvnDatabases } from '../ovn/index.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, connect, connectionFlags, type ConnectionFlags } from './check.js';
+
+const USAGE = `usage: ovn-drift trace --nb REMOTE --sb REMOTE --router ROUTER IP [--output text|json]
+
+Follows destination IP (IPv4 or IPv6) on logical router ROUTER through the NB static routes, the
+nexthop's port and Port_Binding, the SB lr_in_ip_routing flow that matches, and the hypervisor.
+
+${CONNECTION_HELP}
+  --router ROUTER       NB Logical_Router name
+
+exit status: 0 NB and SB agree, 1 bad input or usage, 2 databases unreachable, 3 they differ`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, router: { type: 'string', short: 'r' } }, allowPositionals: true }));
+  } catch (err) {
+    console.error(`ovn-drift trace: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.badInput;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  let flags: ConnectionFlags;
+  try {
+    flags = await connectionFlags(values, 'ovn-drift trace');
+    if (!values.router) throw new UsageError('ovn-drift trace: --router ROUTER is required');
+    if (positionals.length !== 1) throw new UsageError(`ovn-drift trace: exactly one IP is required, got ${positionals.length}`);
+    if (!parseIp(positionals[0]!)) throw new UsageError(`ovn-drift trace: ${positionals[0]} is not an IPv4 or IPv6 address`);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.badInput;
+  }
+  let dbs: OvnDatabases;
+  try {
+    dbs = await connect(flags);
+  } catch (err) {
+    console.error(`ovn-drift trace: ${(err as Error).message}`);
+    return EXIT.runtime;
+  }
+  try {
+    const { nb, sb } = readViews(dbs);
+    const result = traceIp(nb, sb, values.router!, positionals[0]!);
+    if (flags.output === 'json') console.log(JSON.stringify(result, null, 2));
+    else console.log(renderTraceText(result));
+    if (result.error) {
+      if (flags.output === 'json') console.error(`ovn-drift trace: ${result.error}`);
+      return EXIT.badInput;
+    }
+    return result.differences.length > 0 ? EXIT.drift : EXIT.ok;
+  } catch (err) {
+    console.error(`ovn-drift trace: ${(err as Error).message}`);
+    return EXIT.runtime;
+  } finally {
+    await dbs.close();
+  }
+}

@@ -1,0 +1,115 @@
+// Renders an Evaluation and a TraceResult for people (a table per route, then the findings) and
+// for machines (the JSON object of DESIGN.md). Pure string building; no I/O.
+import type { Evaluation, Summary } from './evaluate.js';
+import type { Endpoint, Finding, Hypervisor } from './kinds.js';
+import type { RepairPlan } from './repair.js';
+import type { TraceHop, TraceResult } from './trace.js';
+
+export interface RepairReport {
+  plan: RepairPlan;
+  applied: boolean;
+  /** Whether the SB caught up (SB_Global.nb_cfg reached the bumped NB_Global.nb_cfg) in time. */
+  sbSynced: boolean;
+  nbCfg?: number;
+  waitedMs: number;
+  /** Set when the transaction was refused (e.g. a guard saw a concurrent change). */
+  error?: string;
+}
+
+export function hypervisorText(h: Hypervisor | undefined): string {
+  if (!h) return '?';
+  const name = h.hostname || h.chassis;
+  return h.encapIp ? `${h.encapType ?? ''} ${h.encapIp} (${name})`.trim() : `(${name})`;
+}
+
+export function endpointText(e: Endpoint): string {
+  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor)}`).join(' + ');
+  if (!e.nexthop) return '-';
+  return `${e.nexthop} @ ${hypervisorText(e.hypervisor)}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function summaryLine(s: Summary): string {
+  const kinds = Object.entries(s.kinds).map(([k, n]) => `${k} ${n}`).join(', ');
+  return `${s.routes} route${s.routes === 1 ? '' : 's'} in ${s.resources} PodCIDRRoute${s.resources === 1 ? '' : 's'}: ${s.inSync} in sync, ${s.outOfSync} out of sync; ${s.findings} finding${s.findings === 1 ? '' : 's'}${kinds ? ` (${kinds})` : ''}; NB nb_cfg ${s.nbCfg}, SB nb_cfg ${s.sbNbCfg}`;
+}
+
+function findingLine(f: Finding): string {
+  const where = f.route ? `${f.router} ${f.prefix} (${f.route})` : '(database)';
+  return `  ${f.kind.padEnd(19)} ${where}: ${f.message}`;
+}
+
+export function renderRepairText(r: RepairReport): string {
+  const lines: string[] = [];
+  if (r.error) lines.push(`repair refused, nothing written: ${r.error}`);
+  else if (!r.applied) lines.push('repair: nothing to change in the NB');
+  else {
+    lines.push(`repair: ${r.plan.touched.length} change${r.plan.touched.length === 1 ? '' : 's'} committed in one NB transaction (nb_cfg ${r.nbCfg})${r.sbSynced ? `, SB caught up in ${r.waitedMs} ms` : `, SB did NOT catch up within ${r.waitedMs} ms (is ovn-northd running?)`}`);
+  }
+  for (const t of r.plan.touched) {
+    const what = t.action === 'insert' ? `insert via ${t.to}` : t.action === 'remove' ? `remove duplicate via ${t.from}` : t.from === t.to ? `${t.action} (stamp ownership)` : `${t.action} ${t.from} -> ${t.to}`;
+    lines.push(`  ${r.error ? 'planned' : 'done   '} ${t.router} ${t.prefix} (${t.route}): ${what}`);
+  }
+  for (const s of r.plan.skipped) lines.push(`  left    ${s.router} ${s.prefix} (${s.route}): ${s.reason}`);
+  return lines.join('\n');
+}
+
+export function renderCheckText(ev: Evaluation, repair?: RepairReport): string {
+  const rows: string[][] = [['ROUTER', 'PREFIX', 'EXPECTED (nexthop @ hypervisor)', '', 'ACTUAL (SB flow)', 'STATUS']];
+  for (const r of ev.routes) {
+    const status = r.inSync ? 'in sync' : [...new Set(r.findings.map((f) => f.kind))].join(', ');
+    rows.push([r.router, r.prefix, endpointText(r.expected), r.inSync ? '=' : '->', endpointText(r.actual), `${r.inSync ? '✓' : '✗'} ${status}`]);
+  }
+  const out = [table(rows)];
+  if (ev.findings.length > 0) out.push('', 'findings:', ...ev.findings.map(findingLine));
+  if (repair) out.push('', renderRepairText(repair));
+  out.push('', summaryLine(ev.summary));
+  return out.join('\n');
+}
+
+/** The DESIGN.md JSON object: {"summary": {...}, "findings": [...]}. */
+export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Record<string, unknown>; findings: Finding[] } {
+  const summary: Record<string, unknown> = { ...ev.summary };
+  if (repair) {
+    summary.repair = {
+      applied: repair.applied,
+      sbSynced: repair.sbSynced,
+      ...(repair.nbCfg !== undefined ? { nbCfg: repair.nbCfg } : {}),
+      ...(repair.error ? { error: repair.error } : {}),
+      touched: repair.plan.touched,
+      skipped: repair.plan.skipped,
+    };
+  }
+  return { summary, findings: ev.findings };
+}
+
+function hopLines(h: TraceHop, indent: string): string[] {
+  const port = h.port ? `on ${h.port.kind === 'Logical_Switch_Port' ? 'port' : 'router port'} ${h.port.name} (${h.port.kind === 'Logical_Switch_Port' ? 'switch' : 'router'} ${h.port.parent})` : 'on no known port';
+  const hv = h.endpoint.hypervisor;
+  return [
+    `${indent}nexthop   ${h.nexthop} ${port}`,
+    `${indent}reaches   ${hv ? `chassis ${hv.chassis}${hv.hostname ? ` (${hv.hostname})` : ''}, ${hv.encapType ?? 'encap'} ${hv.encapIp ?? '?'}` : 'no chassis (port not bound)'}`,
+  ];
+}
+
+export function renderTraceText(t: TraceResult): string {
+  const lines = [`trace ${t.ip} on router ${t.router}`];
+  if (t.error) return [...lines, `  error: ${t.error}`].join('\n');
+  if (t.nb) {
+    const what = t.nb.kind === 'connected' ? `connected network of router port ${t.nb.routerPort}` : `static route, row ${t.nb.uuids.map((u) => u.slice(0, 8)).join(', ')}${t.nb.owner ? `, owned by ${t.nb.owner}` : ''}`;
+    lines.push(`NB  route     ${t.nb.prefix} via ${t.nb.hops.map((h) => h.nexthop).join(', ')} (${what})`);
+    for (const h of t.nb.hops) lines.push(...hopLines(h, '    '));
+  } else lines.push('NB  route     none matches');
+  if (t.sb) {
+    lines.push(`SB  flow      lr_in_ip_routing priority ${t.sb.priority}, match (${t.sb.match})`);
+    lines.push(`    actions   ${t.sb.actions}`);
+    for (const h of t.sb.hops) lines.push(...hopLines(h, '    '));
+  } else lines.push('SB  flow      none matches');
+  if (t.differences.length === 0) lines.push('', '✓ NB and SB agree');
+  else lines.push('', 'differences:', ...t.differences.map((d) => `  ✗ ${d}`));
+  return lines.join('\n');
+}
