@@ -187,7 +187,11 @@ export class OvsdbClient extends EventEmitter {
       { version: 1 },
     );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.shutdown(new DisconnectedError(`connection to ${remote} failed: ${err.message}`, { cause: err })));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // with TLS 1.3 the server's verdict on our certificate arrives after the handshake
+      if ((err.code ?? '').startsWith('ERR_SSL') || /alert/i.test(err.message)) this.shutdown(new TlsError(describeTlsFailure(remote, opts.tls, err), { cause: err }));
+      else this.shutdown(new DisconnectedError(`connection to ${remote} failed: ${err.message}`, { cause: err }));
+    });
     socket.on('close', () => this.shutdown(new DisconnectedError(`connection to ${remote} closed by the server`)));
     const probe = opts.probeIntervalMs ?? 5000;
     if (probe > 0) {

@@ -174,7 +174,8 @@ export class Database extends EventEmitter {
         attempts.push({ remote: r.text, error: info.connected ? 'a follower, not the leader' : 'a follower cut off from its cluster' });
       } catch (err) {
         await client?.close();
-        const e = err instanceof OvsdbError ? err : new UnreachableError(`${r.text}: ${(err as Error).message}`, [], { cause: err });
+        let e = err instanceof OvsdbError ? err : new UnreachableError(`${r.text}: ${(err as Error).message}`, [], { cause: err });
+        if (e.cause instanceof TlsError) e = e.cause;
         failures.push(e);
         attempts.push({ remote: r.text, error: e.message.startsWith(`${r.text}: `) ? e.message.slice(r.text.length + 2) : e.message.replace(`${r.text} `, '') });
       }
