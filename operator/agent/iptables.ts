@@ -40,10 +40,14 @@ export class ProcessRunner implements CommandRunner {
     this.env = opts.env ?? process.env;
   }
 
+  private readonly found = new Set<string>();
+
   async has(name: string): Promise<boolean> {
+    if (this.found.has(name)) return true; // only positives are cached: a missing binary may appear
     for (const dir of (this.env.PATH ?? '').split(delimiter).filter(Boolean)) {
       try {
         await access(join(dir, name), constants.X_OK);
+        this.found.add(name);
         return true;
       } catch {
         // next dir
@@ -126,15 +130,19 @@ export class RawTable {
 export async function clearConntrack(runner: CommandRunner, family: Family, ports: NoTrackPort[]): Promise<number> {
   if (ports.length === 0) return 0;
   if (!(await runner.has('conntrack'))) throw new AgentError('ConntrackFailed', 'conntrack is not installed: existing tracked flows of the exempted ports were not cleared');
-  let deleted = 0;
-  for (const p of ports) {
-    for (const dir of ['--orig-port-dst', '--orig-port-src']) {
-      const r = await runner.run(['conntrack', '-D', '-f', family, '-p', p.protocol.toLowerCase(), dir, String(p.port)]);
-      const m = /(\d+) flow entries have been deleted/.exec(r.stderr + r.stdout);
-      if (m) deleted += Number(m[1]);
-      else if (r.code !== 0) throw new AgentError('ConntrackFailed', `conntrack -D -p ${p.protocol.toLowerCase()} ${dir} ${p.port} failed (exit ${r.code}): ${firstLine(r.stderr)}`);
-    }
-  }
+  // One process per port and direction, run in parallel: a repair should not wait on them in turn.
+  const counts = await Promise.all(
+    ports.flatMap((p) =>
+      ['--orig-port-dst', '--orig-port-src'].map(async (dir) => {
+        const r = await runner.run(['conntrack', '-D', '-f', family, '-p', p.protocol.toLowerCase(), dir, String(p.port)]);
+        const m = /(\d+) flow entries have been deleted/.exec(r.stderr + r.stdout);
+        if (m) return Number(m[1]);
+        if (r.code !== 0) throw new AgentError('ConntrackFailed', `conntrack -D -p ${p.protocol.toLowerCase()} ${dir} ${p.port} failed (exit ${r.code}): ${firstLine(r.stderr)}`);
+        return 0;
+      }),
+    ),
+  );
+  const deleted = counts.reduce((a, b) => a + b, 0);
   return deleted;
 }
 
