@@ -1,0 +1,32 @@
+// Gathering: the only controller code that reads the outside world. It turns the live NB/SB
+// replicas into plain views (or a plain "unavailable" reason) and reads resources from the
+// informer caches. Everything it returns is plain data for the pure evaluate/render steps.
+// Must not write anything (no status, no OVSDB transactions).
+import { nbView, type NbView } from '../ovn/nb.js';
+import { sbView, type SbView } from '../ovn/sb.js';
+import type { RowSource } from '../ovn/rows.js';
+
+export interface OvnReplica extends RowSource {
+  status(): { connected: boolean; remote?: string; stale: boolean; reconnects: number };
+}
+
+export type Views = { ok: true; nb: NbView; sb: SbView } | { ok: false; reason: string };
+
+/**
+ * The NB and SB views, or why there are none: a database not opened yet, disconnected, or a
+ * replica that cannot be read. A stale follower still yields views (the drift core turns its
+ * staleness into StaleView findings).
+ */
+export function gatherViews(nb: OvnReplica | undefined, sb: OvnReplica | undefined, openError: { NB?: string; SB?: string }): Views {
+  const reasons: string[] = [];
+  if (!nb) reasons.push(`OVN NB database not connected${openError.NB ? `: ${openError.NB}` : ''}`);
+  else if (!nb.status().connected) reasons.push(`OVN NB database disconnected${nb.status().remote ? ` from ${nb.status().remote}` : ''}`);
+  if (!sb) reasons.push(`OVN SB database not connected${openError.SB ? `: ${openError.SB}` : ''}`);
+  else if (!sb.status().connected) reasons.push(`OVN SB database disconnected${sb.status().remote ? ` from ${sb.status().remote}` : ''}`);
+  if (reasons.length > 0) return { ok: false, reason: reasons.join('; ') };
+  try {
+    return { ok: true, nb: nbView(nb!), sb: sbView(sb!) };
+  } catch (err) {
+    return { ok: false, reason: `cannot read the OVN replicas: ${(err as Error).message}` };
+  }
+}
