@@ -1,7 +1,8 @@
 // Cluster mode against the strict in-repo test API server (a test API server, not a cluster: real
 // @kubernetes/client-node over HTTP) and real iptables in a namespace: the agent watches
 // TunnelNoTrackPolicy and its Node, applies, writes NodeNoTrackState, follows label changes and
-// reports iptables failures; the operator-side aggregation turns the states into policy status.
+// reports iptables failures; the operator's aggregation (operator/api/status.ts) turns the states
+// into policy status.
 import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
 import type { PassResult } from '../../operator/agent/agent.js';
-import { aggregatePolicyStatus } from '../../operator/agent/aggregate.js';
+import { renderPolicyStatus } from '../../operator/api/status.js';
 import { CHAIN } from '../../operator/agent/render.js';
 import { runAgent } from '../../operator/commands/agent.js';
 import { TestApiServer } from '../support/test-api-server.js';
@@ -105,9 +106,11 @@ describe('agent in cluster mode (test API server)', () => {
       const policyObj = (await custom.getClusterCustomObject({ ...G, plural: 'tunnelnotrackpolicies', name: 'ic-gateway' })) as never;
       const nodes = (await core.listNode()).items.map((n) => ({ name: n.metadata!.name!, labels: n.metadata!.labels ?? {} }));
       const states = ((await custom.listClusterCustomObject({ ...G, plural: 'nodenotrackstates' })) as { items: NodeNoTrackState[] }).items;
-      const status = aggregatePolicyStatus({ policy: policyObj, nodes, states, now: new Date() });
-      expect(status).toMatchObject({ desiredNodes: 1, appliedNodes: 1, failures: [] });
-      expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AllNodesApplied' });
+      const byName = (items: NodeNoTrackState[]): Map<string, NodeNoTrackState> => new Map(items.map((s) => [s.metadata.name, s]));
+      const status = renderPolicyStatus(undefined, policyObj, nodes, byName(states), new Date());
+      expect(status).toMatchObject({ desiredNodes: 1, appliedNodes: 1 });
+      expect(status.failures ?? []).toEqual([]);
+      expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Applied' });
       // The CRD's status schema accepts it.
       await custom.replaceClusterCustomObjectStatus({ ...G, plural: 'tunnelnotrackpolicies', name: 'ic-gateway', body: { ...(policyObj as object), status } });
 
@@ -134,9 +137,9 @@ describe('agent in cluster mode (test API server)', () => {
       expect(ourRules(ns, 'nft', 'ipv4').filter((l) => l.startsWith(`-A ${CHAIN}`)).map((l) => /--ports (\d+)/.exec(l)![1])).toEqual(['4789']);
       const states2 = ((await custom.listClusterCustomObject({ ...G, plural: 'nodenotrackstates' })) as { items: NodeNoTrackState[] }).items;
       const policy3 = (await custom.getClusterCustomObject({ ...G, plural: 'tunnelnotrackpolicies', name: 'ic-gateway' })) as never;
-      const failing = aggregatePolicyStatus({ policy: policy3, nodes, states: states2, now: new Date() });
+      const failing = renderPolicyStatus(status, policy3, nodes, byName(states2), new Date());
       expect(failing.failures).toEqual([{ node: 'gw-1', message: expect.stringContaining('simulated failure') }]);
-      expect(failing.conditions!.find((c) => c.type === 'Ready')!.reason).toBe('NodesFailing');
+      expect(failing.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'AgentFailed' });
       await until(() => results.filter((r) => r.outcome === 'IptablesFailed').length >= 2, 'a retry');
 
       unlinkSync(flag);
