@@ -3,6 +3,7 @@
 // previous rules and are retried with backoff, drift repaired by the running loop, --cleanup,
 // backend detection.
 import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -21,6 +22,15 @@ const pcr = { apiVersion: 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', metadata
 
 function rawSave(ns: Netns): string {
   return ipt(ns, 'nft', 'ipv4', ['-t', 'raw', '-S']) + ipt(ns, 'nft', 'ipv6', ['-t', 'raw', '-S']);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 async function until(cond: () => boolean, what: string, limit = 400): Promise<void> {
@@ -137,7 +147,8 @@ describe('agent command', () => {
       writeFileSync(flag, '');
       const results: PassResult[] = [];
       const ctl = new AbortController();
-      const done = runAgent(['--node-name', 'gw-1', '--node-labels', 'node-role.kubernetes.io/ic-gateway=', '-f', file, '--interval', '300ms', '--netns', ns.name, '--backend', 'nft'], {
+      const port = await freePort();
+      const done = runAgent(['--node-name', 'gw-1', '--node-labels', 'node-role.kubernetes.io/ic-gateway=', '-f', file, '--interval', '300ms', '--netns', ns.name, '--backend', 'nft', '--metrics-address', `127.0.0.1:${port}`], {
         logger: silent,
         env,
         signal: ctl.signal,
@@ -155,6 +166,10 @@ describe('agent command', () => {
         ipt(ns, 'nft', 'ipv4', ['-t', 'raw', '-D', 'PREROUTING', '-m', 'comment', '--comment', 'ovn-drift: tunnel ports skip conntrack', '-j', CHAIN]);
         await until(() => results.some((r) => r.outcome === 'Repaired'), 'a repair after the jump was deleted');
         expect(ourRules(ns, 'nft', 'ipv4')).toEqual(good);
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        expect(metrics).toMatch(/^ovn_drift_agent_drift_repairs_total\{family="ipv4",kind="JumpMissing"\} 1$/m);
+        expect(metrics).toMatch(/^ovn_drift_agent_errors_total\{code="IptablesFailed"\} [1-9]/m);
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
 
         // Selector no longer matches (policy edited on disk): the running agent removes its rules.
         dir.write('p.yaml', [policyDoc('ic-gateway', { nodeSelector: { matchLabels: { zone: 'b' } }, ports: [{ protocol: 'UDP', port: 6081 }] })]);
