@@ -182,26 +182,31 @@ export class NoTrackAgent {
   }
 
   /** Removes everything of ours from both families of both backends. */
-  async cleanup(): Promise<{ removed: string[]; errors: AgentError[] }> {
-    const removed: string[] = [];
-    const errors: AgentError[] = [];
-    for (const backend of ['nft', 'legacy'] as const) {
-      for (const family of FAMILIES) {
-        const table = new RawTable(this.opts.runner, family, backend);
-        try {
-          const raw = await savedRawTable(this.opts.runner, table);
-          const restore = raw === null ? null : planCleanup(family, parseRawTable(raw));
-          if (!restore) continue;
-          await table.restore(restore);
-          removed.push(`${backend}/${family}`);
-          this.opts.logger.info({ family, backend }, 'NOTRACK rules removed (cleanup)');
-        } catch (err) {
-          errors.push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
-        }
+  cleanup(): Promise<{ removed: string[]; errors: AgentError[] }> {
+    return cleanupAll(this.opts.runner, this.opts.logger);
+  }
+}
+
+/** Removes every chain and jump of ours from both families of both backends (`agent --cleanup`). */
+export async function cleanupAll(runner: CommandRunner, logger: Logger): Promise<{ removed: string[]; errors: AgentError[] }> {
+  const removed: string[] = [];
+  const errors: AgentError[] = [];
+  for (const backend of ['nft', 'legacy'] as const) {
+    for (const family of FAMILIES) {
+      const table = new RawTable(runner, family, backend);
+      try {
+        const raw = await savedRawTable(runner, table);
+        const restore = raw === null ? null : planCleanup(family, parseRawTable(raw));
+        if (!restore) continue;
+        await table.restore(restore);
+        removed.push(`${backend}/${family}`);
+        logger.info({ family, backend }, 'NOTRACK rules removed (cleanup)');
+      } catch (err) {
+        errors.push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
       }
     }
-    return { removed, errors };
   }
+  return { removed, errors };
 }
 
 /**

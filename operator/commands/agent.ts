@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
-import { NoTrackAgent, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
+import { NoTrackAgent, cleanupAll, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
 import { startMetricsServer, stopSignal } from '../agent/runtime.js';
 import { ProcessRunner, detectBackend, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
@@ -107,6 +107,14 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
   const runner: CommandRunner = new ProcessRunner({ netns: values.netns, env });
   const metrics = deps.metrics ?? createAgentMetrics();
 
+  if (values.cleanup) {
+    // Both backends, both families: no detection needed.
+    const { removed, errors } = await cleanupAll(runner, logger);
+    for (const e of errors) console.error(`ovn-drift agent: cleanup: ${e.message}`);
+    console.log(removed.length > 0 ? `removed NOTRACK rules from ${removed.join(', ')}` : 'nothing of ours to remove');
+    return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
+  }
+
   // Backend: fixed by flag or detected once, the way iptables-wrapper does.
   let backend: Backend;
   if (backendFlag === 'auto') {
@@ -122,13 +130,6 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
     backend = backendFlag;
   }
   const agent = new NoTrackAgent({ runner, backend, logger, metrics });
-
-  if (values.cleanup) {
-    const { removed, errors } = await agent.cleanup();
-    for (const e of errors) console.error(`ovn-drift agent: cleanup: ${e.message}`);
-    console.log(removed.length > 0 ? `removed NOTRACK rules from ${removed.join(', ')}` : 'nothing of ours to remove');
-    return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
-  }
 
   const nodeName = values['node-name'] ?? env.NODE_NAME ?? (values.filename ? hostname() : undefined);
   if (!nodeName) return usageError('--node-name (or NODE_NAME) is required in cluster mode');
