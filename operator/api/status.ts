@@ -152,10 +152,16 @@ function toStatusEndpoint(e: Endpoint | undefined): StatusEndpoint | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** Messages in order without repeats, dropping any message another one already contains. */
+export function distinctMessages(messages: readonly string[]): string[] {
+  const unique = [...new Set(messages)];
+  return unique.filter((m) => !unique.some((o) => o !== m && o.includes(m)));
+}
+
 /** The human summary of several findings: messages in kind order, distinct, capped. */
 export function summarise(findings: readonly Finding[], northdLag?: number): string {
   const sorted = [...findings].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || a.prefix.localeCompare(b.prefix));
-  const msgs = [...new Set(sorted.map((f) => f.message))];
+  const msgs = distinctMessages(sorted.map((f) => f.message));
   const shown = msgs.slice(0, 5);
   let text = shown.join('; ');
   if (msgs.length > shown.length) text += `; and ${msgs.length - shown.length} more`;
@@ -232,7 +238,7 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
       return entry;
     }
     const sorted = [...fs].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind));
-    const entry: RouteEntry = { prefix, state: 'Drifted', findings: [...new Set(sorted.map((f) => f.kind))], message: truncate(sorted.map((f) => f.message).join('; '), 1024) };
+    const entry: RouteEntry = { prefix, state: 'Drifted', findings: [...new Set(sorted.map((f) => f.kind))], message: truncate(distinctMessages(sorted.map((f) => f.message)).join('; '), 1024) };
     if (obs?.owned !== undefined) entry.owned = obs.owned;
     const exp = toStatusEndpoint(sorted.find((f) => f.expected.hypervisor)?.expected ?? sorted[0]!.expected) ?? toStatusEndpoint(obs?.expected);
     const act = toStatusEndpoint(sorted.find((f) => f.actual.hypervisor || f.actual.nexthop)?.actual ?? sorted[0]!.actual) ?? toStatusEndpoint(obs?.actual);

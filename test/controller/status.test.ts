@@ -139,3 +139,12 @@ describe('renderStatus and database-wide findings', () => {
     expect(u.routes!.map((r) => r.state)).toEqual(['Unknown', 'Unknown']);
   });
 });
+
+describe('messages', () => {
+  it('drop a finding message that another one already contains', () => {
+    const lagMsg = 'ovn-northd has not caught up: NB_Global.nb_cfg=4 but SB_Global.nb_cfg=3';
+    const s = renderStatus(undefined, base({ findings: [{ ...seedFinding, message: `${seedFinding.message}; ${lagMsg}` }, { ...seedFinding, kind: 'NorthdLagging', message: lagMsg }] }), 1, t0);
+    expect(cond(s, 'Ready').message).toBe(`${seedFinding.message}; ${lagMsg}`);
+    expect(s.routes![0]!.message).toBe(`${seedFinding.message}; ${lagMsg}`);
+  });
+});

@@ -51,6 +51,7 @@ export interface ResourceType {
   generation: boolean;
   shortNames?: string[];
   categories?: string[];
+  printerColumns?: { name: string; type: string; jsonPath: string; priority?: number }[];
   schema?: Obj;
   validate?: ValidateFunction;
 }
@@ -466,6 +467,7 @@ export class TestApiServer {
       generation: true,
       shortNames: spec.names.shortNames,
       categories: spec.names.categories,
+      printerColumns: version.additionalPrinterColumns,
       schema,
       validate: schema ? compileCrdSchema(this.ajv, schema) : undefined,
     };
@@ -558,6 +560,27 @@ export class TestApiServer {
       return this.commitUpdate(rt, existing, next, false, true);
     }
     return this.doCreate(rt, ns, clone(obj), true);
+  }
+
+  /**
+   * The table `kubectl get <plural>` prints for the stored objects, from the CRD's
+   * additionalPrinterColumns (priority 0 only unless wide), so docs can show real output.
+   */
+  printTable(plural: string, opts: { wide?: boolean; now?: Date } = {}): string {
+    const rt = this.typeByPlural(plural);
+    const cols = (rt.printerColumns ?? []).filter((c) => opts.wide || !c.priority);
+    const now = opts.now ?? new Date();
+    const rows = this.list(plural).map((o) => [
+      o.metadata.name,
+      ...cols.map((c) => {
+        const v = jsonPathValue(o, c.jsonPath);
+        if (v === undefined || v === null || v === '') return '<none>';
+        return c.type === 'date' ? humanAge(now.getTime() - Date.parse(String(v))) : String(v);
+      }),
+    ]);
+    const header = ['NAME', ...cols.map((c) => c.name.toUpperCase())];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('')).join('\n');
   }
 
   private typeByPlural(plural: string, group?: string): ResourceType {
@@ -952,6 +975,35 @@ export class TestApiServer {
     if (err instanceof ApiError) return sendJson(res, err.code, { ...statusBody(err.code, err.reason, err.message), ...(err.details ? { details: err.details } : {}) });
     sendJson(res, 500, statusBody(500, 'InternalError', `test API server: ${(err as Error)?.stack ?? String(err)}`));
   }
+}
+
+/** The JSONPath subset printer columns use: .a.b and .list[?(@.k=="v")].field */
+export function jsonPathValue(obj: unknown, path: string): unknown {
+  let cur: any = obj;
+  const re = /\.([A-Za-z0-9_-]+)(\[\?\(@\.([A-Za-z0-9_]+)==\"([^"]*)\"\)\])?/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(path))) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = cur[m[1]!];
+    if (m[2]) {
+      if (!Array.isArray(cur)) return undefined;
+      cur = cur.find((x) => x && x[m![3]!] === m![4]);
+    }
+  }
+  return cur;
+}
+
+/** kubectl's human-readable age (HumanDuration). */
+export function humanAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
 }
 
 function apiVersionOf(rt: ResourceType): string {
