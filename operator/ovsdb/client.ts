@@ -16,10 +16,10 @@ import { connect as tlsConnect, createSecureContext, type SecureContext } from '
 import { readFileSync } from 'node:fs';
 import jayson from 'jayson';
 import { pino, type Logger } from 'pino';
-import { JsonStreamFramer } from './framing.js';
+import { JsonStreamFramer, SKIP } from './framing.js';
 import { parseRemotes, type Remote } from './remote.js';
 import { normalizeSchema } from './notation.js';
-import { decodeTableUpdates, predecodeRowUpdate, type TableUpdates } from './replica.js';
+import { addRowUpdate, decodeTableUpdates, predecodeRowUpdate, type RowUpdate, type TableUpdates } from './replica.js';
 import {
   DisconnectedError,
   OvsdbError,
@@ -156,6 +156,10 @@ export class OvsdbClient extends EventEmitter {
   private probeSentAt = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly requestTimeoutMs: number;
+  /** Row updates of the message being received, taken out of it by the framer's onUnit hook. */
+  private collected: TableUpdates = new Map();
+  /** Row updates collected from each reply, until its request's caller takes them. */
+  private readonly collectedFor = new WeakMap<object, TableUpdates>();
   readonly log: Logger;
 
   private constructor(
@@ -171,8 +175,9 @@ export class OvsdbClient extends EventEmitter {
       // rows of a monitor reply (result -> table -> uuid) are decoded as they arrive, so the wire
       // form of a 100k-row reply is never held next to its decoded form
       onUnit: (path, v) => {
-        if (path[0] === 'result') predecodeRowUpdate(v);
-        return v;
+        if (path[0] !== 'result' || !predecodeRowUpdate(v)) return v;
+        addRowUpdate(this.collected, path[1] as string, path[2] as string, v as RowUpdate);
+        return SKIP;
       },
     });
     this.dispatcher = new jayson.Server(
@@ -263,14 +268,20 @@ export class OvsdbClient extends EventEmitter {
   async monitorCond(db: string, monitorId: string, requests: MonitorRequests): Promise<TableUpdates> {
     const req: Record<string, object[]> = {};
     for (const [table, r] of Object.entries(requests)) req[table] = [{ ...(r.columns ? { columns: r.columns } : {}), ...(r.where ? { where: r.where } : {}) }];
-    return decodeTableUpdates(await this.request('monitor_cond', [db, monitorId, req]));
+    return this.tableUpdatesOf(await this.request('monitor_cond', [db, monitorId, req]));
   }
 
   /** RFC 7047 monitor (no conditions): initial rows as {new}; changes arrive as 'update' events. */
   async monitor(db: string, monitorId: string, requests: MonitorRequests): Promise<TableUpdates> {
     const req: Record<string, object> = {};
     for (const [table, r] of Object.entries(requests)) req[table] = { ...(r.columns ? { columns: r.columns } : {}) };
-    return decodeTableUpdates(await this.request('monitor', [db, monitorId, req]));
+    return this.tableUpdatesOf(await this.request('monitor', [db, monitorId, req]));
+  }
+
+  /** A monitor reply's rows: those the framer collected while receiving it, plus any left in it. */
+  private tableUpdatesOf(result: unknown): TableUpdates {
+    const collected = result && typeof result === 'object' ? this.collectedFor.get(result) : undefined;
+    return decodeTableUpdates(result, collected);
   }
 
   /** monitor_cond_change: new conditions for tables of an existing monitor (ovsdb-server cannot change columns). */
@@ -313,6 +324,10 @@ export class OvsdbClient extends EventEmitter {
   private onMessage(msg: unknown): void {
     if (!msg || typeof msg !== 'object' || Array.isArray(msg)) throw new ProtocolError(`unexpected message from ${this.remote}: ${JSON.stringify(msg)?.slice(0, 200)}`);
     const m = msg as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
+    if (this.collected.size > 0) {
+      if (m.result && typeof m.result === 'object') this.collectedFor.set(m.result, this.collected);
+      this.collected = new Map();
+    }
     if (typeof m.method === 'string') {
       this.dispatcher.call(m as never, (err: unknown, response: unknown) => {
         const reply = response ?? err;
@@ -349,7 +364,9 @@ export class OvsdbClient extends EventEmitter {
   private probe(intervalMs: number): void {
     if (this.isClosed) return;
     const now = Date.now();
-    if (this.probeSentAt && now - this.probeSentAt >= intervalMs) {
+    // ovsdb-server is single-threaded: while it builds a large monitor reply it cannot answer
+    // echo either. An outstanding monitor request is bounded by its own timeout instead.
+    if (this.probeSentAt && now - this.probeSentAt >= intervalMs && ![...this.pending.values()].some((p) => p.method.startsWith('monitor'))) {
       this.shutdown(new TimeoutError(`${this.remote} did not answer the inactivity probe within ${intervalMs} ms`));
       return;
     }

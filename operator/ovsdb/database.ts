@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { OvsdbClient, type ConnectOptions, type MonitorRequests } from './client.js';
 import { parseRemotes, type Remote } from './remote.js';
-import { TableCache, type TableUpdates } from './replica.js';
+import { TableCache, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
 import { evaluateConditions } from './conditions.js';
 import { decodeRow } from './notation.js';
 import { DisconnectedError, OvsdbError, RpcError, StaleViewError, TlsError, UnreachableError } from './errors.js';
@@ -460,22 +460,22 @@ async function monitorServer(client: OvsdbClient, db: string): Promise<TableUpda
  * reported as deleted, one that starts matching as inserted.
  */
 function filterUpdates(tu: TableUpdates, specs: Map<string, TableSpec>, cache?: TableCache): TableUpdates {
-  const out: TableUpdates = {};
-  for (const [table, rows] of Object.entries(tu)) {
+  const out: TableUpdates = new Map();
+  for (const [table, rows] of tu) {
     const where = specs.get(table)?.where;
     if (!where) {
-      out[table] = rows;
+      out.set(table, rows);
       continue;
     }
-    const t: TableUpdates[string] = {};
-    for (const [id, u] of Object.entries(rows)) {
-      const v1 = u as { old?: Record<string, unknown>; new?: Record<string, unknown> };
+    const t = new Map<string, RowUpdate>();
+    for (const [id, u] of rows) {
+      const v1 = u as { old?: SemiRow; new?: SemiRow };
       const had = cache?.rows(table).has(id) ?? false;
-      const matches = v1.new ? evaluateConditions({ _uuid: id, ...v1.new } as Row, where) : false;
-      if (matches) t[id] = had ? u : { new: v1.new! } as never;
-      else if (had) t[id] = { old: v1.old ?? {} } as never;
+      const matches = v1.new ? evaluateConditions({ ...v1.new, _uuid: id } as Row, where) : false;
+      if (matches) t.set(id, had ? u : { new: v1.new! });
+      else if (had) t.set(id, { old: v1.old ?? {} });
     }
-    out[table] = t;
+    out.set(table, t);
   }
   return out;
 }

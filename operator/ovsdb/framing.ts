@@ -58,12 +58,15 @@ interface Frame {
   key: string | undefined;
 }
 
+/** Returned by onUnit: the unit was taken over by the hook and is not stored in the message. */
+export const SKIP: unique symbol = Symbol('skip');
+
 export interface FramerOptions {
   /** Containers shallower than this are built by the scanner; values at this depth are parsed one by one. */
   unitDepth?: number;
   /**
    * Called with each value completed at `unitDepth` and its key path (a reused array: copy it to
-   * keep it); returns what to store in its place.
+   * keep it); returns what to store in its place, or SKIP to store nothing.
    */
   onUnit?: (path: readonly (string | number)[], value: unknown) => unknown;
 }
@@ -313,6 +316,10 @@ export class JsonStreamFramer {
       value = JSON.parse(bytes.toString('utf8'));
       if (this.onUnit && this.capKind === Capture.Container && this.frames.length === this.unitDepth) {
         value = this.onUnit(this.currentPath(), value);
+        if (value === SKIP) {
+          this.state = State.CommaOrEnd;
+          return;
+        }
       }
     }
     this.attach(value);

@@ -97,10 +97,29 @@ export function defaultValue(type: ColumnType): Value {
 
 // ---- wire -> decoded ----
 
+/**
+ * Short strings repeat a lot in OVN tables (uuid references to a few datapaths, external_ids keys
+ * and values such as stage-name, enum values such as "ingress"): one copy each instead of one per
+ * row. Bounded: the table starts over when full, so unique values cannot make it grow.
+ */
+const INTERN_MAX = 1 << 16;
+const INTERN_LEN = 40;
+let interned = new Map<string, string>();
+
+export function intern(s: string): string {
+  if (s.length > INTERN_LEN) return s;
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit;
+  if (interned.size >= INTERN_MAX) interned = new Map();
+  interned.set(s, s);
+  return s;
+}
+
 /** A wire atom to an Atom: ["uuid", u] and ["named-uuid", n] become their string. */
 export function decodeAtom(w: unknown): Atom {
-  if (typeof w === 'string' || typeof w === 'number' || typeof w === 'boolean') return w;
-  if (Array.isArray(w) && w.length === 2 && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return w[1];
+  if (typeof w === 'string') return w.length <= INTERN_LEN ? intern(w) : w;
+  if (typeof w === 'number' || typeof w === 'boolean') return w;
+  if (Array.isArray(w) && w.length === 2 && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return intern(w[1]);
   throw new ProtocolError(`bad OVSDB atom ${JSON.stringify(w)?.slice(0, 100)}`);
 }
 

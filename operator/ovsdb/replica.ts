@@ -16,7 +16,8 @@ export type RowUpdate =
   | { delete: SemiRow | null }
   | { old?: SemiRow; new?: SemiRow };
 
-export type TableUpdates = Record<string, Record<Uuid, RowUpdate>>;
+/** <table-updates2>: table name -> row uuid -> row update (Maps: a 200k-row reply is not a 200k-key object). */
+export type TableUpdates = Map<string, Map<Uuid, RowUpdate>>;
 
 const predecoded = new WeakSet<object>();
 
@@ -30,16 +31,19 @@ const UPDATE2_KEYS = new Set(['initial', 'insert', 'modify', 'delete']);
 export function predecodeRowUpdate(u: unknown): boolean {
   if (!u || typeof u !== 'object' || Array.isArray(u)) return false;
   if (predecoded.has(u)) return true;
-  const keys = Object.keys(u);
-  const v2 = keys.length === 1 && UPDATE2_KEYS.has(keys[0]!);
-  const v1 = !v2 && keys.length >= 1 && keys.length <= 2 && keys.every((k) => k === 'old' || k === 'new');
-  if (!v2 && !v1) return false;
-  for (const k of keys) {
+  let n = 0;
+  let v2 = false;
+  let v1 = true;
+  for (const k in u) {
+    n++;
+    if (UPDATE2_KEYS.has(k)) v2 = true;
+    if (k !== 'old' && k !== 'new') v1 = false;
     const row = (u as Record<string, unknown>)[k];
     if (row === null && k === 'delete') continue;
     if (!row || typeof row !== 'object' || Array.isArray(row)) return false;
   }
-  for (const k of keys) {
+  if (!((v2 && n === 1) || (v1 && n >= 1 && n <= 2))) return false;
+  for (const k in u) {
     const row = (u as Record<string, Record<string, unknown> | null>)[k];
     if (!row) continue;
     for (const col in row) row[col] = decodeWire(row[col]);
@@ -48,16 +52,34 @@ export function predecodeRowUpdate(u: unknown): boolean {
   return true;
 }
 
-/** Decodes a <table-updates2> (or <table-updates>) object in place. */
-export function decodeTableUpdates(raw: unknown): TableUpdates {
+/** Collects row updates as the framer hands them over (see OvsdbClient), keyed by table and uuid. */
+export function addRowUpdate(into: TableUpdates, table: string, id: Uuid, u: RowUpdate): void {
+  let t = into.get(table);
+  if (!t) {
+    t = new Map();
+    into.set(table, t);
+  }
+  t.set(id, u);
+}
+
+/**
+ * Decodes a <table-updates2> (or <table-updates>) object into TableUpdates, adding to `into`
+ * (rows the framer already collected). Throws Protocol on anything else.
+ */
+export function decodeTableUpdates(raw: unknown, into: TableUpdates = new Map()): TableUpdates {
+  if (raw instanceof Map) return raw as TableUpdates;
   if (!raw || typeof raw !== 'object') throw new ProtocolError(`bad table updates: ${JSON.stringify(raw)?.slice(0, 200)}`);
-  for (const [table, rows] of Object.entries(raw as Record<string, unknown>)) {
+  for (const table in raw as Record<string, unknown>) {
+    const rows = (raw as Record<string, unknown>)[table];
     if (!rows || typeof rows !== 'object') throw new ProtocolError(`bad table update for ${table}`);
-    for (const [id, u] of Object.entries(rows as Record<string, unknown>)) {
+    if (!into.has(table)) into.set(table, new Map());
+    for (const id in rows as Record<string, unknown>) {
+      const u = (rows as Record<string, unknown>)[id];
       if (!predecodeRowUpdate(u)) throw new ProtocolError(`bad row update for ${table} ${id}: ${JSON.stringify(u)?.slice(0, 200)}`);
+      addRowUpdate(into, table, id, u as RowUpdate);
     }
   }
-  return raw as TableUpdates;
+  return into;
 }
 
 // ---- value helpers ----
@@ -165,14 +187,15 @@ export class TableCache {
     return m;
   }
 
-  /** A full row from an initial/insert/v1-new row: omitted followed columns take their default. */
+  /**
+   * A full row from an initial/insert/v1-new row: omitted followed columns take their default.
+   * The decoded wire object itself becomes the row (no second copy of a large initial sync).
+   */
   private fullRow(table: string, id: Uuid, semi: SemiRow): Row {
     const plan = this.plans.get(table);
-    const row: Row = { _uuid: id };
-    if (!plan) {
-      for (const k in semi) row[k] = semi[k]!;
-      return row;
-    }
+    const row = semi as Row;
+    row._uuid = id;
+    if (!plan) return row;
     for (const c of plan.columns) {
       const v = semi[c.name];
       row[c.name] = v === undefined ? c.dflt : normalizeValue(v, c.type);
@@ -196,11 +219,10 @@ export class TableCache {
   /** Applies one update message; returns the changes in the order applied. */
   apply(updates: TableUpdates): RowChange[] {
     const changes: RowChange[] = [];
-    for (const table in updates) {
+    for (const [table, tu] of updates) {
       const rows = this.rows(table);
-      const tu = updates[table]!;
-      for (const id in tu) {
-        const u = tu[id] as Record<string, SemiRow | null | undefined>;
+      for (const [id, ru] of tu) {
+        const u = ru as Record<string, SemiRow | null | undefined>;
         const old = rows.get(id);
         let next: Row | undefined;
         if (u.initial || u.insert) {
@@ -211,7 +233,7 @@ export class TableCache {
         } else if ('delete' in u) {
           next = undefined;
         } else if (u.new) {
-          next = this.fullRow(table, id, old ? { ...rowToSemi(old), ...u.new } : u.new);
+          next = this.fullRow(table, id, old ? { ...rowToSemi(old), ...u.new } : { ...u.new });
         } else if (u.old) {
           next = undefined;
         } else {
@@ -239,6 +261,14 @@ export class TableCache {
     for (const [k, v] of this.plans) fresh.plans.set(k, v);
     for (const table of this.tables.keys()) fresh.rows(table);
     fresh.apply(initial);
+    if ([...this.tables.values()].every((m) => m.size === 0)) {
+      // first sync: every row is new
+      const changes: RowChange[] = [];
+      for (const [table, rows] of fresh.tables) for (const [id, row] of rows) changes.push({ table, uuid: id, new: row });
+      this.tables.clear();
+      for (const [k, v] of fresh.tables) this.tables.set(k, v);
+      return changes;
+    }
     const changes: RowChange[] = [];
     for (const [table, newRows] of fresh.tables) {
       const oldRows = this.tables.get(table) ?? new Map<Uuid, Row>();

@@ -93,16 +93,16 @@ describe('OvsdbClient on a real ovsdb-server', () => {
     });
     await sandbox.nbctl('--no-wait', 'lr-add', 'a1');
     const initial = await client.monitorCond(NB, 'm1', { Logical_Router: { columns: ['name', 'external_ids'], where: [['name', '==', 'a1']] } });
-    expect(Object.values(initial.Logical_Router!).map((u) => (u as { initial: { name: string } }).initial.name)).toEqual(['a1']);
+    expect([...initial.get('Logical_Router')!.values()].map((u) => (u as { initial: { name: string } }).initial.name)).toEqual(['a1']);
     await sandbox.nbctl('--no-wait', 'lr-add', 'b1');
     await sandbox.nbctl('--no-wait', 'set', 'Logical_Router', 'a1', 'external_ids:k=v');
     await until(() => updates.length >= 1);
     // b1 does not match: only the modify of a1 arrives, as a map difference
-    expect(updates.flatMap((u) => Object.values(u.Logical_Router ?? {}))).toEqual([{ modify: { external_ids: { k: 'v' } } }]);
+    expect(updates.flatMap((u) => [...(u.get('Logical_Router')?.values() ?? [])])).toEqual([{ modify: { external_ids: { k: 'v' } } }]);
     await client.monitorCondChange('m1', { Logical_Router: [['name', '==', 'b1']] });
     // the change's update arrives before the reply: a1 leaves, b1 enters
-    const last = updates[updates.length - 1]!.Logical_Router!;
-    expect(Object.values(last).map((u) => Object.keys(u)[0]).sort()).toEqual(['delete', 'insert']);
+    const last = updates[updates.length - 1]!.get('Logical_Router')!;
+    expect([...last.values()].map((u) => Object.keys(u)[0]).sort()).toEqual(['delete', 'insert']);
     await client.monitorCancel('m1');
   });
 });

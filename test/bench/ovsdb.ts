@@ -1,0 +1,134 @@
+// Benchmark (a script, not a test): `npm run bench:ovsdb`.
+// Builds an SB (real OVN schema, no northd) with 200,000 Logical_Flow rows, then measures in one
+// run: our initial sync of that table into a Database replica (in a child process, so its peak RSS
+// is its own) vs `ovsdb-client dump` of the same table; wall time and peak RSS, and the ratios.
+// Targets: wall time within 1.5x of ovsdb-client; peak RSS under 2x the JSON the server sends.
+// Env: BENCH_FLOWS (default 200000), BENCH_RUNS (default 3).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
+import { Database, OvsdbClient, namedUuid, uuid, map, type Operation } from '../../operator/ovsdb/index.js';
+
+const FLOWS = Number(process.env.BENCH_FLOWS ?? 200_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const DATAPATHS = 100;
+const STAGES = ['ls_in_port_sec_l2', 'ls_in_acl', 'ls_in_l2_lkup', 'lr_in_ip_input', 'lr_in_ip_routing', 'lr_in_ip_routing_ecmp', 'lr_in_arp_resolve', 'ls_out_acl'];
+
+/** Child mode: sync Logical_Flow into a replica, report figures as one JSON line. */
+async function child(remote: string): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  const db = await Database.open({ remote, db: 'OVN_Southbound', tables: [{ table: 'Logical_Flow' }], requestTimeoutMs: 600_000 });
+  const syncMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rows = db.rows('Logical_Flow').size;
+  const bytes = db.client!.bytesReceived;
+  await db.close();
+  process.stdout.write(JSON.stringify({ syncMs, rows, bytes, maxRssKB: process.resourceUsage().maxRSS }) + '\n');
+}
+
+interface Run {
+  wallMs: number;
+  maxRssKB: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time -v; wall time measured here, peak RSS from time(1). */
+async function measure(cmd: string, args: string[], keepStdout: boolean): Promise<Run> {
+  const t0 = process.hrtime.bigint();
+  const p = spawn('/usr/bin/time', ['-v', cmd, ...args], { stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  p.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((r) => p.on('exit', r));
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  return { wallMs, maxRssKB: rss ? Number(rss[1]) : NaN, stdout };
+}
+
+function flowRow(i: number, dp: string): Operation {
+  const stage = STAGES[i % STAGES.length]!;
+  const a = (i >> 16) & 255;
+  const b = (i >> 8) & 255;
+  const c = i & 255;
+  return {
+    op: 'insert',
+    table: 'Logical_Flow',
+    row: {
+      logical_datapath: uuid(dp),
+      pipeline: stage.includes('_out_') ? 'egress' : 'ingress',
+      table_id: 13,
+      priority: 1 + (i % 200),
+      match: `reg7 == 0 && ip4.dst == 10.${a}.${b}.${c}/32 && inport == "lrp-${i % 97}"`,
+      actions: `ip.ttl--; reg8[0..15] = 0; reg0 = 10.9.${b}.${c}; reg1 = 10.9.2.1; eth.src = 00:00:00:00:${(b & 255).toString(16).padStart(2, '0')}:${c.toString(16).padStart(2, '0')}; outport = "lrp-${i % 97}"; flags.loopback = 1; next;`,
+      external_ids: map({ source: `northd.c:${10000 + (i % 5000)}`, 'stage-name': stage, 'stage-hint': (0x10000000 + i).toString(16) }),
+    },
+  };
+}
+
+async function build(sandbox: OvnSandbox): Promise<void> {
+  const c = await OvsdbClient.connect(sandbox.sb.members[0]!.unixRemote, { requestTimeoutMs: 600_000 });
+  const dps: Operation[] = [];
+  for (let i = 0; i < DATAPATHS; i++) dps.push({ op: 'insert', table: 'Datapath_Binding', 'uuid-name': `dp${i}`, row: { tunnel_key: i + 1, external_ids: map({ name: `dp${i}` }) } });
+  const res = (await c.transact('OVN_Southbound', dps)) as { uuid: [string, string] }[];
+  const dpUuids = res.map((r) => r.uuid[1]);
+  const BATCH = 10_000;
+  for (let start = 0; start < FLOWS; start += BATCH) {
+    const ops: Operation[] = [];
+    for (let i = start; i < Math.min(FLOWS, start + BATCH); i++) ops.push(flowRow(i, dpUuids[i % DATAPATHS]!));
+    await c.transact('OVN_Southbound', ops);
+  }
+  void namedUuid;
+  await c.close();
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+async function main(): Promise<void> {
+  const sandbox = await OvnSandbox.start({ northd: false });
+  try {
+    const tb = Date.now();
+    await build(sandbox);
+    const remote = sandbox.sb.members[0]!.unixRemote;
+    console.log(`built ${fmt(FLOWS)} Logical_Flow rows in ${fmt((Date.now() - tb) / 1000, 1)} s (SB at ${remote}, no northd)`);
+    const ours: (Run & { syncMs: number; bytes: number; rows: number; childRssKB: number })[] = [];
+    const dumps: Run[] = [];
+    const script = fileURLToPath(import.meta.url);
+    for (let r = 0; r < RUNS; r++) {
+      dumps.push(await measure('ovsdb-client', ['dump', remote, 'OVN_Southbound', 'Logical_Flow'], false));
+      const run = await measure(process.execPath, [script, '--child', remote], true);
+      const fig = JSON.parse(run.stdout.trim().split('\n').pop()!) as { syncMs: number; rows: number; bytes: number; maxRssKB: number };
+      if (fig.rows !== FLOWS) throw new Error(`replica has ${fig.rows} rows, expected ${FLOWS}`);
+      ours.push({ ...run, ...fig, maxRssKB: run.maxRssKB, childRssKB: fig.maxRssKB });
+    }
+    const oWall = median(ours.map((o) => o.wallMs));
+    const oSync = median(ours.map((o) => o.syncMs));
+    const oRss = median(ours.map((o) => o.maxRssKB)) / 1024;
+    const dWall = median(dumps.map((d) => d.wallMs));
+    const dRss = median(dumps.map((d) => d.maxRssKB)) / 1024;
+    const jsonMB = ours[0]!.bytes / 2 ** 20;
+    const timeRatio = oWall / dWall;
+    const rssRatio = oRss / jsonMB;
+    console.log(`runs: ${RUNS} (medians)`);
+    console.log(`ovsdb-client dump Logical_Flow : wall ${fmt(dWall)} ms, peak RSS ${fmt(dRss, 1)} MB`);
+    console.log(`ovn-drift replica initial sync : wall ${fmt(oWall)} ms (process; sync itself ${fmt(oSync)} ms), peak RSS ${fmt(oRss, 1)} MB`);
+    console.log(`JSON received from the server  : ${fmt(jsonMB, 1)} MB`);
+    console.log(`time ratio (ours / ovsdb-client): ${fmt(timeRatio, 2)}x  (target <= 1.5x)  ${timeRatio <= 1.5 ? 'OK' : 'MISSED'}`);
+    console.log(`peak RSS / JSON size           : ${fmt(rssRatio, 2)}x  (target < 2x)  ${rssRatio < 2 ? 'OK' : 'MISSED'}`);
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3]!).catch((err) => {
+    console.error(err);
+    process.exit(2);
+  });
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(2);
+  });
+}
