@@ -2,7 +2,8 @@
 // conntrack, behind a CommandRunner interface whose process implementation can prefix every
 // command with `ip netns exec NS`. Also detects the legacy/nft backend the way kube-proxy's
 // iptables-wrapper and Calico do. Must not import kube or ovsdb modules; holds no rule logic.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { AgentError } from './errors.js';
@@ -21,6 +22,8 @@ export interface CommandRunner {
   has(name: string): Promise<boolean>;
   /** e.g. "host" or "netns ns1", for logs and state. */
   readonly where: string;
+  /** Releases long-lived resources (helper shells). */
+  close(): Promise<void>;
 }
 
 export interface ProcessRunnerOptions {
@@ -56,6 +59,10 @@ export class ProcessRunner implements CommandRunner {
     return false;
   }
 
+  async close(): Promise<void> {
+    // nothing long-lived
+  }
+
   run(argv: string[], input?: string): Promise<CommandResult> {
     const full = this.opts.netns ? ['ip', 'netns', 'exec', this.opts.netns, ...argv] : argv;
     return new Promise((resolve) => {
@@ -65,12 +72,218 @@ export class ProcessRunner implements CommandRunner {
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));
       child.on('error', (e: NodeJS.ErrnoException) => resolve({ code: e.code === 'ENOENT' ? 127 : 126, stdout: '', stderr: `${full[0]}: ${e.message}` }));
-      child.on('close', (code, signal) =>
-        resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-      );
+      child.on('close', (code, signal) => {
+        const stderr = Buffer.concat(err).toString('utf8');
+        // `ip netns exec` reports a missing program with exit 1: say 127 as a shell would.
+        const missing = this.opts.netns !== undefined && code === 1 && /^exec of ".*" failed: No such file or directory/m.test(stderr);
+        resolve({ code: missing ? 127 : (code ?? (signal ? 128 : 1)), stdout: Buffer.concat(out).toString('utf8'), stderr });
+      });
       child.stdin.on('error', () => undefined);
       child.stdin.end(input ?? '');
     });
+  }
+}
+
+/** POSIX single-quoting of one word for sh. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=,+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+interface ShellJob {
+  script: string;
+  marker: string;
+  resolve: (r: CommandResult) => void;
+}
+
+/** One long-lived `sh` (inside the namespace when asked) that runs commands one at a time. */
+class HelperShell {
+  private child?: ChildProcessWithoutNullStreams;
+  private out = '';
+  private err = '';
+  private job?: ShellJob;
+  /** The shell process the current job was written to. */
+  private jobChild?: ChildProcessWithoutNullStreams;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly argv: string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    // detached: its own process group, so a timed-out command is killed with its children, and
+    // Ctrl-C on the agent's terminal does not reach it.
+    const child = spawn(this.argv[0]!, this.argv.slice(1), { env: this.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      this.out += d;
+      this.settle();
+    });
+    child.stderr.on('data', (d: string) => {
+      this.err += d;
+      this.settle();
+    });
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => {
+      if (this.jobChild === child) this.fail(127, `${this.argv[0]}: ${e.message}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.jobChild === child) this.fail(code === 127 ? 127 : 126, `helper shell exited (${signal ?? code})`);
+    });
+    this.idle(child);
+    return child;
+  }
+
+  /** Idle shells must not keep the agent process alive. */
+  private idle(child: ChildProcessWithoutNullStreams): void {
+    child.unref();
+    (child.stdout as unknown as { unref(): void }).unref();
+    (child.stderr as unknown as { unref(): void }).unref();
+    (child.stdin as unknown as { unref?(): void }).unref?.();
+  }
+  private active(child: ChildProcessWithoutNullStreams): void {
+    child.ref();
+    (child.stdout as unknown as { ref(): void }).ref();
+    (child.stderr as unknown as { ref(): void }).ref();
+  }
+
+  run(script: string, marker: string): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      const child = this.child ?? (this.child = this.start());
+      this.job = { script, marker, resolve };
+      this.jobChild = child;
+      this.out = '';
+      this.err = '';
+      this.active(child);
+      this.timer = setTimeout(() => {
+        this.fail(124, `timed out after ${this.timeoutMs} ms`);
+        this.kill(child);
+      }, this.timeoutMs);
+      child.stdin.write(script);
+    });
+  }
+
+  private settle(): void {
+    const job = this.job;
+    if (!job) return;
+    const endOut = this.out.indexOf(`\n${job.marker} `);
+    const endErr = this.err.indexOf(`\n${job.marker}\n`);
+    if (endOut < 0 || endErr < 0) return;
+    const rest = this.out.slice(endOut + job.marker.length + 2);
+    const nl = rest.indexOf('\n');
+    if (nl < 0) return;
+    const code = Number(rest.slice(0, nl));
+    this.finish({ code, stdout: this.out.slice(0, endOut), stderr: this.err.slice(0, endErr) });
+  }
+
+  private finish(r: CommandResult): void {
+    const job = this.job;
+    this.job = undefined;
+    this.jobChild = undefined;
+    clearTimeout(this.timer);
+    this.out = '';
+    this.err = '';
+    if (this.child) this.idle(this.child);
+    job?.resolve(r);
+  }
+
+  private fail(code: number, message: string): void {
+    if (this.job) this.finish({ code, stdout: this.out, stderr: `${this.err}${message}` });
+  }
+
+  private kill(child: ChildProcessWithoutNullStreams): void {
+    if (this.child === child) this.child = undefined;
+    if (child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    const child = this.child;
+    if (!child) return Promise.resolve();
+    this.child = undefined;
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.stdin.end();
+      setTimeout(() => {
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        resolve();
+      }, 1_000).unref();
+    });
+  }
+}
+
+/**
+ * Runs commands through a small pool of long-lived `sh` processes (started inside the network
+ * namespace when asked). Starting a process from Node costs several times what a shell's fork
+ * costs, and the periodic check is nothing but two short commands: this keeps a check cheap.
+ * Semantics match ProcessRunner: exit code, stdout, stderr, stdin input (a quoted here-document),
+ * 127 for a missing binary.
+ */
+export class ShellRunner implements CommandRunner {
+  readonly where: string;
+  private readonly shells: HelperShell[];
+  private readonly free: HelperShell[];
+  private readonly waiters: ((s: HelperShell) => void)[] = [];
+  private readonly lookup: ProcessRunner;
+  private seq = 0;
+
+  constructor(opts: ProcessRunnerOptions & { shells?: number } = {}) {
+    this.where = opts.netns ? `netns ${opts.netns}` : 'host';
+    const env = opts.env ?? process.env;
+    const argv = opts.netns ? ['ip', 'netns', 'exec', opts.netns, 'sh'] : ['sh'];
+    this.shells = Array.from({ length: opts.shells ?? 2 }, () => new HelperShell(argv, env, opts.timeoutMs ?? 30_000));
+    this.free = [...this.shells];
+    this.lookup = new ProcessRunner({ env });
+  }
+
+  has(name: string): Promise<boolean> {
+    return this.lookup.has(name);
+  }
+
+  async run(argv: string[], input?: string): Promise<CommandResult> {
+    const shell = await this.acquire();
+    try {
+      const marker = `@@ovn-drift-${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}@@`;
+      const cmd = argv.map(shellQuote).join(' ');
+      let stdin = '</dev/null';
+      let body = '';
+      if (input !== undefined) {
+        const eof = `OVN_DRIFT_EOF_${randomBytes(6).toString('hex')}`;
+        stdin = `<<'${eof}'`;
+        body = `${input}${input.endsWith('\n') || input === '' ? '' : '\n'}${eof}\n`;
+      }
+      const script = `${cmd} ${stdin}\n${body}__rc=$?; printf '\\n%s %d\\n' '${marker}' "$__rc"; printf '\\n%s\\n' '${marker}' >&2\n`;
+      return await shell.run(script, marker);
+    } finally {
+      this.release(shell);
+    }
+  }
+
+  private acquire(): Promise<HelperShell> {
+    const shell = this.free.pop();
+    return shell ? Promise.resolve(shell) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(shell: HelperShell): void {
+    const next = this.waiters.shift();
+    if (next) next(shell);
+    else this.free.push(shell);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shells.map((s) => s.close()));
   }
 }
 

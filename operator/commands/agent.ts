@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
 import { NoTrackAgent, cleanupAll, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
 import { startMetricsServer, stopSignal } from '../agent/runtime.js';
-import { ProcessRunner, detectBackend, type Backend, type CommandRunner } from '../agent/iptables.js';
+import { ShellRunner, detectBackend, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
 
@@ -104,7 +104,25 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
   if (intervalMs === undefined) return usageError(`--interval '${values.interval}' is not a duration like 500ms, 10s or 1m`);
   if (values.netns !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.netns)) return usageError(`--netns '${values.netns}' is not a valid namespace name`);
 
-  const runner: CommandRunner = new ProcessRunner({ netns: values.netns, env });
+  // Long-lived helper shells: a periodic check then costs two short commands, not two Node spawns.
+  const runner: CommandRunner = new ShellRunner({ netns: values.netns, env });
+  try {
+    return await runWithRunner(runner, values, deps, env, logger, intervalMs, backendFlag);
+  } finally {
+    await runner.close();
+  }
+}
+
+type AgentFlags = { [k: string]: string | boolean | string[] | undefined } & {
+  'node-name'?: string; 'node-labels'?: string; filename?: string[]; once?: boolean; cleanup?: boolean;
+  'metrics-address'?: string; kubeconfig?: string; interval: string;
+};
+
+async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: AgentDeps, env: NodeJS.ProcessEnv, logger: Logger, intervalMs: number, backendFlag: string): Promise<number> {
+  const usageError = (msg: string): number => {
+    console.error(`ovn-drift agent: ${msg}`);
+    return AGENT_EXIT.badInput;
+  };
   const metrics = deps.metrics ?? createAgentMetrics();
 
   if (values.cleanup) {
@@ -127,7 +145,7 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
       return AGENT_EXIT.iptablesFailed;
     }
   } else {
-    backend = backendFlag;
+    backend = backendFlag as Backend;
   }
   const agent = new NoTrackAgent({ runner, backend, logger, metrics });
 
@@ -138,7 +156,7 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
   if (files.length === 0) {
     if (values['node-labels'] !== undefined) return usageError('--node-labels is for file mode (-f); in a cluster the Node object carries the labels');
     const { runClusterMode } = await import('../agent/cluster.js');
-    return runClusterMode({ agent, nodeName, kubeconfig: values.kubeconfig, intervalMs, once: values.once, logger, metrics, signal: deps.signal, metricsAddress: values['metrics-address'] ?? env.METRICS_ADDRESS, backoffBaseMs: deps.backoffBaseMs, kubeConfig: deps.kubeConfig, onResult: deps.onResult });
+    return runClusterMode({ agent, nodeName, kubeconfig: values.kubeconfig, intervalMs, once: values.once === true, logger, metrics, signal: deps.signal, metricsAddress: values['metrics-address'] ?? env.METRICS_ADDRESS, backoffBaseMs: deps.backoffBaseMs, kubeConfig: deps.kubeConfig, onResult: deps.onResult });
   }
 
   // File mode.

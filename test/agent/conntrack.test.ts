@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Netns, vethPair, type BackendName } from './netns.js';
-import { agentIn, validPolicy } from './support.js';
+import { agentIn, closeRunners, validPolicy } from './support.js';
 import { conntrackList, connectOnce, entriesForPort, startServer, startStream } from './traffic.js';
 
 const stt = validPolicy('ic-gateway-stt', { ports: [{ name: 'stt', protocol: 'TCP', port: 7471 }] });
@@ -22,7 +22,8 @@ describe.each(['nft', 'legacy'] as BackendName[])('NOTRACK effect with the %s ba
     for (const ns of [client, node])
       for (const bin of ['iptables', 'ip6tables']) ns.exec([`${bin}-${backend}`, '-w', '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
   });
-  afterEach(() => {
+  afterEach(async () => {
+    await closeRunners();
     for (const c of children.splice(0)) c.kill('SIGKILL');
     client.delete();
     node.delete();

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHAIN } from '../../operator/agent/render.js';
 import { Netns, ipt, ourRules, type BackendName } from './netns.js';
-import { agentIn, metricValue, validPolicy } from './support.js';
+import { agentIn, closeRunners, metricValue, validPolicy } from './support.js';
 
 const gw = validPolicy('ic-gateway', {
   nodeSelector: { matchLabels: { 'node-role.kubernetes.io/ic-gateway': '' } },
@@ -17,7 +17,10 @@ describe.each(['nft', 'legacy'] as BackendName[])('NOTRACK rules with the %s bac
   beforeEach(() => {
     ns = Netns.create();
   });
-  afterEach(() => ns.delete());
+  afterEach(async () => {
+    await closeRunners();
+    ns.delete();
+  });
 
   it('applies one rule per port/protocol/family, jumps from PREROUTING and OUTPUT, then changes nothing on a second pass', async () => {
     const { agent } = agentIn(ns.name, backend);
@@ -109,7 +112,10 @@ describe('backend switch', () => {
   beforeEach(() => {
     ns = Netns.create();
   });
-  afterEach(() => ns.delete());
+  afterEach(async () => {
+    await closeRunners();
+    ns.delete();
+  });
 
   it('an nft agent removes stale rules a legacy agent left behind, and vice versa', async () => {
     await agentIn(ns.name, 'legacy').agent.pass({ policies: [gw], invalid: [], nodeLabels: gwLabels });

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { validateTunnelNoTrackPolicy, type ValidPolicy } from '../../operator/api/tunnelnotrackpolicy.js';
 import { NoTrackAgent } from '../../operator/agent/agent.js';
-import { ProcessRunner, type Backend } from '../../operator/agent/iptables.js';
+import { ShellRunner, type Backend, type CommandRunner } from '../../operator/agent/iptables.js';
 import { createAgentMetrics, type AgentMetrics } from '../../operator/agent/metrics.js';
 import type { Family } from '../../operator/agent/render.js';
 
@@ -34,10 +34,19 @@ export class ManifestDir {
   }
 }
 
+const runners: CommandRunner[] = [];
+
+/** An agent on the production runner (helper shells inside the namespace); closeRunners() ends them. */
 export function agentIn(netns: string, backend: Backend, opts: { families?: Family[]; env?: NodeJS.ProcessEnv } = {}): { agent: NoTrackAgent; metrics: AgentMetrics } {
   const metrics = createAgentMetrics();
-  const agent = new NoTrackAgent({ runner: new ProcessRunner({ netns, env: opts.env }), backend, logger: silent, metrics, families: opts.families });
+  const runner = new ShellRunner({ netns, env: opts.env });
+  runners.push(runner);
+  const agent = new NoTrackAgent({ runner, backend, logger: silent, metrics, families: opts.families });
   return { agent, metrics };
+}
+
+export async function closeRunners(): Promise<void> {
+  await Promise.all(runners.splice(0).map((r) => r.close()));
 }
 
 export async function metricValue(metrics: AgentMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAIN } from '../../operator/agent/render.js';
 import { outsideOurChains, unrelatedRules } from './bigruleset.js';
 import { Netns, ipt, ourRules, type BackendName } from './netns.js';
-import { agentIn, validPolicy } from './support.js';
+import { agentIn, closeRunners, validPolicy } from './support.js';
 
 const stt = validPolicy('stt', { ports: [{ name: 'stt', protocol: 'TCP', port: 7471 }], ipFamilies: ['IPv4'] });
 
@@ -16,7 +16,10 @@ describe.each(['nft', 'legacy'] as BackendName[])('a busy %s node', (backend) =>
     ns.exec([`iptables-${backend}-restore`, '--noflush', '-w'], unrelatedRules(6000));
     baseline = ns.exec([`iptables-${backend}-save`]);
   });
-  afterAll(() => ns.delete());
+  afterAll(async () => {
+    await closeRunners();
+    ns.delete();
+  });
 
   it('has the unrelated rules it was given', () => {
     expect(baseline.split('\n').filter((l) => l.startsWith('-A ')).length).toBeGreaterThan(6000);

@@ -3,14 +3,15 @@
 // few raw chains of another owner), then, from a process running inside that namespace (as the
 // agent runs on a node, without `ip netns exec` in each command), times: one drift check (both
 // families, in sync), one repair (after `iptables -t raw -F OVN-DRIFT-NOTRACK`), and the baseline
-// cost of a full `iptables-save`. Prints figures and ratios; target: a check under 20 ms.
+// cost of a full `iptables-save`; each with the agent's helper-shell runner and, for comparison,
+// one Node spawn per command. Prints figures and ratios; target: a check under 20 ms.
 // Run: npm run bench:agent (or compile and `node dist/test/bench/agent.js [--rules N] [--runs N]`).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { NoTrackAgent } from '../../operator/agent/agent.js';
-import { ProcessRunner, type Backend } from '../../operator/agent/iptables.js';
+import { ProcessRunner, ShellRunner, type Backend, type CommandRunner } from '../../operator/agent/iptables.js';
 import { createAgentMetrics } from '../../operator/agent/metrics.js';
 import { CHAIN } from '../../operator/agent/render.js';
 import { validateTunnelNoTrackPolicy, type ValidPolicy } from '../../operator/api/tunnelnotrackpolicy.js';
@@ -45,14 +46,12 @@ function stats(ms: number[]): { median: number; p95: number; min: number } {
 const fmt = (n: number): string => `${n.toFixed(1)} ms`;
 
 /** Runs inside the namespace: times check, repair and the iptables-save baseline. */
-async function inner(backend: Backend): Promise<void> {
-  const runner = new ProcessRunner();
+async function timePasses(runner: CommandRunner, backend: Backend): Promise<{ check: number[]; repair: number[] }> {
   const agent = new NoTrackAgent({ runner, backend, logger: pino({ level: 'silent' }), metrics: createAgentMetrics() });
   const input = { policies: [policy()], invalid: [], nodeLabels: {} };
   const first = await agent.pass(input);
-  if (first.outcome !== 'Applied') throw new Error(`first pass: ${first.outcome} ${first.error?.message ?? ''}`);
+  if (first.error) throw new Error(`first pass: ${first.outcome} ${first.error.message}`);
   await agent.pass(input); // warm-up
-
   const check: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
@@ -68,6 +67,14 @@ async function inner(backend: Backend): Promise<void> {
     repair.push(performance.now() - t);
     if (r.outcome !== 'Repaired') throw new Error(`repair pass: ${r.outcome}`);
   }
+  return { check, repair };
+}
+
+/** Runs inside the namespace: times check and repair (both runners) and the iptables-save baseline. */
+async function inner(backend: Backend): Promise<void> {
+  const shell = new ShellRunner();
+  const viaShell = await timePasses(shell, backend);
+  const viaSpawn = await timePasses(new ProcessRunner(), backend);
   const timeCmd = (argv: string[], n: number): number[] => {
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -80,16 +87,29 @@ async function inner(backend: Backend): Promise<void> {
   };
   const fullSave = timeCmd([`iptables-${backend}-save`], Math.max(5, Math.floor(runs / 3)));
   const bothSaves = timeCmd(['sh', '-c', `iptables-${backend}-save >/dev/null && ip6tables-${backend}-save >/dev/null`], 5);
-  const rawList = timeCmd([`iptables-${backend}`, '-w', '-t', 'raw', '-S'], runs);
   // Context: what starting any process costs from this Node process on this machine right now.
   const spawnTrue: number[] = [];
+  const proc = new ProcessRunner();
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    await runner.run(['true']);
+    await proc.run(['true']);
     spawnTrue.push(performance.now() - t);
   }
+  await shell.close();
   const lines = execFileSync(`iptables-${backend}-save`, { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 }).split('\n').filter((l) => l.startsWith('-A')).length;
-  process.stdout.write(JSON.stringify({ backend, lines, check: stats(check), repair: stats(repair), fullSave: stats(fullSave), bothSaves: stats(bothSaves), rawList: stats(rawList), spawnTrue: stats(spawnTrue) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      backend,
+      lines,
+      check: stats(viaShell.check),
+      repair: stats(viaShell.repair),
+      checkSpawn: stats(viaSpawn.check),
+      repairSpawn: stats(viaSpawn.repair),
+      fullSave: stats(fullSave),
+      bothSaves: stats(bothSaves),
+      spawnTrue: stats(spawnTrue),
+    }) + '\n',
+  );
 }
 
 async function outer(): Promise<void> {
@@ -104,14 +124,14 @@ async function outer(): Promise<void> {
       if (r.status !== 0) throw new Error(`inner run failed: ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, { median: number; p95: number; min: number }> & { lines: number };
       console.log(`\n[${backend}] iptables-save shows ${res.lines} rules (-A lines)`);
-      console.log(`  drift check (v4+v6, in sync)   median ${fmt(res.check.median)}  p95 ${fmt(res.check.p95)}  min ${fmt(res.check.min)}   target < 20 ms: ${res.check.median < 20 ? 'met' : 'MISSED'}`);
-      console.log(`  repair (flushed chain, v4+v6)  median ${fmt(res.repair.median)}  p95 ${fmt(res.repair.p95)}`);
-      console.log(`  iptables -t raw -S (one fam.)  median ${fmt(res.rawList.median)}`);
-      console.log(`  process spawn of \`true\`       median ${fmt(res.spawnTrue.median)}   (machine load context)`);
-      console.log(`  baseline iptables-save (v4)    median ${fmt(res.fullSave.median)}`);
-      console.log(`  baseline iptables-save v4+v6   median ${fmt(res.bothSaves.median)}`);
-      console.log(`  ratio check / full save (v4)   ${(res.check.median / res.fullSave.median).toFixed(3)}  (a check costs ${(res.fullSave.median / res.check.median).toFixed(1)}x less)`);
-      console.log(`  ratio repair / full save (v4)  ${(res.repair.median / res.fullSave.median).toFixed(3)}`);
+      console.log(`  drift check (v4+v6, in sync)      median ${fmt(res.check.median)}  p95 ${fmt(res.check.p95)}  min ${fmt(res.check.min)}   target < 20 ms: ${res.check.median < 20 ? 'met' : 'MISSED'}`);
+      console.log(`  repair (flushed chain, v4+v6)     median ${fmt(res.repair.median)}  p95 ${fmt(res.repair.p95)}`);
+      console.log(`  same, one Node spawn per command: check ${fmt(res.checkSpawn.median)}, repair ${fmt(res.repairSpawn.median)}`);
+      console.log(`  Node spawn of \`true\` (load context) median ${fmt(res.spawnTrue.median)}`);
+      console.log(`  baseline iptables-save (v4)       median ${fmt(res.fullSave.median)}`);
+      console.log(`  baseline iptables-save v4+v6      median ${fmt(res.bothSaves.median)}`);
+      console.log(`  ratio check / iptables-save (v4)  ${(res.check.median / res.fullSave.median).toFixed(3)}  (a check costs ${(res.fullSave.median / res.check.median).toFixed(1)}x less)`);
+      console.log(`  ratio repair / iptables-save (v4) ${(res.repair.median / res.fullSave.median).toFixed(3)}`);
     } finally {
       ns.delete();
     }
