@@ -151,6 +151,14 @@ function keysOfRow(table: string, row: Row, out: Affected): void {
   }
 }
 
+/** The identities one row carries (for the scoped row index); ECMP member flows get 'prefix:*ecmp'. */
+export function rowKeys(table: string, row: Row): Key[] {
+  const out: Affected = { keys: new Set(), all: false, global: false };
+  keysOfRow(table, row, out);
+  if (table === 'Logical_Flow' && out.all) out.keys.add(key('prefix', '*ecmp'));
+  return [...out.keys];
+}
+
 /** Map a batch of OVSDB row changes to the identities they touch (old and new values both count). */
 export function affectedBy(changes: readonly RowChange[]): Affected {
   const out: Affected = { keys: new Set(), all: false, global: false };

@@ -26,6 +26,7 @@ import { EventRecorder } from '../kube/events.js';
 import { LeaderElector } from '../kube/lease.js';
 import { AffectedIndex, affectedBy, key, specKeys, type Key } from './affected.js';
 import { gatherViews, type Views } from './gather.js';
+import { RowKeyIndex } from './scope.js';
 import { plannedEvents } from './events.js';
 import { OperatorMetrics } from './metrics.js';
 import type { Readiness } from './health.js';
@@ -90,6 +91,8 @@ export class Controller {
   readonly nodes: Informer<KubeObject>;
   private nb?: Database;
   private sb?: Database;
+  private nbIndex?: RowKeyIndex;
+  private sbIndex?: RowKeyIndex;
   private readonly openError: { NB?: string; SB?: string } = {};
   private dirty = new Map<string, number | undefined>();
   private policiesDirty = false;
@@ -104,7 +107,7 @@ export class Controller {
   private readonly perResource = new Map<string, { states: Record<string, number>; kinds: Record<string, number> }>();
   private idleWaiters: (() => void)[] = [];
   /** Counters for tests and benchmarks. */
-  readonly stats = { batches: 0, evaluated: 0, statusWrites: 0, repairs: 0 };
+  readonly stats = { batches: 0, evaluated: 0, statusWrites: 0, repairs: 0, gatherMs: 0, evaluateMs: 0, renderMs: 0, writeMs: 0 };
 
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger;
@@ -268,16 +271,26 @@ export class Controller {
   }
 
   private attach(which: 'NB' | 'SB', db: Database): void {
+    const tables = (which === 'NB' ? NB_TABLES : SB_TABLES).map((t) => t.table);
+    const reindex = () => {
+      if (which === 'NB') this.nbIndex = new RowKeyIndex(db, tables);
+      else this.sbIndex = new RowKeyIndex(db, tables);
+    };
     if (which === 'NB') this.nb = db;
     else this.sb = db;
+    reindex();
     const sync = () => {
       const s = db.status();
       this.metrics.ovsdbConnected.set({ db: which }, s.connected ? 1 : 0);
       this.metrics.ovsdbStale.set({ db: which }, s.stale ? 1 : 0);
     };
     sync();
-    db.on('change', (changes: RowChange[]) => this.onOvsdbChange(changes));
+    db.on('change', (changes: RowChange[]) => {
+      (which === 'NB' ? this.nbIndex : this.sbIndex)?.apply(changes);
+      this.onOvsdbChange(changes);
+    });
     db.on('connected', () => {
+      reindex();
       sync();
       this.metrics.ovsdbReconnects.inc({ db: which });
       this.log.info({ db: which }, 'ovsdb reconnected');
@@ -437,9 +450,19 @@ export class Controller {
       items.push({ name, obj, result: this.validate(obj), conflicts: conflicts.get(name) ?? [] });
     }
     if (items.length === 0) return;
-    let views: Views = gatherViews(this.nb, this.sb, this.openError);
+    const tg = performance.now();
     const valid = items.filter((i) => i.result.route).map((i) => i.result.route!);
+    // a few dirty resources: read only the rows they can depend on; many: the whole replicas
+    const scoped = this.nbIndex && this.sbIndex && valid.length <= Math.max(64, this.routes.list().length / 10);
+    const scope = scoped
+      ? { nbIndex: this.nbIndex!, sbIndex: this.sbIndex!, prefixes: valid.flatMap((r) => r.spec.cidrs), nexthops: valid.map((r) => r.spec.nexthop) }
+      : undefined;
+    let views: Views = gatherViews(this.nb, this.sb, this.openError, scope);
+    const te = performance.now();
     let evaluation: Evaluation | undefined = views.ok ? evaluate(valid, views.nb, views.sb, now) : undefined;
+    const tr = performance.now();
+    this.stats.gatherMs += te - tg;
+    this.stats.evaluateMs += tr - te;
     this.stats.evaluated += valid.length;
 
     // Repair: only Repair-mode resources with drift a repair of the NB can fix, never conflicting ones.
@@ -471,7 +494,7 @@ export class Controller {
             for (const route of touchedBy.keys()) repairs.set(route, { ok: false, changed: 0, message });
             this.log.warn({ err: message, code: (err as { code?: string }).code }, 'repair failed');
           }
-          views = gatherViews(this.nb, this.sb, this.openError);
+          views = gatherViews(this.nb, this.sb, this.openError, scope);
           evaluation = views.ok ? evaluate(valid, views.nb, views.sb, new Date()) : undefined;
         }
       }
@@ -552,7 +575,10 @@ export class Controller {
       });
     }
     this.updateAggregateMetrics();
+    const tw = performance.now();
+    this.stats.renderMs += tw - tr;
     await pool(writes, this.opts.writeConcurrency ?? 16, (w) => w());
+    this.stats.writeMs += performance.now() - tw;
   }
 
   private forget(name: string): void {

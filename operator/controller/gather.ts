@@ -5,6 +5,7 @@
 import { nbView, type NbView } from '../ovn/nb.js';
 import { sbView, type SbView } from '../ovn/sb.js';
 import type { RowSource } from '../ovn/rows.js';
+import { scopedSources, type RowKeyIndex } from './scope.js';
 
 export interface OvnReplica extends RowSource {
   status(): { connected: boolean; remote?: string; stale: boolean; reconnects: number };
@@ -13,11 +14,16 @@ export interface OvnReplica extends RowSource {
 export type Views = { ok: true; nb: NbView; sb: SbView } | { ok: false; reason: string };
 
 /**
- * The NB and SB views, or why there are none: a database not opened yet, disconnected, or a
+ * The NB and SB views (whole, or scoped to some prefixes and nexthops), or why there are none: a database not opened yet, disconnected, or a
  * replica that cannot be read. A stale follower still yields views (the drift core turns its
  * staleness into StaleView findings).
  */
-export function gatherViews(nb: OvnReplica | undefined, sb: OvnReplica | undefined, openError: { NB?: string; SB?: string }): Views {
+export function gatherViews(
+  nb: OvnReplica | undefined,
+  sb: OvnReplica | undefined,
+  openError: { NB?: string; SB?: string },
+  scope?: { nbIndex: RowKeyIndex; sbIndex: RowKeyIndex; prefixes: Iterable<string>; nexthops: Iterable<string> },
+): Views {
   const reasons: string[] = [];
   if (!nb) reasons.push(`OVN NB database not connected${openError.NB ? `: ${openError.NB}` : ''}`);
   else if (!nb.status().connected) reasons.push(`OVN NB database disconnected${nb.status().remote ? ` from ${nb.status().remote}` : ''}`);
@@ -25,6 +31,10 @@ export function gatherViews(nb: OvnReplica | undefined, sb: OvnReplica | undefin
   else if (!sb.status().connected) reasons.push(`OVN SB database disconnected${sb.status().remote ? ` from ${sb.status().remote}` : ''}`);
   if (reasons.length > 0) return { ok: false, reason: reasons.join('; ') };
   try {
+    if (scope) {
+      const scoped = scopedSources(nb!, sb!, scope.nbIndex, scope.sbIndex, scope.prefixes, scope.nexthops);
+      return { ok: true, nb: nbView(scoped.nb), sb: sbView(scoped.sb) };
+    }
     return { ok: true, nb: nbView(nb!), sb: sbView(sb!) };
   } catch (err) {
     return { ok: false, reason: `cannot read the OVN replicas: ${(err as Error).message}` };

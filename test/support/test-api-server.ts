@@ -906,7 +906,16 @@ export class TestApiServer {
 
   // ---- watch ----------------------------------------------------------------------------------
 
+  private readonly writeListeners = new Set<(type: string, object: Obj) => void>();
+
+  /** Observe every stored write (benchmarks time status writes with it). Returns an unsubscribe. */
+  onWrite(listener: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Obj) => void): () => void {
+    this.writeListeners.add(listener as (type: string, object: Obj) => void);
+    return () => this.writeListeners.delete(listener as (type: string, object: Obj) => void);
+  }
+
   private emit(ev: WatchEvent): void {
+    for (const l of this.writeListeners) l(ev.type, ev.object);
     this.history.push({ ...ev, object: clone(ev.object), old: ev.old ? clone(ev.old) : undefined });
     const limit = this.opts.historyLimit ?? 1000;
     if (this.history.length > limit) {
