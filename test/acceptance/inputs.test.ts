@@ -1,0 +1,292 @@
+// Acceptance: `ovn-drift check` inputs and exit codes (DESIGN.md "CLI contract"): bad input -> 1
+// and nothing changed, unreachable / wrong databases -> 2 within a bounded time naming the remote,
+// -f with directories, several -f, multi-document YAML with other kinds, unix: remotes.
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OvnSandbox, freePort } from '../../operator/sandbox/sandbox.js';
+import {
+  ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbRoutes, parseReport, pcr, routerWithSwitch,
+  vmPort, waitSb, yamlDocs, type Ran,
+} from './support.js';
+
+let sb: OvnSandbox;
+let md: ManifestDir;
+const db = () => ['--nb', sb.nbRemote, '--sb', sb.sbRemote];
+const GOOD = pcr('good', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28'] });
+const out = (r: Ran) => `${r.stdout}\n${r.stderr}`;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  md = await ManifestDir.create();
+  sb = await OvnSandbox.start();
+  await routerWithSwitch(sb, 'r1', 'ls1', ['10.9.2.1/24', 'fd00:2::1/64']);
+  await vmPort(sb, 'ls1', 'vm1', ['10.9.2.146', 'fd00:2::92']);
+  await chassis(sb, 'ch1', '192.168.0.11', 'host1');
+  await bind(sb, 'vm1', 'ch1');
+  await sb.nbctl('lr-route-add', 'r1', '10.9.52.144/28', '10.9.2.146');
+  await waitSb(sb);
+}, 180_000);
+
+afterAll(async () => {
+  await sb?.stop();
+  await md?.remove();
+});
+
+describe('exit 1: bad input or usage, and nothing is changed', () => {
+  const bad: [string, Record<string, unknown>, string][] = [
+    ['bad CIDR', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.300/28'] }, '10.9.52.300/28'],
+    ['bad prefix length', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.0/33'] }, '10.9.52.0/33'],
+    ['bad nexthop', { router: 'r1', nexthop: '10.9.2.256', cidrs: ['10.9.52.0/24'] }, '10.9.2.256'],
+    ['family mismatch (v6 prefix, v4 nexthop)', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['fd00:52::/64'] }, 'fd00:52::/64'],
+    ['family mismatch (v4 prefix, v6 nexthop)', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['10.9.52.0/24'] }, '10.9.52.0/24'],
+    ['missing router', { nexthop: '10.9.2.146', cidrs: ['10.9.52.0/24'] }, 'router'],
+    ['missing nexthop', { router: 'r1', cidrs: ['10.9.52.0/24'] }, 'nexthop'],
+    ['missing cidrs', { router: 'r1', nexthop: '10.9.2.146' }, 'cidrs'],
+    ['empty cidrs', { router: 'r1', nexthop: '10.9.2.146', cidrs: [] }, 'cidrs'],
+    ['unknown policy', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.0/24'], policy: 'via-magic' }, 'via-magic'],
+  ];
+  for (const [what, spec, named] of bad) {
+    it(`${what} -> 1, message names ${named}`, async () => {
+      const f = await md.write(`bad-${what.replace(/\W+/g, '-')}.yaml`, pcr('bad', spec));
+      const r = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+      expect(r.code, describeRun(r)).toBe(1);
+      expect(out(r)).toContain(named);
+    });
+  }
+
+  it('malformed YAML -> 1 naming the file', async () => {
+    const f = await md.write('malformed.yaml', 'apiVersion: ovndrift.io/v1alpha1\nkind: PodCIDRRoute\nspec: {router: r1, cidrs: [10.9.52.0/24\n');
+    const r = await cli(['check', ...db(), '-f', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(out(r)).toContain('malformed.yaml');
+  });
+
+  it('nonexistent file -> 1 naming the path', async () => {
+    const p = join(md.dir, 'does-not-exist.yaml');
+    const r = await cli(['check', ...db(), '-f', p]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(out(r)).toContain('does-not-exist.yaml');
+  });
+
+  it('unknown flag -> 1', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', ...db(), '-f', f, '--frobnicate']);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(out(r)).toContain('frobnicate');
+  });
+
+  it('unknown --output format -> 1', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'xml']);
+    expect(r.code, describeRun(r)).toBe(1);
+  });
+
+  it('missing --nb -> 1', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--sb', sb.sbRemote, '-f', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+  });
+
+  it('missing -f -> 1', async () => {
+    const r = await cli(['check', ...db()]);
+    expect(r.code, describeRun(r)).toBe(1);
+  });
+
+  it('malformed remote syntax -> 1', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--nb', 'http://127.0.0.1:1', '--sb', sb.sbRemote, '-f', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(out(r)).toContain('http://127.0.0.1:1');
+  });
+
+  it('unknown command -> 1', async () => {
+    const r = await cli(['chekc']);
+    expect(r.code, describeRun(r)).toBe(1);
+  });
+
+  it('--adopt without --repair -> 1', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', ...db(), '-f', f, '--adopt']);
+    expect(r.code, describeRun(r)).toBe(1);
+  });
+
+  it('--repair with one bad manifest among good ones changes nothing in the NB', async () => {
+    const before = await nbRoutes(sb, 'r1');
+    const f = await md.write(
+      'repair-bad.yaml',
+      pcr('would-create', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.53.0/24'] }),
+      pcr('broken', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.54.0/99'] }),
+    );
+    const r = await cli(['check', ...db(), '-f', f, '--repair']);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(await nbRoutes(sb, 'r1')).toEqual(before);
+  });
+});
+
+describe('-f: files, directories, several -f, multi-document YAML', () => {
+  const other = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { router: 'r1', cidrs: 'bogus' } },
+    {
+      apiVersion: 'ovndrift.io/v1alpha1', kind: 'TunnelNoTrackPolicy', metadata: { name: 'geneve' },
+      spec: { ports: [{ name: 'geneve', protocol: 'UDP', port: 6081 }] },
+    },
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ovn-drift' }, spec: { replicas: 2 } },
+  ];
+
+  it('a directory with mixed kinds: only PodCIDRRoute documents are read (.yaml and .yml)', async () => {
+    const sub = join(md.dir, 'mixed');
+    await md.write('mixed/a.yaml', pcr('from-a', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.60.0/24'] }));
+    await md.write('mixed/b.yml', other[0], pcr('from-b', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.61.0/24'] }), other[1]);
+    await md.write('mixed/c.yaml', other[2]);
+    const r = await cli(['check', ...db(), '-f', sub, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(new Set(rep.findings.map((f) => f.route))).toEqual(new Set(['from-a', 'from-b']));
+    expect(kinds(rep).every((k) => k === 'RouteMissing')).toBe(true);
+  });
+
+  it('a directory of only in-sync routes and other kinds -> 0', async () => {
+    const sub = join(md.dir, 'clean');
+    await md.write('clean/routes.yaml', ...other, GOOD);
+    await md.write('clean/tunnel.yaml', other[1]);
+    const r = await cli(['check', ...db(), '-f', sub, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(parseReport(r).findings).toEqual([]);
+  });
+
+  it('a directory that also holds a non-manifest file (README.md) still checks its manifests', async () => {
+    const sub = join(md.dir, 'with-readme');
+    await md.write('with-readme/routes.yaml', pcr('r', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.62.0/24'] }));
+    await mkdir(sub, { recursive: true });
+    await writeFile(join(sub, 'README.md'), '# routes for r1\n\nApply with `kubectl apply -f .` : done.\n');
+    const r = await cli(['check', ...db(), '-f', sub, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(parseReport(r).findings.map((f) => f.route)).toEqual(['r']);
+  });
+
+  it('several -f (file and directory) are all read', async () => {
+    const f1 = await md.write('multi/one.yaml', pcr('one', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.63.0/24'] }));
+    await md.write('multi-dir/two.yaml', pcr('two', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.64.0/24'] }));
+    const r = await cli(['check', ...db(), '-f', f1, '-f', join(md.dir, 'multi-dir'), '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(new Set(parseReport(r).findings.map((f) => f.route))).toEqual(new Set(['one', 'two']));
+  });
+
+  it('multi-document YAML with empty and comment-only documents and other kinds', async () => {
+    const text = yamlDocs(
+      '# leading comment only\n',
+      other[0],
+      '',
+      GOOD,
+      other[1],
+      pcr('second', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.65.0/24'] }),
+    );
+    const f = await md.write('multidoc.yaml', text);
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(rep.findings.map((x) => x.route)).toEqual(['second']);
+    expect(rep.findings[0]!.kind).toBe('RouteMissing');
+  });
+});
+
+describe('exit 2: unreachable or wrong databases, bounded, naming the remote', () => {
+  let blackhole: Server;
+  let garbage: Server;
+  const sockets: Socket[] = [];
+  let blackholePort = 0;
+  let garbagePort = 0;
+
+  beforeAll(async () => {
+    blackholePort = await freePort();
+    garbagePort = await freePort();
+    blackhole = createServer((s) => { sockets.push(s); s.on('error', () => {}); }); // accepts, never answers
+    garbage = createServer((s) => { sockets.push(s); s.on('error', () => {}); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+    await new Promise<void>((r) => blackhole.listen(blackholePort, '127.0.0.1', r));
+    await new Promise<void>((r) => garbage.listen(garbagePort, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => blackhole?.close(r));
+    await new Promise((r) => garbage?.close(r));
+  });
+
+  it('NB on a closed port -> 2, returns on its own, names the NB remote', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const closed = `tcp:127.0.0.1:${await freePort()}`;
+    const r = await cli(['check', '--nb', closed, '--sb', sb.sbRemote, '-f', f], { killAfterMs: 60_000 });
+    expect(r.killed, 'still running after 60 s').toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain(closed);
+  });
+
+  it('SB on a closed port -> 2 naming the SB remote', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const closed = `tcp:127.0.0.1:${await freePort()}`;
+    const r = await cli(['check', '--nb', sb.nbRemote, '--sb', closed, '-f', f, '--output', 'json'], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain(closed);
+  });
+
+  it('a cluster list of closed ports -> 2', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const list = `tcp:127.0.0.1:${await freePort()},tcp:127.0.0.1:${await freePort()}`;
+    const r = await cli(['check', '--nb', list, '--sb', sb.sbRemote, '-f', f], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+  });
+
+  it('unix: socket that does not exist -> 2 naming it', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const gone = `unix:${join(md.dir, 'no-such.sock')}`;
+    const r = await cli(['check', '--nb', gone, '--sb', sb.sbRemote, '-f', f], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain('no-such.sock');
+  });
+
+  it('a peer that accepts and never answers -> 2 within --timeout (bounded), naming the remote', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const remote = `tcp:127.0.0.1:${blackholePort}`;
+    const r = await cli(['check', '--nb', remote, '--sb', sb.sbRemote, '-f', f, '--timeout', '3'], { killAfterMs: 60_000 });
+    expect(r.killed, 'hung on a silent peer').toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain(remote);
+  });
+
+  it('a peer that is not OVSDB (answers HTTP and closes) -> 2', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const remote = `tcp:127.0.0.1:${garbagePort}`;
+    const r = await cli(['check', '--nb', remote, '--sb', sb.sbRemote, '-f', f, '--timeout', '3'], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain(remote);
+  });
+
+  it('NB and SB swapped (server lacks OVN_Northbound) -> 2 naming the missing database', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--nb', sb.sbRemote, '--sb', sb.nbRemote, '-f', f], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toMatch(/OVN_Northbound|OVN_Southbound/);
+  });
+});
+
+describe('remotes', () => {
+  it('unix:PATH remotes work', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--nb', sb.nb.members[0]!.unixRemote, '--sb', sb.sb.members[0]!.unixRemote, '-f', f, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(parseReport(r).findings).toEqual([]);
+  });
+
+  it('unix:PATH remotes see drift too', async () => {
+    const f = await md.write('drift.yaml', pcr('d', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.66.0/24'] }));
+    const r = await cli(['check', '--nb', sb.nb.members[0]!.unixRemote, '--sb', sb.sb.members[0]!.unixRemote, '-f', f, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(kinds(parseReport(r))).toEqual(['RouteMissing']);
+  });
+});
