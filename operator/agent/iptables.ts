@@ -209,6 +209,7 @@ class HelperShell {
     const child = this.child;
     if (!child) return Promise.resolve();
     this.child = undefined;
+    this.active(child); // keep the process alive until the shell has gone
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.stdin.end();
