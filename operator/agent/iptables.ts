@@ -243,7 +243,7 @@ export class ShellRunner implements CommandRunner {
   constructor(opts: ProcessRunnerOptions & { shells?: number } = {}) {
     this.where = opts.netns ? `netns ${opts.netns}` : 'host';
     const env = opts.env ?? process.env;
-    const argv = opts.netns ? ['ip', 'netns', 'exec', opts.netns, 'sh'] : ['sh'];
+    const argv = opts.netns ? ['ip', 'netns', 'exec', opts.netns, '/bin/sh'] : ['/bin/sh'];
     this.shells = Array.from({ length: opts.shells ?? 2 }, () => new HelperShell(argv, env, opts.timeoutMs ?? 30_000));
     this.free = [...this.shells];
     this.lookup = new ProcessRunner({ env });
