@@ -72,6 +72,14 @@ beforeAll(async () => {
   await add('lr-route-add', 'r1', '10.9.63.0/24', '10.9.2.146');
   await add('lr-route-add', 'r2', '10.9.63.0/24', '10.20.0.5');
   await add('lr-route-add', 'r1', '10.9.64.0/24', 'discard');
+  // rows written by other tools in non-canonical IPv6 text (northd normalises the prefix, copies the nexthop)
+  await add('--id=@r', 'create', 'Logical_Router_Static_Route', 'ip_prefix="FD00:0054:0:0::/64"', 'nexthop="fd00:2:0:0::92"', '--', 'add', 'Logical_Router', 'r1', 'static_routes', '@r');
+  await add('lr-route-add', 'r1', '10.9.65.0/24', '10.9.2.146', 'r1-ls1'); // explicit output port
+  // a port whose address northd assigns (dynamic), on a switch with other_config:subnet
+  await routerWithSwitch(sb, 'r1', 'lsd', ['10.50.0.1/24']);
+  await sb.nbctl('set', 'Logical_Switch', 'lsd', 'other_config:subnet=10.50.0.0/24', 'other_config:exclude_ips=10.50.0.1..10.50.0.9');
+  await sb.nbctl('lsp-add', 'lsd', 'vmd', '--', 'lsp-set-addresses', 'vmd', 'dynamic');
+  await bind(sb, 'vmd', 'ch2');
   await add('lr-route-add', 'r1', '10.9.80.0/24', '10.9.2.146'); // FlowStale later
   await add('lr-route-add', 'r1', 'fd00:80::/64', 'fd00:2::92'); // FlowStale later (v6)
   await waitSb(sb);
@@ -139,6 +147,44 @@ describe('check: in sync', () => {
       pcr('on-r2', { router: 'r2', nexthop: '10.20.0.5', cidrs: ['10.9.63.0/24'], expectedChassis: 'ch2' }),
     );
     expect(rep.findings).toEqual([]);
+  });
+});
+
+describe('check: OVN written by other tools', () => {
+  it('NB row with non-canonical IPv6 prefix and nexthop text is the same route', async () => {
+    const { rep } = await check('v6-nb-noncanon', pcr('v6n', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['fd00:54::/64'] }));
+    expect(rep.findings).toEqual([]);
+  });
+
+  it('route with an explicit output_port is in sync', async () => {
+    const { rep } = await check('outport', pcr('op', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.65.0/24'] }));
+    expect(rep.findings).toEqual([]);
+  });
+
+  it('nexthop on a port with a dynamic (northd-assigned) address is found and bound', async () => {
+    const dyn = (await sb.nbctl('--bare', '--columns=dynamic_addresses', 'list', 'Logical_Switch_Port', 'vmd')).trim();
+    const ip = dyn.split(/\s+/)[1]!;
+    expect(ip).toMatch(/^10\.50\.0\.\d+$/); // precondition: northd assigned it
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.66.0/24', ip);
+    const { rep } = await check('dynamic', pcr('dyn', { router: 'r1', nexthop: ip, cidrs: ['10.9.66.0/24'], expectedChassis: 'host2' }));
+    expect(rep.findings).toEqual([]);
+  });
+
+  it('--output=json and -o json are the same flag', async () => {
+    const f = await md.write('flags.yaml', pcr('vm1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.53.0/24'] }));
+    for (const form of [['--output=json'], ['-o', 'json']]) {
+      const r = await cli(['check', ...db(), '-f', f, ...form]);
+      expect(r.code, describeRun(r)).toBe(3);
+      expect(kinds(parseReport(r))).toEqual(['RouteMissing']);
+    }
+  });
+
+  it('text output with drift exits 3 and names the kind and prefix', async () => {
+    const f = await md.write('text-drift.yaml', pcr('vm1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.54.0/24'] }));
+    const r = await cli(['check', ...db(), '-f', f]);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(r.stdout).toContain('10.9.54.0/24');
+    expect(r.stdout).toContain('NexthopMismatch');
   });
 });
 
@@ -322,6 +368,9 @@ describe('check: SB behind NB (northd stopped)', () => {
       await sb.nbctl('set', 'NB_Global', '.', `nb_cfg=${(await nbCfg(sb)) + 1}`);
       const lag = await check('lag', pcr('s4', { router: 'r1', nexthop: '10.9.2.147', cidrs: ['10.9.80.0/24'] }));
       expect(kinds(lag.rep)).toContain('NorthdLagging');
+      for (const f of lag.rep.findings) {
+        expect(Object.keys(f).sort()).toEqual(['actual', 'expected', 'kind', 'message', 'prefix', 'route', 'router']);
+      }
       expect(kinds(lag.rep)).toContain('FlowStale');
     } finally {
       await sb.startNorthd();
