@@ -57,7 +57,6 @@ export class NoTrackAgent {
   readonly backend: Backend;
   private readonly tables: Map<Family, RawTable>;
   private lastGood?: ValidPolicy[];
-  private lastGoodLabels?: Record<string, string>;
   /** Per family: the chain rules last applied (to tell a policy change from drift). */
   private readonly applied = new Map<Family, string>();
   private otherBackendChecked = false;
@@ -74,13 +73,13 @@ export class NoTrackAgent {
     const log = this.opts.logger;
     const result: PassResult = { outcome: 'InSync', families: [], conntrackDeleted: 0, invalid: input.invalid, warnings: [] };
     let policies: ValidPolicy[] | undefined = input.policies;
-    let labels = input.nodeLabels;
+    const labels = input.nodeLabels;
     if (input.invalid.length > 0) {
       for (const m of input.invalid) log.error({ reason: m }, 'TunnelNoTrackPolicy rejected');
       this.opts.metrics.errors.inc({ code: 'PolicyInvalid' });
-      // Keep enforcing what was last applied from valid input; never apply a partial new set.
+      // Keep enforcing the last valid set of policies (node labels are current); never apply a
+      // partial new set.
       policies = this.lastGood;
-      labels = this.lastGoodLabels ?? input.nodeLabels;
     }
     if (policies) result.ruleset = renderRuleset(policies, labels);
 
@@ -104,7 +103,6 @@ export class NoTrackAgent {
     }
     if (input.invalid.length === 0 && !failed && policies) {
       this.lastGood = policies;
-      this.lastGoodLabels = labels;
     }
     for (const f of result.families) if (!f.error) this.applied.set(f.family, (result.ruleset?.families[f.family].chainRules ?? []).join('\n'));
     end();

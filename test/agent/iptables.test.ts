@@ -89,6 +89,24 @@ describe.each(['nft', 'legacy'] as BackendName[])('NOTRACK rules with the %s bac
     expect((await agent.pass({ policies: [gw], invalid: [], nodeLabels: {} })).outcome).toBe('InSync');
   });
 
+  it('with an invalid policy in the input, keeps enforcing (and repairing) the last valid set', async () => {
+    const { agent } = agentIn(ns.name, backend);
+    await agent.pass({ policies: [gw], invalid: [], nodeLabels: gwLabels });
+    const good = ourRules(ns, backend, 'ipv4');
+    const bad = { policies: [vxlan], invalid: ['TunnelNoTrackPolicy ic-gateway is invalid: spec.ports[0].port: must be an integer in 1..65535 (got 0)'], nodeLabels: gwLabels };
+    const r = await agent.pass(bad);
+    expect(r.outcome).toBe('InvalidInput');
+    expect(ourRules(ns, backend, 'ipv4')).toEqual(good);
+    ipt(ns, backend, 'ipv4', ['-w', '-t', 'raw', '-F', CHAIN]);
+    expect((await agent.pass(bad)).outcome).toBe('InvalidInput');
+    expect(ourRules(ns, backend, 'ipv4')).toEqual(good);
+    // A fresh agent with nothing valid yet changes nothing at all.
+    const fresh = agentIn(ns.name, backend).agent;
+    ipt(ns, backend, 'ipv4', ['-w', '-t', 'raw', '-F', CHAIN]);
+    expect((await fresh.pass(bad)).families).toEqual([]);
+    expect(ourRules(ns, backend, 'ipv4').filter((l) => l.startsWith(`-A ${CHAIN}`))).toEqual([]);
+  });
+
   it('ipFamilies: [IPv4] leaves ip6tables without our chain', async () => {
     const { agent } = agentIn(ns.name, backend);
     await agent.pass({ policies: [vxlan], invalid: [], nodeLabels: {} });
