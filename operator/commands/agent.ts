@@ -60,6 +60,11 @@ export function parseDuration(text: string): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
+function usageError(msg: string): number {
+  console.error(`ovn-drift agent: ${msg}`);
+  return AGENT_EXIT.badInput;
+}
+
 export async function run(argv: string[]): Promise<number> {
   return runAgent(argv);
 }
@@ -94,10 +99,6 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
     return 0;
   }
   const logger = deps.logger ?? pino({ name: 'ovn-drift-agent', level: values['log-level'] }, pino.destination({ dest: 2, sync: true }));
-  const usageError = (msg: string): number => {
-    console.error(`ovn-drift agent: ${msg}`);
-    return AGENT_EXIT.badInput;
-  };
   const backendFlag = values.backend ?? env.OVN_DRIFT_IPTABLES_BACKEND ?? 'auto';
   if (backendFlag !== 'auto' && backendFlag !== 'legacy' && backendFlag !== 'nft') return usageError(`--backend must be auto, legacy or nft (got '${backendFlag}')`);
   const intervalMs = parseDuration(values.interval);
@@ -113,16 +114,18 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
   }
 }
 
-type AgentFlags = { [k: string]: string | boolean | string[] | undefined } & {
-  'node-name'?: string; 'node-labels'?: string; filename?: string[]; once?: boolean; cleanup?: boolean;
-  'metrics-address'?: string; kubeconfig?: string; interval: string;
-};
+interface AgentFlags {
+  'node-name'?: string;
+  'node-labels'?: string;
+  filename?: string[];
+  once?: boolean;
+  cleanup?: boolean;
+  'metrics-address'?: string;
+  kubeconfig?: string;
+  interval: string;
+}
 
 async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: AgentDeps, env: NodeJS.ProcessEnv, logger: Logger, intervalMs: number, backendFlag: string): Promise<number> {
-  const usageError = (msg: string): number => {
-    console.error(`ovn-drift agent: ${msg}`);
-    return AGENT_EXIT.badInput;
-  };
   const metrics = deps.metrics ?? createAgentMetrics();
 
   if (values.cleanup) {
