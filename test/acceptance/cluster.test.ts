@@ -81,4 +81,21 @@ describe('clustered remotes', () => {
       await sbLeader!.start();
     }
   });
+
+  it('a lone NB member cut off from its cluster is never taken as truth (StaleView or exit 2, never 0)', async () => {
+    const leader = await clusterLeader(sb, sb.nb);
+    const [lone, ...rest] = [...sb.nb.members.filter((m) => m !== leader), leader!];
+    const stopped = rest.filter((m) => m!.running);
+    for (const m of stopped) await m!.stop();
+    try {
+      await sleep(5_000); // past the election timer: the survivor has no leader and no quorum
+      const f = await md.write('stale.yaml', pcr('ok', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28'] }));
+      const r = await cli(['check', '--nb', lone!.tcpRemote, '--sb', sb.sbRemote, '-f', f, '--output', 'json', '--timeout', '5'], { killAfterMs: 90_000 });
+      expect(r.killed).toBe(false);
+      expect([2, 3], describeRun(r)).toContain(r.code);
+      if (r.code === 3) expect(kinds(parseReport(r))).toContain('StaleView');
+    } finally {
+      for (const m of stopped) await m!.start();
+    }
+  });
 });

@@ -148,6 +148,36 @@ describe('check --repair', () => {
     expect(await nbRoutes(sb, 'r1')).toEqual(before);
   });
 
+  it('--repair never touches an unowned row that is already right (no stamping without --adopt)', async () => {
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.68.0/24', '10.9.2.146');
+    const before = await rowsFor('10.9.68.0/24');
+    const r = await run('unowned-right', [['ur', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.68.0/24'] }]], '--repair');
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(await rowsFor('10.9.68.0/24')).toEqual(before);
+  });
+
+  it('partial repair: owned/missing prefixes fixed, the unowned wrong one reported (exit 3)', async () => {
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.69.0/24', '10.9.2.147'); // unowned, wrong
+    const spec: RouteSpec = { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.70.0/24', '10.9.69.0/24', '10.9.71.0/24'] };
+    const r = await run('partial', [['partial', spec]], '--repair');
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(rep.findings.map((f) => f.prefix)).toEqual(['10.9.69.0/24']);
+    expect((await rowsFor('10.9.70.0/24')).map((x) => x.nexthop)).toEqual(['10.9.2.146']);
+    expect((await rowsFor('10.9.71.0/24')).map((x) => x.nexthop)).toEqual(['10.9.2.146']);
+    expect((await rowsFor('10.9.69.0/24')).map((x) => x.nexthop)).toEqual(['10.9.2.147']);
+  });
+
+  it('--repair --adopt on an unowned ECMP pair for exactly that prefix ends in sync with the desired nexthop only', async () => {
+    await sb.nbctl('lr-route-add', 'r1', '10.9.67.0/24', '10.9.2.146');
+    await sb.nbctl('--ecmp', 'lr-route-add', 'r1', '10.9.67.0/24', '10.9.2.147');
+    await waitSb(sb);
+    const r = await run('ecmp-adopt', [['ea', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.67.0/24'] }]], '--repair', '--adopt');
+    expect(r.code, describeRun(r)).toBe(0);
+    expect((await rowsFor('10.9.67.0/24')).map((x) => x.nexthop)).toEqual(['10.9.2.146']);
+    expect(await sbNexthops('10.9.67.0/24')).toEqual(['10.9.2.146']);
+  });
+
   it('IPv6, src-ip policy and route table T are created as asked', async () => {
     const r = await run(
       'v6-src-table',
