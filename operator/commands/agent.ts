@@ -195,7 +195,8 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     console.log(summarize(result, nodeName, backend));
     for (const w of result.warnings) console.error(`ovn-drift agent: warning: ${w}`);
     if (result.error) {
-      console.error(`ovn-drift agent: ${result.error.message}`);
+      const messages = result.families.flatMap((f) => (f.error ? [f.error] : []));
+      for (const m of messages.length > 0 ? messages : [result.error.message]) console.error(`ovn-drift agent: ${m}`);
       return AGENT_EXIT.iptablesFailed;
     }
     return AGENT_EXIT.applied;
