@@ -2,7 +2,9 @@
 // and nothing changed, unreachable / wrong databases -> 2 within a bounded time naming the remote,
 // -f with directories, several -f, multi-document YAML with other kinds, unix: remotes.
 import { createServer, type Server, type Socket } from 'node:net';
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnSandbox, freePort } from '../../operator/sandbox/sandbox.js';
@@ -290,3 +292,65 @@ describe('remotes', () => {
     expect(kinds(parseReport(r))).toEqual(['RouteMissing']);
   });
 });
+
+describe('ssl: remotes', () => {
+  let sslPort = 0;
+  const pki = () => join(md.dir, 'pki');
+  const p = (n: string) => join(pki(), n);
+  const openssl = (...a: string[]) => promisify(execFile)('openssl', a, { cwd: pki() });
+  async function issue(ca: string, name: string): Promise<void> {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2');
+  }
+
+  beforeAll(async () => {
+    await mkdir(pki(), { recursive: true });
+    for (const ca of ['ca', 'otherca']) {
+      await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '2', '-subj', `/CN=${ca}`);
+    }
+    await issue('ca', 'server');
+    await issue('ca', 'client');
+    sslPort = await freePort();
+    const m = sb.nb.members[0]!;
+    m.extraArgs = [`--remote=pssl:${sslPort}:127.0.0.1`, `--private-key=${p('server.key')}`, `--certificate=${p('server.crt')}`, `--ca-cert=${p('ca.crt')}`];
+    await m.stop();
+    await m.start();
+    await waitSb(sb);
+  }, 120_000);
+
+  it('ssl:IP:PORT with key, certificate and CA: in sync -> 0', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--nb', `ssl:127.0.0.1:${sslPort}`, '--sb', sb.sbRemote, '-f', f, '--output', 'json',
+      '--private-key', p('client.key'), '--certificate', p('client.crt'), '--ca-cert', p('ca.crt')], { killAfterMs: 60_000 });
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(parseReport(r).findings).toEqual([]);
+  });
+
+  it('server certificate not signed by the given CA -> 2, bounded, naming the remote', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const remote = `ssl:127.0.0.1:${sslPort}`;
+    const r = await cli(['check', '--nb', remote, '--sb', sb.sbRemote, '-f', f, '--timeout', '5',
+      '--private-key', p('client.key'), '--certificate', p('client.crt'), '--ca-cert', p('otherca.crt')], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toContain(remote);
+  });
+
+  it('a private key file that does not exist: clear message naming it, no hang', async () => {
+    const f = await md.write('good.yaml', GOOD);
+    const r = await cli(['check', '--nb', `ssl:127.0.0.1:${sslPort}`, '--sb', sb.sbRemote, '-f', f, '--timeout', '5',
+      '--private-key', p('nope.key'), '--certificate', p('client.crt'), '--ca-cert', p('ca.crt')], { killAfterMs: 60_000 });
+    expect(r.killed).toBe(false);
+    expect([1, 2]).toContain(r.code);
+    expect(out(r)).toContain('nope.key');
+  });
+});
+
+describe('demo', () => {
+  it('shows the seed drift (NB 10.9.2.146 vs SB 10.215.91.233, 10.96.133.20 instead of 10.184.163.36), heals it, exits 0', async () => {
+    const r = await cli(['demo'], { killAfterMs: 120_000 });
+    expect(r.code, describeRun(r)).toBe(0);
+    for (const s of ['10.9.52.144/28', '10.9.2.146', '10.215.91.233', '10.96.133.20', '10.184.163.36', 'FlowStale']) expect(r.stdout).toContain(s);
+  });
+});
+
