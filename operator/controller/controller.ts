@@ -105,6 +105,7 @@ export class Controller {
   private readonly validated = new Map<string, { rv?: string; result: ValidationResult }>();
   private conflicts?: Map<string, string[]>;
   private readonly perResource = new Map<string, { states: Record<string, number>; kinds: Record<string, number> }>();
+  private readonly totals = { states: {} as Record<string, number>, kinds: {} as Record<string, number> };
   private idleWaiters: (() => void)[] = [];
   /** Counters for tests and benchmarks. */
   readonly stats = { batches: 0, evaluated: 0, statusWrites: 0, repairs: 0, gatherMs: 0, evaluateMs: 0, renderMs: 0, writeMs: 0 };
@@ -436,7 +437,22 @@ export class Controller {
     return obj.status;
   }
 
+  /**
+   * Reconcile in chunks of scoped reads: each chunk reads only the rows its resources depend on,
+   * and the event loop gets a turn between chunks (OVSDB echo probes, watches, Lease renewals),
+   * so a full resync of thousands of resources never stalls the process.
+   */
   private async reconcileRoutes(batch: Map<string, number | undefined>): Promise<void> {
+    const CHUNK = 64;
+    if (batch.size <= CHUNK) return this.reconcileChunk(batch);
+    const entries = [...batch];
+    for (let i = 0; i < entries.length && !this.stopped; i += CHUNK) {
+      await this.reconcileChunk(new Map(entries.slice(i, i + CHUNK)));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  private async reconcileChunk(batch: Map<string, number | undefined>): Promise<void> {
     this.stats.batches++;
     const now = new Date();
     const items: { name: string; obj: PCR; result: ValidationResult; conflicts: string[] }[] = [];
@@ -453,7 +469,7 @@ export class Controller {
     const tg = performance.now();
     const valid = items.filter((i) => i.result.route).map((i) => i.result.route!);
     // a few dirty resources: read only the rows they can depend on; many: the whole replicas
-    const scoped = this.nbIndex && this.sbIndex && valid.length <= Math.max(64, this.routes.list().length / 10);
+    const scoped = this.nbIndex !== undefined && this.sbIndex !== undefined;
     const scope = scoped
       ? { nbIndex: this.nbIndex!, sbIndex: this.sbIndex!, prefixes: valid.flatMap((r) => r.spec.cidrs), nexthops: valid.map((r) => r.spec.nexthop) }
       : undefined;
@@ -585,29 +601,40 @@ export class Controller {
     this.index.delete(name);
     this.lastWritten.delete(name);
     this.validated.delete(name);
-    this.perResource.delete(name);
+    this.dropResourceMetrics(name);
     this.conflicts = undefined;
     this.updateAggregateMetrics();
   }
 
   private recordResourceMetrics(name: string, status: PodCIDRRouteStatus, findings: Finding[]): void {
-    const states: Record<string, number> = { InSync: 0, Drifted: 0, Unknown: 0 };
+    const states: Record<string, number> = {};
     for (const r of status.routes ?? []) states[r.state] = (states[r.state] ?? 0) + 1;
     const kinds: Record<string, number> = {};
     for (const f of findings) if (f.route !== '') kinds[f.kind] = (kinds[f.kind] ?? 0) + 1;
+    this.dropResourceMetrics(name);
     this.perResource.set(name, { states, kinds });
+    for (const [k, v] of Object.entries(states)) this.totals.states[k] = (this.totals.states[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(kinds)) this.totals.kinds[k] = (this.totals.kinds[k] ?? 0) + v;
   }
 
+  private dropResourceMetrics(name: string): void {
+    const old = this.perResource.get(name);
+    if (!old) return;
+    for (const [k, v] of Object.entries(old.states)) this.totals.states[k] = (this.totals.states[k] ?? 0) - v;
+    for (const [k, v] of Object.entries(old.kinds)) this.totals.kinds[k] = (this.totals.kinds[k] ?? 0) - v;
+    this.perResource.delete(name);
+  }
+
+  /** Publish the running totals (kept incrementally: O(changed resources) per batch). */
   private updateAggregateMetrics(): void {
-    const states: Record<string, number> = { InSync: 0, Drifted: 0, Unknown: 0 };
-    const kinds: Record<string, number> = {};
-    for (const r of this.perResource.values()) {
-      for (const [k, v] of Object.entries(r.states)) states[k] = (states[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(r.kinds)) kinds[k] = (kinds[k] ?? 0) + v;
+    for (const state of ['InSync', 'Drifted', 'Unknown']) this.metrics.routes.set({ state }, this.totals.states[state] ?? 0);
+    for (const [kind, v] of Object.entries(this.totals.kinds)) {
+      if (v > 0) this.metrics.findings.set({ kind }, v);
+      else {
+        this.metrics.findings.remove({ kind });
+        delete this.totals.kinds[kind];
+      }
     }
-    for (const [state, v] of Object.entries(states)) this.metrics.routes.set({ state }, v);
-    this.metrics.findings.reset();
-    for (const [kind, v] of Object.entries(kinds)) this.metrics.findings.set({ kind }, v);
   }
 
   // ---- TunnelNoTrackPolicy --------------------------------------------------------------------

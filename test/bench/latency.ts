@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       lease: false,
       resyncMs: 0,
       writeConcurrency: 32,
-      logger: pino({ level: 'warn' }),
+      logger: pino({ level: process.env.LOG_LEVEL ?? 'error' }),
     });
     const ready = (o: any) => o?.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
     await controller.start();
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     await controller.idle();
     const fullResyncMs = performance.now() - r0;
 
-    // --- samples ---
+    // --- samples --- (per-batch figures below cover the sample phase only)
+    Object.assign(controller.stats, { batches: 0, evaluated: 0, statusWrites: 0, gatherMs: 0, evaluateMs: 0, renderMs: 0, writeMs: 0 });
     const nbClient = await OvsdbClient.connect(ovn.nbRemote);
     const watcherDb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES });
     const uuidOf = new Map<string, string>();

@@ -194,7 +194,8 @@ describe('two operator instances', () => {
         nbRemote: ovn.nbRemote,
         sbRemote: ovn.sbRemote,
         identity: id,
-        lease: { namespace: 'ovn-drift', name: 'ovn-drift-operator', durationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+        // a long lease: the standby can only take over this fast because the leader releases it
+        lease: { namespace: 'ovn-drift', name: 'ovn-drift-operator', durationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 200 },
         resyncMs: 0,
         logger: silent,
       });
@@ -214,7 +215,8 @@ describe('two operator instances', () => {
     await until('standby replicas warm', () => b.readiness().ready);
 
     await a.stop(); // SIGTERM path: releases the Lease
-    await until('b leads', () => b.isLeader(), 5000);
+    expect(a.isLeader()).toBe(false);
+    await until('b leads', () => b.isLeader(), 10_000);
     expect(api.get('leases', 'ovn-drift-operator', 'ovn-drift')!.spec.holderIdentity).toBe('op-b');
     await ovn.stopNorthd();
     await bumpWithoutNorthd(ovn, '--may-exist', 'lr-route-add', SEED.router, SEED.stalePrefix, SEED.otherIp);
