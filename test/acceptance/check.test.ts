@@ -80,6 +80,11 @@ beforeAll(async () => {
   await sb.nbctl('set', 'Logical_Switch', 'lsd', 'other_config:subnet=10.50.0.0/24', 'other_config:exclude_ips=10.50.0.1..10.50.0.9');
   await sb.nbctl('lsp-add', 'lsd', 'vmd', '--', 'lsp-set-addresses', 'vmd', 'dynamic');
   await bind(sb, 'vmd', 'ch2');
+  // edge prefixes: default routes and host routes (ovn-nbctl stores a /32 or /128 as a bare address)
+  await add('lr-route-add', 'r1', '0.0.0.0/0', '10.9.2.146');
+  await add('lr-route-add', 'r1', '::/0', 'fd00:2::92');
+  await add('lr-route-add', 'r1', '10.9.77.5/32', '10.9.2.146');
+  await add('lr-route-add', 'r1', 'fd00:77::5/128', 'fd00:2::92');
   await add('lr-route-add', 'r1', '10.9.80.0/24', '10.9.2.146'); // FlowStale later
   await add('lr-route-add', 'r1', 'fd00:80::/64', 'fd00:2::92'); // FlowStale later (v6)
   await waitSb(sb);
@@ -168,6 +173,32 @@ describe('check: OVN written by other tools', () => {
     await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.66.0/24', ip);
     const { rep } = await check('dynamic', pcr('dyn', { router: 'r1', nexthop: ip, cidrs: ['10.9.66.0/24'], expectedChassis: 'host2' }));
     expect(rep.findings).toEqual([]);
+  });
+
+  it('default routes (0.0.0.0/0, ::/0) and host routes (/32, /128 stored bare by ovn-nbctl) are in sync', async () => {
+    const nbPrefixes = (await nbRoutes(sb, 'r1')).map((x) => x.prefix);
+    expect(nbPrefixes).toEqual(expect.arrayContaining(['10.9.77.5', 'fd00:77::5'])); // precondition: stored bare
+    const { rep } = await check(
+      'edges',
+      pcr('def4', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['0.0.0.0/0'] }),
+      pcr('def6', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['::/0'] }),
+      pcr('host4', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.77.5/32'] }),
+      pcr('host6', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['fd00:77::5/128'] }),
+    );
+    expect(rep.findings).toEqual([]);
+  });
+
+  it('check without --repair writes nothing to the NB (rows and nb_cfg unchanged) even with drift', async () => {
+    const rows = await nbRoutes(sb, 'r1');
+    const cfg = await nbCfg(sb);
+    const { r } = await check(
+      'readonly',
+      pcr('ro1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.53.0/24', '10.9.54.0/24'] }),
+      pcr('ro2', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.55.0/24'] }),
+    );
+    expect(r.code).toBe(3);
+    expect(await nbRoutes(sb, 'r1')).toEqual(rows);
+    expect(await nbCfg(sb)).toBe(cfg);
   });
 
   it('--output=json and -o json are the same flag', async () => {
