@@ -10,7 +10,7 @@ import { parseRemotes, type Remote } from './remote.js';
 import { TableCache, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
 import { evaluateConditions } from './conditions.js';
 import { decodeRow } from './notation.js';
-import { DisconnectedError, OvsdbError, RpcError, StaleViewError, TlsError, UnreachableError } from './errors.js';
+import { DisconnectedError, OvsdbError, RpcError, StaleViewError, TimeoutError, TlsError, UnreachableError } from './errors.js';
 import type { Condition, DatabaseSchema, Operation, Row, RowChange, TableSpec, Uuid } from './types.js';
 
 export interface DatabaseOptions extends ConnectOptions {
@@ -115,7 +115,9 @@ export class Database extends EventEmitter {
       let found: { session: Session; schema: DatabaseSchema } | undefined;
       let failure: OvsdbError;
       try {
-        found = await Database.pickServer(remotes, opts, opts.leaderOnly ?? remotes.length > 1, undefined);
+        // every remote gets a share of what is left, so open() gives up in about connectTimeoutMs
+        const share = Math.max(200, Math.floor((deadline - Date.now()) / remotes.length));
+        found = await Database.pickServer(remotes, { ...opts, connectTimeoutMs: share }, opts.leaderOnly ?? remotes.length > 1, undefined);
       } catch (err) {
         if (!(err instanceof OvsdbError)) throw err;
         if (err instanceof TlsError) throw err;
@@ -160,10 +162,16 @@ export class Database extends EventEmitter {
       let client: OvsdbClient | undefined;
       try {
         client = await OvsdbClient.connect(r.text, opts);
-        const dbs = await client.listDbs();
-        if (!dbs.includes(opts.db)) throw new UnreachableError(`${r.text} does not serve ${opts.db} (it serves ${dbs.join(', ')})`);
-        schema ??= await client.getSchema(opts.db);
-        const { info, serverCache } = await readServerInfo(client, opts.db, dbs.includes('_Server'));
+        const c = client;
+        const known = schema;
+        const answer = await withDeadline(c, opts.connectTimeoutMs ?? 5000, async () => {
+          const dbs = await c.listDbs();
+          if (!dbs.includes(opts.db)) throw new UnreachableError(`${r.text} does not serve ${opts.db} (it serves ${dbs.join(', ')})`);
+          const dbSchema = known ?? (await c.getSchema(opts.db));
+          return { dbSchema, ...(await readServerInfo(c, opts.db, dbs.includes('_Server'))) };
+        });
+        schema = answer.dbSchema;
+        const { info, serverCache } = answer;
         const session: Session = { client, remote: r.text, info, serverCache, queued: undefined, method: 'monitor_cond' };
         const rank = rankServer(info);
         if (rank === 3 || (!leaderOnly && rank === 2)) {
@@ -357,7 +365,7 @@ export class Database extends EventEmitter {
   // ---- reads ----
 
   rows(table: string): ReadonlyMap<Uuid, Row> {
-    if (!this.specs.has(table)) throw new OvsdbError('RpcError', `table ${table} is not followed by this replica of ${this.opts.db}`);
+    if (!this.specs.has(table)) throw new OvsdbError('NotFollowed', `table ${table} is not followed by this replica of ${this.opts.db} (add it to tables)`);
     return this.cache.rows(table);
   }
 
@@ -393,7 +401,7 @@ export class Database extends EventEmitter {
   /** Changes which rows of a table the replica follows (monitor_cond_change). */
   async setCondition(table: string, where?: Condition[]): Promise<void> {
     const spec = this.specs.get(table);
-    if (!spec) throw new OvsdbError('RpcError', `table ${table} is not followed by this replica of ${this.opts.db}`);
+    if (!spec) throw new OvsdbError('NotFollowed', `table ${table} is not followed by this replica of ${this.opts.db} (add it to tables)`);
     spec.where = where;
     const s = this.session;
     if (!s || s.client.closed) return; // applied on reconnect
@@ -425,6 +433,22 @@ export class Database extends EventEmitter {
     const s = this.session;
     await s?.client.close();
     this.removeAllListeners('change');
+  }
+}
+
+/** Runs the first exchanges on a new connection; a server that accepts but does not answer is unreachable. */
+async function withDeadline<T>(client: OvsdbClient, ms: number, fn: () => Promise<T>): Promise<T> {
+  let silent = false;
+  const timer = setTimeout(() => {
+    silent = true;
+    void client.close();
+  }, ms);
+  try {
+    return await fn();
+  } catch (err) {
+    throw silent ? new TimeoutError(`${client.remote}: connected, but no answer within ${ms} ms`, { cause: err }) : err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -12,6 +12,7 @@ export type OvsdbErrorCode =
   | 'Protocol'
   | 'RpcError'
   | 'TransactionFailed'
+  | 'NotFollowed'
   | OperationErrorCode;
 
 export class OvsdbError extends Error {

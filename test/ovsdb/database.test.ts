@@ -2,6 +2,7 @@
 // `ovsdb-client dump`; conditional monitoring; kill/restart of ovsdb-server; the monitor fallback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
 import { Database, OvsdbError, type RowChange } from '../../operator/ovsdb/index.js';
@@ -108,6 +109,16 @@ describe('Database replica on a real NB', () => {
     expect(err.code).toBe('Unreachable');
     expect(err.message).toContain(dead);
     expect(err.message).toContain('unix:/nonexistent/x.sock');
+    // a server that accepts connections and never answers is unreachable too, within the timeout
+    const mute = createServer(() => undefined);
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    const muteRemote = `tcp:127.0.0.1:${(mute.address() as { port: number }).port}`;
+    const t1 = Date.now();
+    const silent = (await Database.open({ remote: `${muteRemote},${dead}`, db: 'OVN_Northbound', tables: [], connectTimeoutMs: 600 }).catch((e: unknown) => e)) as OvsdbError;
+    expect(Date.now() - t1).toBeLessThan(5000);
+    expect(silent.code).toBe('Unreachable');
+    expect(silent.message).toContain(`${muteRemote}: connected, but no answer`);
+    mute.close();
     const wrongDb = (await Database.open({ remote: sandbox.nbRemote, db: 'OVN_Southbound', tables: [], connectTimeoutMs: 300 }).catch((e: unknown) => e)) as OvsdbError;
     expect(wrongDb.message).toMatch(/does not serve OVN_Southbound/);
   });
