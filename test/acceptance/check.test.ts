@@ -313,6 +313,18 @@ describe('check: drift kinds', () => {
     expect(f).toMatchObject({ router: 'r1', prefix: '10.9.58.0/24' });
   });
 
+  it('NexthopUnbound after the chassis the port was bound to is deleted (node removed)', async () => {
+    await vmPort(sb, 'ls1', 'vm6', ['10.9.2.170']);
+    await chassis(sb, 'ch3', '192.168.0.13', 'host3');
+    await bind(sb, 'vm6', 'ch3');
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.67.0/24', '10.9.2.170');
+    const spec = pcr('gone', { router: 'r1', nexthop: '10.9.2.170', cidrs: ['10.9.67.0/24'] });
+    expect((await check('bound-ch3', spec)).rep.findings).toEqual([]); // precondition: bound, in sync
+    await sb.sbctl('chassis-del', 'ch3');
+    const { rep } = await check('chassis-deleted', spec);
+    only(rep, 'NexthopUnbound');
+  });
+
   it('ChassisMismatch by chassis name: expected and actual hypervisors', async () => {
     const { rep } = await check('chassis-name', pcr('cm', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28'], expectedChassis: 'ch2' }));
     const f = only(rep, 'ChassisMismatch');
