@@ -425,4 +425,38 @@ describe('check: SB behind NB (northd stopped)', () => {
     );
     expect(healed.rep.findings).toEqual([]);
   });
+
+  it('SB-only drift in the OVN 25.03 action form (reg5 source, reg9[9], other table_id/priority) is read by meaning', async () => {
+    await sb.stopNorthd();
+    try {
+      const flowOf = async (prefix: string): Promise<string> => {
+        const out = await sb.sbctl('--bare', '--columns=_uuid,match', 'find', 'Logical_Flow', 'external_ids:stage-name=lr_in_ip_routing');
+        const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+        for (let i = 0; i + 1 < lines.length; i += 2) if (lines[i + 1]!.endsWith(`.dst == ${prefix}`)) return lines[i]!;
+        throw new Error(`no flow for ${prefix}:\n${out}`);
+      };
+      const v4 = await flowOf('10.9.52.144/28');
+      const v4same = await flowOf('10.9.63.0/24');
+      const v6 = await flowOf('fd00:52::/64');
+      const lrpMac = (await sb.nbctl('--bare', '--columns=mac', 'list', 'Logical_Router_Port', 'r1-ls1')).trim();
+      const act = (nhReg: string, nh: string, srcReg: string, src: string) =>
+        `actions="ip.ttl--; reg8[0..15] = 0; ${nhReg} = ${nh}; ${srcReg} = ${src}; eth.src = ${lrpMac}; outport = \\"r1-ls1\\"; flags.loopback = 1; reg9[9] = 1; next;"`;
+      await sb.sbctl('set', 'Logical_Flow', v4, act('reg0', '10.9.2.147', 'reg5', '10.9.2.1'), 'table_id=15', 'priority=228');
+      await sb.sbctl('set', 'Logical_Flow', v4same, act('reg0', '10.9.2.146', 'reg5', '10.9.2.1'), 'table_id=15', 'priority=196');
+      await sb.sbctl('set', 'Logical_Flow', v6, act('xxreg0', 'fd00:2::93', 'xxreg1', 'fd00:2::1'), 'table_id=15', 'priority=516');
+      const { rep } = await check(
+        'sb-2503',
+        pcr('a', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28', '10.9.63.0/24'] }),
+        pcr('b', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['fd00:52::/64'] }),
+      );
+      const stale = rep.findings.filter((f) => f.kind === 'FlowStale');
+      expect(stale.find((f) => f.prefix === '10.9.52.144/28')?.actual, JSON.stringify(rep.findings)).toMatchObject({ nexthop: '10.9.2.147', hypervisor: CH2 });
+      expect(stale.find((f) => f.prefix === 'fd00:52::/64')?.actual, JSON.stringify(rep.findings)).toMatchObject({ nexthop: 'fd00:2::93', hypervisor: CH2 });
+      // the rewritten-but-same flow is still in sync
+      expect(rep.findings.filter((f) => f.prefix === '10.9.63.0/24' && f.kind !== 'NorthdLagging')).toEqual([]);
+    } finally {
+      await sb.startNorthd();
+    }
+  });
 });
+
