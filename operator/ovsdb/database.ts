@@ -83,6 +83,8 @@ export class Database extends EventEmitter {
   private held: RowChange[][] | undefined = [];
   private lastError: OvsdbError | undefined;
   private preferred = 0;
+  /** Backoff waits in progress; close() ends them so no timer keeps the process alive. */
+  private readonly waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
 
   private constructor(
     private readonly opts: DatabaseOptions,
@@ -209,6 +211,10 @@ export class Database extends EventEmitter {
       session.serverCache.resync(initial);
     }
     const initial = await this.monitorTables(session);
+    if (this.closed) {
+      await client.close();
+      return;
+    }
     // switch over: from here on the replica follows this connection
     const old = this.session;
     this.session = session;
@@ -283,7 +289,7 @@ export class Database extends EventEmitter {
         if (!cur || cur.client.closed) return; // the reconnect loop takes over
         const good = cur.info.model !== 'clustered' || (cur.info.connected && (cur.info.leader || !this.leaderOnly));
         if (good) return;
-        await sleep(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
+        await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed || this.session !== cur || cur.client.closed) continue;
         let found: { session: Session } | undefined;
         try {
@@ -310,6 +316,19 @@ export class Database extends EventEmitter {
     }
   }
 
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const w = {
+        timer: setTimeout(() => {
+          this.waits.delete(w);
+          resolve();
+        }, ms),
+        done: resolve,
+      };
+      this.waits.add(w);
+    });
+  }
+
   private onClose(session: Session, err: OvsdbError | undefined): void {
     if (session !== this.session || this.closed) return;
     this.lastError = err ?? new DisconnectedError(`connection to ${session.remote} closed`);
@@ -323,7 +342,7 @@ export class Database extends EventEmitter {
     this.reconnecting = true;
     try {
       for (let attempt = 0; !this.closed; attempt++) {
-        await sleep(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
+        await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed) return;
         try {
           const { session } = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.schema, this.preferred);
@@ -430,9 +449,13 @@ export class Database extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const w of this.waits) {
+      clearTimeout(w.timer);
+      w.done();
+    }
+    this.waits.clear();
     const s = this.session;
     await s?.client.close();
-    this.removeAllListeners('change');
   }
 }
 

@@ -101,6 +101,22 @@ describe('Database replica on a real NB', () => {
     expect(db.status()).toMatchObject({ connected: true, reconnects: 1, stale: false });
   });
 
+  it('stops reconnecting once closed', async () => {
+    const member = sandbox.nb.members[0]!;
+    const other = await Database.open({ remote: sandbox.nbRemote, db: 'OVN_Northbound', tables: [{ table: 'Logical_Router', columns: ['name'] }], backoffMinMs: 50, backoffMaxMs: 100 });
+    const events: string[] = [];
+    other.on('connected', () => events.push('connected'));
+    const down = new Promise((r) => other.once('disconnected', r));
+    await member.stop();
+    await down;
+    await other.close();
+    await member.start();
+    await until(converged, 'the first replica is back');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events).toEqual([]);
+    expect(other.status()).toMatchObject({ connected: false, reconnects: 0 });
+  });
+
   it('rejects open within the connect timeout when no remote answers, naming each remote', async () => {
     const dead = 'tcp:127.0.0.1:9';
     const t0 = Date.now();
