@@ -107,8 +107,8 @@ function keysOfRow(table: string, row: Row, out: Affected): void {
       return;
     case 'Logical_Router_Static_Route': {
       const p = parsePrefix(String(row.ip_prefix ?? '').trim());
+      // a route matters to the resources routing its prefix, whatever its nexthop
       if (p) out.keys.add(key('prefix', p.text));
-      for (const ip of ipsIn(strs(row.nexthop))) out.keys.add(key('nexthop', ip));
       return;
     }
     case 'Logical_Switch_Port':

@@ -53,6 +53,8 @@ export interface ControllerOptions {
   writeConcurrency?: number;
   logger: Logger;
   metrics?: OperatorMetrics;
+  /** Called with the PodCIDRRoute names of every reconciled chunk (tests, benchmarks). */
+  onReconcile?: (names: string[]) => void;
 }
 
 type PCR = KubeObject & { spec?: Record<string, unknown>; status?: PodCIDRRouteStatus; metadata: { name: string; generation?: number; resourceVersion?: string; uid?: string } };
@@ -454,6 +456,7 @@ export class Controller {
 
   private async reconcileChunk(batch: Map<string, number | undefined>): Promise<void> {
     this.stats.batches++;
+    this.opts.onReconcile?.([...batch.keys()]);
     const now = new Date();
     const items: { name: string; obj: PCR; result: ValidationResult; conflicts: string[] }[] = [];
     const conflicts = this.conflictMap();

@@ -14,7 +14,9 @@ describe('AffectedIndex', () => {
   });
   it('maps NB static route, router and port changes to the resources that depend on them', () => {
     expect(hit([{ table: 'Logical_Router_Static_Route', uuid: 'u1', new: { _uuid: 'u1', ip_prefix: '10.9.52.144/28', nexthop: '10.1.1.1' } }])).toEqual(['a']);
-    expect(hit([{ table: 'Logical_Router_Static_Route', uuid: 'u2', old: { _uuid: 'u2', ip_prefix: '10.0.0.0/8', nexthop: 'fd00:0::2' } }])).toEqual(['b']);
+    expect(hit([{ table: 'Logical_Router_Static_Route', uuid: 'u2', old: { _uuid: 'u2', ip_prefix: 'fd00:52::/64', nexthop: 'fd00::9' } }])).toEqual(['b']);
+    // another prefix pointing at a's nexthop does not concern a
+    expect(hit([{ table: 'Logical_Router_Static_Route', uuid: 'u4', new: { _uuid: 'u4', ip_prefix: '10.66.0.0/24', nexthop: '10.9.2.146' } }])).toEqual([]);
     expect(hit([{ table: 'Logical_Router', uuid: 'r', new: { _uuid: 'r', name: 'prod' } }])).toEqual(['b']);
     expect(hit([{ table: 'Logical_Switch_Port', uuid: 'p', new: { _uuid: 'p', name: 'other', addresses: ['0a:00:00:00:00:01 10.9.2.146'] } }])).toEqual(['a']);
     expect(hit([{ table: 'Logical_Router_Static_Route', uuid: 'u3', new: { _uuid: 'u3', ip_prefix: '192.168.0.0/16', nexthop: '10.1.1.1' } }])).toEqual([]);

@@ -225,5 +225,50 @@ describe('two operator instances', () => {
       return ready(o)?.status === 'False' && o;
     });
     expect(ready(obj)!.reason).toBe('NexthopMismatch');
+
+    // a lost lease stops writes at once: someone else takes the Lease, then OVN changes again
+    const lease = api.get('leases', 'ovn-drift-operator', 'ovn-drift')!;
+    api.put({ ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString() } });
+    await until('b stops leading', () => !b.isLeader(), 10_000);
+    const rv = api.get('podcidrroutes', 'ha')!.metadata.resourceVersion;
+    const seen = new Promise<void>((ok) => b.databases().nb!.once('change', () => ok()));
+    await ovn.nbctl('--no-wait', 'lr-route-del', SEED.router, SEED.prefixes[1]!);
+    await seen;
+    await b.idle();
+    expect(api.get('podcidrroutes', 'ha')!.metadata.resourceVersion).toBe(rv);
+  });
+});
+
+describe('affected resources only', () => {
+  let ovn: OvnSandbox;
+  let api: TestApiServer;
+  let controller: Controller;
+  const reconciled: string[][] = [];
+  beforeAll(async () => {
+    ovn = await OvnSandbox.start();
+    await buildSeedInSync(ovn);
+    await ovn.nbctl('--wait=sb', 'lr-route-add', SEED.router, '10.66.0.0/24', SEED.otherIp);
+    api = await TestApiServer.start();
+    controller = new Controller({ kubeConfig: api.kubeConfig(), nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, identity: 'x', lease: false, resyncMs: 0, logger: silent, onReconcile: (n) => reconciled.push(n) });
+    await controller.start();
+  });
+  afterAll(async () => {
+    await controller?.stop();
+    await api?.close();
+    await ovn?.stop();
+  });
+
+  it('an NB change recomputes only the resources that depend on the changed row', async () => {
+    const custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
+    await custom.createClusterCustomObject({ ...G, body: seedRoute('vm') });
+    await custom.createClusterCustomObject({ ...G, body: { apiVersion: 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', metadata: { name: 'other' }, spec: { router: SEED.router, nexthop: SEED.otherIp, cidrs: ['10.66.0.0/24'] } } });
+    await until('both Ready', () => ready(api.get('podcidrroutes', 'vm'))?.status === 'True' && ready(api.get('podcidrroutes', 'other'))?.status === 'True');
+    await controller.idle();
+    reconciled.length = 0;
+    await ovn.nbctl('--wait=sb', '--may-exist', 'lr-route-add', SEED.router, '10.66.0.0/24', SEED.vmIp);
+    await until('other drifts', () => ready(api.get('podcidrroutes', 'other'))?.status === 'False');
+    await controller.idle();
+    expect(reconciled.length).toBeGreaterThan(0);
+    expect([...new Set(reconciled.flat())]).toEqual(['other']);
   });
 });

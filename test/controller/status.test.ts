@@ -148,3 +148,16 @@ describe('messages', () => {
     expect(s.routes![0]!.message).toBe(`${seedFinding.message}; ${lagMsg}`);
   });
 });
+
+describe('plannedEvents', () => {
+  it('emits DriftDetected on new drift, nothing on an identical re-render, DriftResolved and Repaired on recovery', async () => {
+    const { plannedEvents } = await import('../../operator/controller/events.js');
+    const inSync = renderStatus(undefined, base(), 1, t0);
+    const drift = renderStatus(inSync, base({ findings: [seedFinding] }), 1, t1);
+    expect(plannedEvents(inSync, drift).map((e) => [e.type, e.reason])).toEqual([['Warning', 'DriftDetected']]);
+    expect(plannedEvents(drift, renderStatus(drift, base({ findings: [seedFinding] }), 1, t2))).toEqual([]);
+    const fixed = renderStatus(drift, base({ remediation: 'Repair', repair: { ok: true, changed: 1, message: 'NB repaired: update 10.9.52.144/28' } }), 1, t2);
+    expect(plannedEvents(drift, fixed, { ok: true, changed: 1, message: 'NB repaired: update 10.9.52.144/28' }).map((e) => e.reason)).toEqual(['Repaired', 'DriftResolved']);
+    expect(plannedEvents(drift, drift, { ok: false, changed: 0, message: 'aborted' }).map((e) => [e.type, e.reason])).toEqual([['Warning', 'RepairFailed']]);
+  });
+});
