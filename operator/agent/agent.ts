@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { IpFamily, NodeNoTrackStateStatus, ValidPolicy } from '../api/tunnelnotrackpolicy.js';
 import { AgentError, type AgentErrorCode } from './errors.js';
-import { RawTable, clearConntrack, type Backend, type CommandRunner } from './iptables.js';
+import { RawTable, clearConntrack, detectBackend, type Backend, type CommandRunner } from './iptables.js';
 import type { AgentMetrics } from './metrics.js';
 import { FAMILIES, parseRawTable, planCleanup, planFamily, renderRuleset, type DriftKind, type Family, type Ruleset } from './render.js';
 
@@ -44,7 +44,8 @@ export interface PassResult {
 
 export interface NoTrackAgentOptions {
   runner: CommandRunner;
-  backend: Backend;
+  /** A fixed backend, or `auto`: detected on the first pass that can (retried until it succeeds). */
+  backend: Backend | 'auto';
   logger: Logger;
   metrics: AgentMetrics;
   /** Families the agent manages; default both. */
@@ -54,8 +55,8 @@ export interface NoTrackAgentOptions {
 const REPAIR_LOG = 'NOTRACK drift repaired';
 
 export class NoTrackAgent {
-  readonly backend: Backend;
-  private readonly tables: Map<Family, RawTable>;
+  private chosen?: Backend;
+  private tables = new Map<Family, RawTable>();
   private lastGood?: ValidPolicy[];
   /** Per family: the chain rules last applied (to tell a policy change from drift). */
   private readonly applied = new Map<Family, string>();
@@ -63,8 +64,25 @@ export class NoTrackAgent {
   lastResult?: PassResult;
 
   constructor(private readonly opts: NoTrackAgentOptions) {
-    this.backend = opts.backend;
-    this.tables = new Map((opts.families ?? FAMILIES).map((f) => [f, new RawTable(opts.runner, f, opts.backend)]));
+    if (opts.backend !== 'auto') this.use(opts.backend);
+  }
+
+  /** The iptables backend in use; undefined until detection succeeded. */
+  get backend(): Backend | undefined {
+    return this.chosen;
+  }
+
+  private use(backend: Backend): void {
+    this.chosen = backend;
+    this.tables = new Map((this.opts.families ?? FAMILIES).map((f) => [f, new RawTable(this.opts.runner, f, backend)]));
+  }
+
+  /** Detects the backend if not known yet; an error here (iptables missing) fails the pass. */
+  private async ensureBackend(): Promise<void> {
+    if (this.chosen) return;
+    const d = await detectBackend(this.opts.runner);
+    this.use(d.backend);
+    this.opts.logger.info({ backend: d.backend, reason: d.reason, where: this.opts.runner.where }, 'iptables backend detected');
   }
 
   /** One level-based pass: re-reads the raw tables, never relies on what the last pass saw. */
@@ -82,6 +100,19 @@ export class NoTrackAgent {
       policies = this.lastGood;
     }
     if (policies) result.ruleset = renderRuleset(policies, labels);
+
+    try {
+      await this.ensureBackend();
+    } catch (err) {
+      const e = err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err });
+      result.error = e;
+      result.outcome = input.invalid.length > 0 ? 'InvalidInput' : 'IptablesFailed';
+      this.opts.metrics.errors.inc({ code: e.code });
+      log.error({ code: e.code, err: e.message }, 'iptables backend not detected; nothing changed');
+      end();
+      this.lastResult = result;
+      return result;
+    }
 
     if (!this.otherBackendChecked) {
       this.otherBackendChecked = true;
@@ -162,7 +193,7 @@ export class NoTrackAgent {
 
   /** A backend switch (legacy <-> nft) must not leave our rules behind in the old one. */
   private async removeFromOtherBackend(result: PassResult): Promise<void> {
-    const other: Backend = this.backend === 'nft' ? 'legacy' : 'nft';
+    const other: Backend = this.chosen === 'nft' ? 'legacy' : 'nft';
     for (const family of this.tables.keys()) {
       const table = new RawTable(this.opts.runner, family, other);
       try {
@@ -235,7 +266,7 @@ export function saveToRules(save: string): string {
 }
 
 /** The NodeNoTrackState status of this node after a pass. Pure (time handed in). */
-export function nodeStateStatus(result: PassResult, backend: Backend, now: Date, previous?: NodeNoTrackStateStatus): NodeNoTrackStateStatus {
+export function nodeStateStatus(result: PassResult, backend: Backend | undefined, now: Date, previous?: NodeNoTrackStateStatus): NodeNoTrackStateStatus {
   const rs = result.ruleset;
   const ports = new Map<string, { protocol: 'TCP' | 'UDP' | 'SCTP'; port: number; ipFamilies: IpFamily[]; policies: string[] }>();
   for (const fam of FAMILIES) {
@@ -252,11 +283,11 @@ export function nodeStateStatus(result: PassResult, backend: Backend, now: Date,
   const errors = [...result.invalid, ...runtime, ...result.warnings];
   const ready = result.outcome !== 'InvalidInput' && result.outcome !== 'IptablesFailed';
   const reason = result.outcome === 'IptablesFailed' ? (result.error?.code ?? 'IptablesFailed') : result.outcome === 'InvalidInput' ? 'PolicyInvalid' : rs && rs.selected.length > 0 ? 'RulesApplied' : 'NoPolicySelectsNode';
-  const message = ready ? (rs && rs.selected.length > 0 ? `${[...ports.keys()].join(', ')} exempted from conntrack (${backend})` : 'no TunnelNoTrackPolicy selects this node') : errors[0] ?? reason;
+  const message = ready ? (rs && rs.selected.length > 0 ? `${[...ports.keys()].join(', ')} exempted from conntrack (${backend ?? 'iptables'})` : 'no TunnelNoTrackPolicy selects this node') : errors[0] ?? reason;
   const prevReady = previous?.conditions.find((c) => c.type === 'Ready');
   const status = ready ? 'True' : 'False';
   return {
-    backend,
+    ...(backend ? { backend } : {}),
     appliedPolicies: (rs?.selected ?? []).map((p) => ({ name: p.name, ...(p.generation !== undefined ? { generation: p.generation } : {}) })),
     ports: [...ports.values()],
     rules: result.families.reduce((n, f) => n + f.rules, 0),

@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
 import { NoTrackAgent, cleanupAll, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
 import { startMetricsServer, stopSignal } from '../agent/runtime.js';
-import { ShellRunner, detectBackend, type Backend, type CommandRunner } from '../agent/iptables.js';
+import { ShellRunner, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
 
@@ -136,21 +136,8 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
   }
 
-  // Backend: fixed by flag or detected once, the way iptables-wrapper does.
-  let backend: Backend;
-  if (backendFlag === 'auto') {
-    try {
-      const d = await detectBackend(runner);
-      backend = d.backend;
-      logger.info({ backend, reason: d.reason, where: runner.where }, 'iptables backend detected');
-    } catch (err) {
-      console.error(`ovn-drift agent: ${(err as Error).message}`);
-      return AGENT_EXIT.iptablesFailed;
-    }
-  } else {
-    backend = backendFlag as Backend;
-  }
-  const agent = new NoTrackAgent({ runner, backend, logger, metrics });
+  // Backend: fixed by flag, or detected (the way iptables-wrapper does) on the first pass that can.
+  const agent = new NoTrackAgent({ runner, backend: backendFlag as Backend | 'auto', logger, metrics });
 
   const nodeName = values['node-name'] ?? env.NODE_NAME ?? (values.filename ? hostname() : undefined);
   if (!nodeName) return usageError('--node-name (or NODE_NAME) is required in cluster mode');
@@ -192,7 +179,7 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     }
     const result = await agent.pass(input);
     deps.onResult?.(result);
-    console.log(summarize(result, nodeName, backend));
+    console.log(summarize(result, nodeName, agent.backend));
     for (const w of result.warnings) console.error(`ovn-drift agent: warning: ${w}`);
     if (result.error) {
       const messages = result.families.flatMap((f) => (f.error ? [f.error] : []));
@@ -223,9 +210,9 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
   return 0;
 }
 
-export function summarize(result: PassResult, nodeName: string, backend: Backend): string {
+export function summarize(result: PassResult, nodeName: string, backend: Backend | undefined): string {
   const fams = result.families.map((f) => `${f.family} ${f.error ? 'FAILED' : `${f.rules} rules${f.changed ? ' (changed)' : ''}`}`).join(', ');
   const ports = result.ruleset ? [...new Set(Object.values(result.ruleset.families).flatMap((f) => f.ports.map((p) => `${p.protocol}/${p.port}`)))] : [];
   const selected = result.ruleset?.selected.map((p) => p.name) ?? [];
-  return `node ${nodeName} (${backend}): ${result.outcome}; policies: ${selected.join(', ') || 'none'}; ports: ${ports.join(', ') || 'none'}; ${fams}${result.conntrackDeleted > 0 ? `; ${result.conntrackDeleted} conntrack entries deleted` : ''}`;
+  return `node ${nodeName} (${backend ?? 'no iptables'}): ${result.outcome}; policies: ${selected.join(', ') || 'none'}; ports: ${ports.join(', ') || 'none'}; ${fams}${result.conntrackDeleted > 0 ? `; ${result.conntrackDeleted} conntrack entries deleted` : ''}`;
 }

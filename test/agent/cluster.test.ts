@@ -3,7 +3,7 @@
 // TunnelNoTrackPolicy and its Node, applies, writes NodeNoTrackState, follows label changes and
 // reports iptables failures; the operator's aggregation (operator/api/status.ts) turns the states
 // into policy status.
-import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -80,6 +80,42 @@ describe('agent in cluster mode (test API server)', () => {
     ]);
     expect(st.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'RulesApplied' });
     expect(st.lastError).toBeUndefined();
+  });
+
+  it('without iptables the state object says so, and the agent retries until iptables is there', async () => {
+    symlinkSync('/usr/sbin/ip', join(shim, 'ip'));
+    const results: PassResult[] = [];
+    const ctl = new AbortController();
+    const done = runAgent(['--node-name', 'gw-1', '--netns', ns.name, '--interval', '5s'], {
+      logger: silent,
+      kubeConfig: server.kubeConfig(),
+      signal: ctl.signal,
+      backoffBaseMs: 50,
+      env: { ...process.env, PATH: shim },
+      onResult: (r) => void results.push(r),
+    });
+    try {
+      const failing = await until(async () => {
+        const s = await state('gw-1');
+        return s?.status?.conditions[0]?.reason === 'IptablesMissing' ? s : undefined;
+      }, 'state saying iptables is missing');
+      expect(failing.status!.conditions[0]!.status).toBe('False');
+      expect(failing.status!.lastError).toContain('neither iptables-nft-save nor iptables-legacy-save is installed');
+      expect(failing.status!.backend).toBeUndefined();
+      await until(() => results.filter((r) => r.outcome === 'IptablesFailed').length >= 2, 'a retry');
+
+      for (const bin of readdirSync('/usr/sbin').filter((b) => /^(ip6?tables|xtables|conntrack$)/.test(b))) symlinkSync(join('/usr/sbin', bin), join(shim, bin));
+      const ok = await until(async () => {
+        const s = await state('gw-1');
+        return s?.status?.conditions[0]?.status === 'True' ? s : undefined;
+      }, 'Ready once iptables is installed');
+      expect(ok.status!.backend).toBe('nft');
+      expect(ok.status!.lastError).toBeUndefined();
+      expect(ourRules(ns, 'nft', 'ipv4').filter((l) => l.startsWith(`-A ${CHAIN}`))).toHaveLength(2);
+    } finally {
+      ctl.abort();
+      expect(await done).toBe(0);
+    }
   });
 
   it('follows policy and label changes, reports iptables failures, and feeds the policy status', async () => {
