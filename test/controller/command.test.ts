@@ -1,0 +1,34 @@
+// `ovn-drift operator` flag handling: bad input exits 1 with a message naming the flag and starts
+// nothing; --help exits 0.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { run } from '../../operator/commands/operator.js';
+
+describe('operator command flags', () => {
+  const errors: string[] = [];
+  afterEach(() => {
+    vi.restoreAllMocks();
+    errors.length = 0;
+  });
+  const capture = () => {
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.join(' ')));
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  };
+
+  it.each([
+    [['--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote (or OVN_NB_REMOTE) is required'],
+    [['--nb-remote', 'foo:1', '--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote: bad OVSDB remote "foo:1"'],
+    [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--resync', 'soon'], '--resync: "soon" is not a duration'],
+    [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--private-key', '/nonexistent/key.pem'], '--private-key: file /nonexistent/key.pem does not exist'],
+    [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--metrics-addr', 'nope'], '--metrics-addr'],
+    [['--frobnicate'], "Unknown option '--frobnicate'"],
+  ])('%j exits 1 naming the problem', async (argv, message) => {
+    capture();
+    expect(await run(argv as string[])).toBe(1);
+    expect(errors.join('\n')).toContain(message);
+  });
+
+  it('--help exits 0', async () => {
+    capture();
+    expect(await run(['--help'])).toBe(0);
+  });
+});
