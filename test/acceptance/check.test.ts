@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
 import {
   ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbCfg, nbRoutes, parseReport, pcr,
-  routerWithSwitch, sbRoutingFlows, vmPort, waitSb, type Finding, type Ran, type Report,
+  routerWithSwitch, rowsOf, sbRoutingFlows, vmPort, waitSb, type Finding, type Ran, type Report,
 } from './support.js';
 
 let sb: OvnSandbox;
@@ -454,6 +454,32 @@ describe('check: SB behind NB (northd stopped)', () => {
       expect(stale.find((f) => f.prefix === 'fd00:52::/64')?.actual, JSON.stringify(rep.findings)).toMatchObject({ nexthop: 'fd00:2::93', hypervisor: CH2 });
       // the rewritten-but-same flow is still in sync
       expect(rep.findings.filter((f) => f.prefix === '10.9.63.0/24' && f.kind !== 'NorthdLagging')).toEqual([]);
+    } finally {
+      await sb.startNorthd();
+    }
+  });
+
+  it('a flow that references its router through logical_dp_group is still the router\'s flow', async () => {
+    await sb.stopNorthd();
+    try {
+      const rows = rowsOf(await sb.sbctl('--format=json', '--columns=_uuid,logical_datapath,match,actions', 'find', 'Logical_Flow', 'external_ids:stage-name=lr_in_ip_routing'));
+      // r1's flow for 10.9.63.0/24 (r2 has one too): the one whose actions leave through r1-ls1
+      const mine = rows.find((r) => String(r.match).endsWith('.dst == 10.9.63.0/24') && String(r.actions).includes('"r1-ls1"'));
+      const flow = String(mine?._uuid ?? '');
+      const dp = String(mine?.logical_datapath ?? '');
+      const acts = String(mine?.actions ?? '');
+      expect(acts).toContain('reg0 = 10.9.2.146');
+      const moved = acts.replace('reg0 = 10.9.2.146', 'reg0 = 10.9.2.147');
+      await sb.sbctl(
+        '--id=@g', 'create', 'Logical_DP_Group', `datapaths=${dp}`, '--',
+        'set', 'Logical_Flow', flow, 'logical_dp_group=@g', `actions=${JSON.stringify(moved)}`, '--',
+        'clear', 'Logical_Flow', flow, 'logical_datapath',
+      );
+      const { rep } = await check('dpgroup', pcr('g', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.63.0/24'] }));
+      const f = rep.findings.find((x) => x.kind === 'FlowStale');
+      expect(f, JSON.stringify(rep.findings)).toBeDefined();
+      expect(f!.actual.nexthop).toBe('10.9.2.147');
+      expect(kinds(rep)).not.toContain('FlowMissing');
     } finally {
       await sb.startNorthd();
     }

@@ -183,7 +183,7 @@ function decode(v: unknown): unknown {
   return v;
 }
 
-function rowsOf(out: string): Record<string, unknown>[] {
+export function rowsOf(out: string): Record<string, unknown>[] {
   const j = JSON.parse(out) as OvsJson;
   return j.data.map((row) => Object.fromEntries(j.headings.map((h, i) => [h, decode(row[i])])));
 }
