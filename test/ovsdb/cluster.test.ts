@@ -1,9 +1,27 @@
 // Clustered databases on a real 3-member RAFT NB: the Database prefers the leader, follows it when
 // the leader is stopped, and flags a follower cut off from its cluster as stale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox, clusterLeader } from '../../operator/sandbox/sandbox.js';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { OvnSandbox, clusterLeader, type OvsdbServerProcess } from '../../operator/sandbox/sandbox.js';
 import { Database, OvsdbError } from '../../operator/ovsdb/index.js';
 import { until } from './helpers.js';
+
+const execFileP = promisify(execFile);
+
+/** The leader among some members, asking each with a timeout (a frozen member must not block us). */
+async function leaderAmong(sandbox: OvnSandbox, members: OvsdbServerProcess[]): Promise<OvsdbServerProcess | undefined> {
+  for (const m of members.filter((x) => x.running)) {
+    try {
+      const { stdout } = await execFileP('ovs-appctl', ['--timeout=2', '-t', join(sandbox.dir, `${m.name}.ctl`), 'cluster/status', 'OVN_Northbound']);
+      if (/Role: leader/.test(stdout)) return m;
+    } catch {
+      /* not answering */
+    }
+  }
+  return undefined;
+}
 
 const opts = { db: 'OVN_Northbound', tables: [{ table: 'Logical_Router', columns: ['name'] }], backoffMinMs: 50, backoffMaxMs: 500 };
 
@@ -46,6 +64,26 @@ describe('Database on a RAFT cluster', () => {
     await until(() => names(db).includes('written'), 'own write seen');
     expect(() => db.assertFresh()).not.toThrow();
     await leader.start();
+  });
+
+  it('moves to the new leader when leadership moves while its connection stays up', async () => {
+    await until(async () => !!(await leaderAmong(sandbox, sandbox.nb.members)), 'a leader');
+    const old = (await leaderAmong(sandbox, sandbox.nb.members))!;
+    const db = await Database.open({ ...opts, remote: sandbox.nbRemote });
+    dbs.push(db);
+    expect(db.status()).toMatchObject({ remote: old.tcpRemote, leader: true });
+    const dropped: unknown[] = [];
+    db.on('disconnected', (e) => dropped.push(e));
+    // freeze the leader: the others elect a new one; thawed, the old leader learns it is a follower
+    old.child!.kill('SIGSTOP');
+    const others = sandbox.nb.members.filter((m) => m !== old);
+    let next: OvsdbServerProcess | undefined;
+    await until(async () => !!(next = await leaderAmong(sandbox, others)), 'a new leader elected');
+    old.child!.kill('SIGCONT');
+    await until(() => db.status().remote === next!.tcpRemote && db.status().leader === true, 'replica moved to the new leader');
+    expect(dropped).toEqual([]);
+    await sandbox.nbctl('--no-wait', 'lr-add', 'after-move');
+    await until(() => names(db).includes('after-move'), 'replica follows after the move');
   });
 
   it('flags a follower cut off from its cluster as stale, and never serves it as fresh', async () => {
