@@ -176,6 +176,30 @@ describe('-f: files, directories, several -f, multi-document YAML', () => {
     expect(new Set(parseReport(r).findings.map((f) => f.route))).toEqual(new Set(['one', 'two']));
   });
 
+  it('a `kind: List` (kubectl get pcr -o yaml) is read item by item', async () => {
+    const f = await md.write('list.yaml', {
+      apiVersion: 'v1', kind: 'List',
+      items: [pcr('listed', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.67.0/24'] }), GOOD],
+    });
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(parseReport(r).findings.map((x) => x.route)).toEqual(['listed']);
+  });
+
+  it('two PodCIDRRoutes claiming one prefix with different nexthops -> 1, --repair writes nothing', async () => {
+    const before = await nbRoutes(sb, 'r1');
+    const f = await md.write(
+      'dup.yaml',
+      pcr('a', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.68.0/24'] }),
+      pcr('b', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['fd00:68::/64'] }),
+      pcr('c', { router: 'r1', nexthop: '10.9.2.147', cidrs: ['10.9.68.0/24'] }),
+    );
+    const r = await cli(['check', ...db(), '-f', f, '--repair']);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(out(r)).toContain('10.9.68.0/24');
+    expect(await nbRoutes(sb, 'r1')).toEqual(before);
+  });
+
   it('multi-document YAML with empty and comment-only documents and other kinds', async () => {
     const text = yamlDocs(
       '# leading comment only\n',
