@@ -6,7 +6,7 @@ import type { PodCIDRRoute, PodCIDRRouteSpec } from '../api/podcidrroute.js';
 import { canonicalIp, comparePrefixText, parseIp, parsePrefix, prefixContains } from '../ovn/ip.js';
 import type { NbLogicalRouter, NbPortAddress, NbStaticRoute, NbView } from '../ovn/nb.js';
 import { portsWithIp } from '../ovn/nb.js';
-import { boundChassis, ecmpKey, hypervisorOfChassis, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
+import { boundChassis, ecmpKey, routingFlowKey, hypervisorOfChassis, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
 import {
   ChassisMismatch,
   ConflictingRoute,
@@ -107,7 +107,9 @@ function describeHv(h: Hypervisor | undefined): string {
 export function endpointOf(nb: NbView, sb: SbView, ip: string): Endpoint {
   const port = portsWithIp(nb, ip)[0];
   const ch = port ? boundChassis(sb, port.name) : undefined;
-  return { nexthop: ip, ...(ch ? { hypervisor: hypervisorOfChassis(ch) } : {}) };
+  const e: Endpoint = { nexthop: ip };
+  if (ch) e.hypervisor = hypervisorOfChassis(ch);
+  return e;
 }
 
 /** Nexthops an lr_in_ip_routing flow programs; ECMP groups resolved through lr_in_ip_routing_ecmp. */
@@ -137,9 +139,8 @@ function endpointOfNexthops(nb: NbView, sb: SbView, nexthops: string[] | undefin
 export function findRouteFlow(sb: SbView, datapath: string | undefined, spec: Pick<PodCIDRRouteSpec, 'policy' | 'routeTable'>, prefix: string): SbRoutingFlow | undefined {
   if (!datapath) return undefined;
   const direction = spec.policy === 'src-ip' ? 'src' : 'dst';
-  const candidates = (sb.routingFlows.get(datapath) ?? []).filter((f) => {
+  const candidates = (sb.routingFlowIndex.get(datapath)?.get(routingFlowKey(direction, prefix)) ?? []).filter((f) => {
     const r = f.route!;
-    if (r.direction !== direction || r.prefix.text !== prefix) return false;
     if (spec.routeTable === '') return r.routeTableId === undefined || r.routeTableId === 0;
     return r.routeTableId !== undefined && r.routeTableId !== 0;
   });
@@ -168,27 +169,21 @@ export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, 
   const router = nb.routers.get(spec.router);
   const nexthopPorts = portsWithIp(nb, spec.nexthop);
   const nexthopChassis = nexthopPorts[0] ? boundChassis(sb, nexthopPorts[0].name) : undefined;
-  const expected: Endpoint = { nexthop: spec.nexthop, ...(nexthopChassis ? { hypervisor: hypervisorOfChassis(nexthopChassis) } : {}) };
+  const expected: Endpoint = { nexthop: spec.nexthop };
+  if (nexthopChassis) expected.hypervisor = hypervisorOfChassis(nexthopChassis);
   const nbRoutes = router
-    ? router.staticRoutes.filter((r) => r.prefix?.text === prefix && r.policy === spec.policy && r.routeTable === spec.routeTable)
+    ? (router.routesByPrefix.get(prefix) ?? []).filter((r) => r.policy === spec.policy && r.routeTable === spec.routeTable)
     : [];
   const datapath = router ? routerDatapath(sb, router) : undefined;
   const flow = findRouteFlow(sb, datapath, spec, prefix);
   const nexthops = flow && datapath ? flowNexthops(sb, flow, datapath) : undefined;
-  return {
-    resource: resource.metadata.name,
-    spec,
-    prefix,
-    ...(router ? { router } : {}),
-    nexthopPorts,
-    ...(nexthopChassis ? { nexthopChassis } : {}),
-    expected,
-    nbRoutes,
-    ...(flow ? { flow } : {}),
-    ...(nexthops ? { flowNexthops: nexthops } : {}),
-    actual: endpointOfNexthops(nb, sb, nexthops),
-    ...(lag ? { lag } : {}),
-  };
+  const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, nexthopPorts, expected, nbRoutes, actual: endpointOfNexthops(nb, sb, nexthops) };
+  if (router) facts.router = router;
+  if (nexthopChassis) facts.nexthopChassis = nexthopChassis;
+  if (flow) facts.flow = flow;
+  if (nexthops) facts.flowNexthops = nexthops;
+  if (lag) facts.lag = lag;
+  return facts;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ export function planRepair(desired: readonly PodCIDRRoute[], nb: NbView, opts: R
         skipped.push({ ...at, reason: `no NB Logical_Router named ${spec.router}` });
         continue;
       }
-      const rows = router.staticRoutes.filter((r) => r.prefix?.text === prefix && r.policy === spec.policy && r.routeTable === spec.routeTable);
+      const rows = (router.routesByPrefix.get(prefix) ?? []).filter((r) => r.policy === spec.policy && r.routeTable === spec.routeTable);
       const wanted = canonicalIp(spec.nexthop);
       const right = (r: NbStaticRoute) => canonicalIp(r.nexthop) === wanted;
       const owned = rows.filter((r) => r.owner === name);

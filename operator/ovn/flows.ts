@@ -36,25 +36,19 @@ function terms(match: string): string[] {
   return match.split('&&').map((t) => t.trim().replace(/^\((.*)\)$/, '$1').trim());
 }
 
+const ADDRESS_TERM = /(?:^|&&|\()\s*ip([46])\.(dst|src)\s*==\s*([0-9a-fA-F.:]+(?:\/[0-9.]+)?)\s*(?=$|&&|\))/g;
+const ROUTE_TABLE_TERM = /(?:^|&&|\()\s*reg7\s*==\s*(\d+)\s*(?=$|&&|\))/;
+
 /** Parses the match of an lr_in_ip_routing flow; undefined when it is not a route match. */
 export function parseRoutingMatch(match: string): RoutingMatch | undefined {
-  let direction: RoutingMatch['direction'] | undefined;
-  let prefix: Prefix | undefined;
-  let routeTableId: number | undefined;
-  for (const t of terms(match)) {
-    const m = /^ip([46])\.(dst|src)\s*==\s*([0-9a-fA-F.:]+(?:\/[0-9.]+)?)$/.exec(t);
-    if (m) {
-      if (prefix) return undefined; // two address terms: not a plain route flow
-      prefix = parseMaskedPrefix(m[3]!);
-      direction = m[2] as RoutingMatch['direction'];
-      if (!prefix || String(prefix.family) !== m[1]) return undefined;
-      continue;
-    }
-    const r = /^reg7\s*==\s*(\d+)$/.exec(t);
-    if (r) routeTableId = Number(r[1]);
-  }
-  if (!prefix || !direction) return undefined;
-  return routeTableId === undefined ? { direction, prefix } : { direction, prefix, routeTableId };
+  if (match.includes('||')) return undefined;
+  const terms = [...match.matchAll(ADDRESS_TERM)];
+  if (terms.length !== 1) return undefined; // none, or two address terms: not a plain route flow
+  const [, family, direction, text] = terms[0]! as unknown as [string, string, RoutingMatch['direction'], string];
+  const prefix = parseMaskedPrefix(text);
+  if (!prefix || String(prefix.family) !== family) return undefined;
+  const rt = ROUTE_TABLE_TERM.exec(match);
+  return rt ? { direction, prefix, routeTableId: Number(rt[1]) } : { direction, prefix };
 }
 
 /** `10.0.0.0/24`, a bare address (a host prefix), or the netmask form `10.0.0.0/255.255.255.0`. */
@@ -72,6 +66,9 @@ function parseMaskedPrefix(s: string): Prefix | undefined {
 const NEXTHOP_REGS = new Set(['reg0', 'xxreg0']);
 const SOURCE_REGS = new Set(['reg1', 'reg5', 'xxreg1']);
 
+/** `lhs = rhs` of the registers and fields a routing action sets (one pass over the text). */
+const ASSIGNMENT = /(?:^|;)\s*(reg0|xxreg0|reg1|reg5|xxreg1|outport|eth\.src|reg8\[0\.\.15\]|reg8\[16\.\.31\])\s*=\s*([^;]+)/g;
+
 /** Parses the actions of an lr_in_ip_routing or lr_in_ip_routing_ecmp flow. */
 export function parseRoutingActions(actions: string): RoutingAction {
   let nexthop: string | undefined;
@@ -81,36 +78,35 @@ export function parseRoutingActions(actions: string): RoutingAction {
   let ethSrc: string | undefined;
   let group: number | undefined;
   let members: number[] | undefined;
-  let drop = false;
-  for (const raw of actions.split(';')) {
-    const a = raw.trim();
-    if (a === '') continue;
-    if (a === 'drop') drop = true;
-    const eq = /^([A-Za-z0-9_.]+(?:\[[0-9.]+\])?)\s*=\s*(.+)$/.exec(a);
-    if (!eq) continue;
-    const [, lhs, rhsRaw] = eq as unknown as [string, string, string];
-    const rhs = rhsRaw.trim();
+  for (const m of actions.matchAll(ASSIGNMENT)) {
+    const lhs = m[1]!;
+    const rhs = m[2]!.trim();
     if (NEXTHOP_REGS.has(lhs)) {
-      if (/^ip[46]\.dst$/.test(rhs)) connected = true;
+      if (rhs === 'ip4.dst' || rhs === 'ip6.dst') connected = true;
       else if (parseIp(rhs)) nexthop = canonicalIp(rhs);
     } else if (SOURCE_REGS.has(lhs)) {
       if (parseIp(rhs)) source = canonicalIp(rhs);
     } else if (lhs === 'outport') outport = rhs.replace(/^"(.*)"$/, '$1');
     else if (lhs === 'eth.src') ethSrc = rhs;
     else if (lhs === 'reg8[0..15]') group = Number(rhs);
-    else if (lhs === 'reg8[16..31]') {
+    else {
       const sel = /^select\((.*)\)$/.exec(rhs);
       if (sel) {
         // `select(1, 2)`, `select(1=100, 2=50)` (weights) or `select(values=(1, 2))`.
-        members = [...sel[1]!.replace(/values\s*=/, '').matchAll(/(\d+)\s*(?:=\s*\d+)?/g)].map((m) => Number(m[1]));
+        members = [...sel[1]!.replace(/values\s*=/, '').matchAll(/(\d+)\s*(?:=\s*\d+)?/g)].map((x) => Number(x[1]));
       }
     }
   }
   if (group !== undefined && group !== 0 && members) return { kind: 'ecmp', group, members };
-  const extras = { ...(source ? { source } : {}), ...(outport !== undefined ? { outport } : {}), ...(ethSrc ? { ethSrc } : {}) };
-  if (nexthop) return { kind: 'nexthop', nexthop, ...extras };
-  if (connected) return { kind: 'connected', ...extras };
-  if (drop) return { kind: 'drop' };
+  if (nexthop || connected) {
+    const a: { kind: 'nexthop' | 'connected'; nexthop?: string; source?: string; outport?: string; ethSrc?: string } = { kind: nexthop ? 'nexthop' : 'connected' };
+    if (nexthop) a.nexthop = nexthop;
+    if (source) a.source = source;
+    if (outport !== undefined) a.outport = outport;
+    if (ethSrc) a.ethSrc = ethSrc;
+    return a as RoutingAction;
+  }
+  if (/(^|;)\s*drop\s*;/.test(actions)) return { kind: 'drop' };
   return { kind: 'other' };
 }
 

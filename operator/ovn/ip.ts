@@ -25,14 +25,19 @@ const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 function parseIpv4(s: string): bigint | undefined {
   const parts = s.split('.');
   if (parts.length !== 4) return undefined;
-  let v = 0n;
+  let v = 0;
   for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255 || (p.length > 1 && p.startsWith('0'))) return undefined;
-    v = (v << 8n) | BigInt(n);
+    if (p.length === 0 || p.length > 3 || (p.length > 1 && p.charCodeAt(0) === 48)) return undefined;
+    let n = 0;
+    for (let i = 0; i < p.length; i++) {
+      const c = p.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return undefined;
+      n = n * 10 + c;
+    }
+    if (n > 255) return undefined;
+    v = v * 256 + n;
   }
-  return v;
+  return BigInt(v);
 }
 
 function parseIpv6(s: string): bigint | undefined {
@@ -63,8 +68,27 @@ function parseIpv6(s: string): bigint | undefined {
   return v;
 }
 
+/**
+ * Parsing is memoised: the same few thousand addresses and prefixes recur across routes, flows
+ * and ports, and checks run over tens of thousands of them. Results are shared: never mutate them.
+ */
+const MEMO_LIMIT = 200_000;
+function memo<T>(fn: (s: string) => T): (s: string) => T {
+  let cache = new Map<string, T>();
+  return (s: string) => {
+    const hit = cache.get(s);
+    if (hit !== undefined || cache.has(s)) return hit as T;
+    const v = fn(s);
+    if (cache.size >= MEMO_LIMIT) cache = new Map();
+    cache.set(s, v);
+    return v;
+  };
+}
+
 /** Parses an IPv4 or IPv6 address (no prefix length); undefined when it is not one. */
-export function parseIp(s: string): IpAddress | undefined {
+export const parseIp = memo(parseIpUncached);
+
+function parseIpUncached(s: string): IpAddress | undefined {
   const t = s.trim();
   if (t.includes(':')) {
     const v = parseIpv6(t);
@@ -103,10 +127,10 @@ export function formatIp(a: IpAddress): string {
 }
 
 /** Canonical text of an address, or the input unchanged when it is not an address. */
-export function canonicalIp(s: string): string {
+export const canonicalIp = memo((s: string): string => {
   const a = parseIp(s);
   return a ? formatIp(a) : s;
-}
+});
 
 function mask(family: Family, length: number): bigint {
   const bits = BigInt(BITS[family]);
@@ -118,7 +142,9 @@ function mask(family: Family, length: number): bigint {
  * Parses "addr/len" (or a bare address, read as a host prefix /32 or /128). Host bits are masked;
  * `hadHostBits` tells the caller they were there.
  */
-export function parsePrefix(s: string): Prefix | undefined {
+export const parsePrefix = memo(parsePrefixUncached);
+
+function parsePrefixUncached(s: string): Prefix | undefined {
   const t = s.trim();
   const slash = t.indexOf('/');
   const addr = parseIp(slash < 0 ? t : t.slice(0, slash));

@@ -40,6 +40,8 @@ export interface NbLogicalRouter {
   uuid: Uuid;
   name: string;
   staticRoutes: NbStaticRoute[];
+  /** Static routes by normalised prefix text. */
+  routesByPrefix: ReadonlyMap<string, NbStaticRoute[]>;
   ports: NbRouterPort[];
   row: Row;
 }
@@ -110,21 +112,23 @@ export function nbView(source: RowSource): NbView {
       if (!row) continue;
       const externalIds = strMap(row.external_ids);
       const ipPrefix = str(row.ip_prefix);
-      const prefix = parsePrefix(ipPrefix);
       const route: NbStaticRoute = {
         uuid,
         router: name,
         routerUuid: r._uuid,
         ipPrefix,
-        ...(prefix ? { prefix } : {}),
         nexthop: str(row.nexthop),
         policy: str(row.policy) === 'src-ip' ? 'src-ip' : 'dst-ip',
         routeTable: str(row.route_table),
-        ...(optStr(row.output_port) ? { outputPort: optStr(row.output_port) } : {}),
         externalIds,
-        ...(externalIds[OWNER_KEY] ? { owner: externalIds[OWNER_KEY] } : {}),
         row,
       };
+      const prefix = parsePrefix(ipPrefix);
+      if (prefix) route.prefix = prefix;
+      const outputPort = optStr(row.output_port);
+      if (outputPort) route.outputPort = outputPort;
+      const owner = externalIds[OWNER_KEY];
+      if (owner) route.owner = owner;
       routes.push(route);
       staticRoutes.set(uuid, route);
     }
@@ -141,7 +145,14 @@ export function nbView(source: RowSource): NbView {
       }
     }
     ports.sort((a, b) => (a.name < b.name ? -1 : 1));
-    if (!routers.has(name)) routers.set(name, { uuid: r._uuid, name, staticRoutes: routes, ports, row: r });
+    const routesByPrefix = new Map<string, NbStaticRoute[]>();
+    for (const route of routes) {
+      if (!route.prefix) continue;
+      const list = routesByPrefix.get(route.prefix.text);
+      if (list) list.push(route);
+      else routesByPrefix.set(route.prefix.text, [route]);
+    }
+    if (!routers.has(name)) routers.set(name, { uuid: r._uuid, name, staticRoutes: routes, routesByPrefix, ports, row: r });
   }
 
   const lspRows = source.rows('Logical_Switch_Port');

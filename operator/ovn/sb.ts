@@ -83,6 +83,8 @@ export interface SbView {
   routerDatapaths: ReadonlyMap<string, Uuid>;
   /** lr_in_ip_routing flows per datapath, highest priority first. */
   routingFlows: ReadonlyMap<Uuid, SbRoutingFlow[]>;
+  /** The same flows by datapath, then by `${direction} ${prefix}` (see routingFlowKey). */
+  routingFlowIndex: ReadonlyMap<Uuid, ReadonlyMap<string, SbRoutingFlow[]>>;
   /** lr_in_ip_routing_ecmp member flows by `${datapath}/${group}/${member}`. */
   ecmpMembers: ReadonlyMap<string, SbEcmpMember>;
   portBindings: ReadonlyMap<string, SbPortBinding>;
@@ -93,6 +95,10 @@ export interface SbView {
   /** SB_Global.nb_cfg: the NB_Global.nb_cfg northd has reflected into the SB. */
   nbCfg: number;
   stale?: string;
+}
+
+export function routingFlowKey(direction: 'dst' | 'src', prefix: string): string {
+  return `${direction} ${prefix}`;
 }
 
 export function ecmpKey(datapath: Uuid, group: number, member: number): string {
@@ -129,35 +135,40 @@ export function sbView(source: RowSource): SbView {
   const routingFlows = new Map<Uuid, SbRoutingFlow[]>();
   const ecmpMembers = new Map<string, SbEcmpMember>();
   for (const f of source.rows('Logical_Flow').values()) {
-    const ext = strMap(f.external_ids);
-    const stage = ext['stage-name'];
+    const ext = f.external_ids as Record<string, unknown> | undefined;
+    const stage = ext && typeof ext === 'object' && !Array.isArray(ext) ? ext['stage-name'] : undefined;
     if (stage === STAGE_ROUTING) {
-      const route = parseRoutingMatch(str(f.match));
+      const match = str(f.match);
+      const route = parseRoutingMatch(match);
       if (!route) continue;
-      const flow: SbRoutingFlow = {
-        uuid: f._uuid,
-        datapaths: flowDatapaths(f),
-        priority: num(f.priority),
-        match: str(f.match),
-        actions: str(f.actions),
-        route,
-        action: parseRoutingActions(str(f.actions)),
-        ...(ext['stage-hint'] ? { stageHint: ext['stage-hint'] } : {}),
-      };
+      const actions = str(f.actions);
+      const flow: SbRoutingFlow = { uuid: f._uuid, datapaths: flowDatapaths(f), priority: num(f.priority), match, actions, route, action: parseRoutingActions(actions) };
+      const hint = ext!['stage-hint'];
+      if (hint !== undefined) flow.stageHint = String(hint);
       for (const dp of flow.datapaths) {
-        const list = routingFlows.get(dp) ?? [];
-        list.push(flow);
-        routingFlows.set(dp, list);
+        const list = routingFlows.get(dp);
+        if (list) list.push(flow);
+        else routingFlows.set(dp, [flow]);
       }
     } else if (stage === STAGE_ROUTING_ECMP) {
       const m = parseEcmpMemberMatch(str(f.match));
       if (!m) continue;
-      for (const dp of flowDatapaths(f)) {
-        ecmpMembers.set(ecmpKey(dp, m.group, m.member), { uuid: f._uuid, ...m, action: parseRoutingActions(str(f.actions)) });
-      }
+      const action = parseRoutingActions(str(f.actions));
+      for (const dp of flowDatapaths(f)) ecmpMembers.set(ecmpKey(dp, m.group, m.member), { uuid: f._uuid, group: m.group, member: m.member, action });
     }
   }
-  for (const list of routingFlows.values()) list.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+  const routingFlowIndex = new Map<Uuid, Map<string, SbRoutingFlow[]>>();
+  for (const [dp, list] of routingFlows) {
+    list.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+    const byKey = new Map<string, SbRoutingFlow[]>();
+    for (const f of list) {
+      const key = routingFlowKey(f.route!.direction, f.route!.prefix.text);
+      const l = byKey.get(key);
+      if (l) l.push(f);
+      else byKey.set(key, [f]);
+    }
+    routingFlowIndex.set(dp, byKey);
+  }
 
   const portBindings = new Map<string, SbPortBinding>();
   for (const p of sortedRows(source, 'Port_Binding')) {
@@ -200,6 +211,7 @@ export function sbView(source: RowSource): SbView {
     datapaths,
     routerDatapaths,
     routingFlows,
+    routingFlowIndex,
     ecmpMembers,
     portBindings,
     chassis,
@@ -210,13 +222,22 @@ export function sbView(source: RowSource): SbView {
   };
 }
 
+const hypervisors = new WeakMap<SbChassis, Hypervisor>();
+
+/** The Hypervisor of a chassis (one shared object per chassis of a view: never mutate it). */
 export function hypervisorOfChassis(ch: SbChassis): Hypervisor {
-  const encap = ch.encaps[0];
-  return {
-    chassis: ch.name,
-    ...(ch.hostname ? { hostname: ch.hostname } : {}),
-    ...(encap ? { encapType: encap.type, encapIp: encap.ip } : {}),
-  };
+  let h = hypervisors.get(ch);
+  if (!h) {
+    const encap = ch.encaps[0];
+    h = { chassis: ch.name };
+    if (ch.hostname) h.hostname = ch.hostname;
+    if (encap) {
+      h.encapType = encap.type;
+      h.encapIp = encap.ip;
+    }
+    hypervisors.set(ch, h);
+  }
+  return h;
 }
 
 /**

@@ -8,7 +8,8 @@
 //      `ovn-sbctl lflow-list` filtered for lr_in_ip_routing, compared with awk.
 // Prints all three and the ratios. Targets: >= 100x faster than the pipeline, no slower than the
 // two dumps, peak RSS under 300 MiB. Env: BENCH_ROUTERS (100), BENCH_RUNS (3), BENCH_SKIP_PIPELINE=1,
-// BENCH_CHECK_ONLY=1 (only step 1), BENCH_CPU_PROF=DIR (CPU profile of the check child).
+// BENCH_CHECK_ONLY=1 (only step 1), BENCH_CPU_PROF=DIR (CPU profile of the check child),
+// BENCH_HOLD=1 (build, print the remotes, keep running until Ctrl-C).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,6 +113,12 @@ async function main(): Promise<void> {
     const allFlows = (await sandbox.sbctl('--bare', '--columns=_uuid', 'list', 'Logical_Flow')).split('\n').filter(Boolean).length;
     console.log(`topology built in ${fmt(Date.now() - t0)}: ${routes} routes (${DELETED} deleted by hand), ${flows} lr_in_ip_routing flows of ${allFlows} Logical_Flow rows`);
 
+    if (process.env.BENCH_HOLD === '1') {
+      // Keep the topology up for profiling by hand: prints the remotes, waits for Ctrl-C.
+      console.log(`NB ${sandbox.nbRemote} SB ${sandbox.sbRemote} manifest ${manifest}`);
+      await new Promise<void>((r) => process.once('SIGINT', () => r()));
+      return;
+    }
     // 1. ovn-drift check
     const checks: Run[] = [];
     for (let i = 0; i < RUNS; i++) {

@@ -122,3 +122,57 @@ spec: {router: dev-jr, nexthop: 10.9.2.147, cidrs: [10.9.143.0/28]}
     await rm(broken);
   });
 });
+
+describe('parseSimpleYaml (fast path) agrees with the yaml library', () => {
+  const samples = [
+    'a: 1\nb: [x, "y", \'z\']\nc: {d: e, f: [1, 2.5, -3, 1e3, 007]}\n',
+    '---\napiVersion: ovndrift.io/v1alpha1\nkind: PodCIDRRoute\nmetadata:\n  name: a   # trailing comment\n  labels: {app: x}\nspec:\n  router: dev-jr\n  nexthop: fd00:9::146\n  cidrs:\n  - fd00:52::/64\n  - "fd00:53::/64"\n  adopt: true\n  remediation: Repair\n---\n',
+    '# leading comment\n---\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  data:\n    k: v\n- - nested\n  - seq\n-\n  key: after-empty-dash\n',
+    'list:\n  - a\n  - b: c\n    d: [e]\nnulls: [~, null, Null, ""]\nbools: [true, False, yes, no, on]\nempty:\nafter: x\n',
+    'a: 1\n---\n---\nb: 2\n',
+    'x: "has # hash"\ny: a#b\nz: \'q\'\nurl: http://example.com:8080/x\n',
+  ];
+  const unsupported = ['a: &x 1\nb: *x\n', 'a: |\n  text\n', 'a: !tag x\n', 'a: "esc\\n"\n', 'a:\n\tb: 1\n', 'a: 1\na: 2\n', 'a: multi\n  line\n', 'a: [1,\n  2]\n', 'a: 0x1F\n'];
+
+  it('returns the same documents for the subset', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const { parseSimpleYaml } = await import('../../operator/api/manifests.js');
+    for (const s of samples) {
+      const fast = parseSimpleYaml(s);
+      expect(fast, s).toBeDefined();
+      expect(fast, s).toEqual(parseAllDocuments(s).map((d) => d.toJS()));
+    }
+  });
+
+  it('falls back for everything outside it', async () => {
+    const { parseSimpleYaml } = await import('../../operator/api/manifests.js');
+    for (const s of unsupported) expect(parseSimpleYaml(s), s).toBeUndefined();
+  });
+
+  it('agrees on every YAML file of the repository it accepts', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { parseAllDocuments } = await import('yaml');
+    const { parseSimpleYaml } = await import('../../operator/api/manifests.js');
+    const files: string[] = [];
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.name === 'node_modules' || e.name.startsWith('.') || e.name === 'dist') continue;
+        const p = join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (/\.ya?ml$/.test(e.name)) files.push(p);
+      }
+    };
+    await walk(join(import.meta.dirname, '../..'));
+    let compared = 0;
+    for (const f of files) {
+      const text = await readFile(f, 'utf8');
+      const lib = parseAllDocuments(text);
+      if (lib.some((d) => d.errors.length > 0)) continue;
+      const fast = parseSimpleYaml(text);
+      if (fast === undefined) continue;
+      expect(fast, f).toEqual(lib.map((d) => d.toJS()));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(0);
+  });
+});
