@@ -170,6 +170,21 @@ describe('operator against a real OVN sandbox and the test API server', () => {
     expect(ready(obj)!.message).toContain('spec.cidrs[1]');
     expect(obj.status.conditions.find((c: any) => c.type === 'Stalled').status).toBe('True');
   });
+
+  it('kubectl get pcr shows both resources as the operator rendered them', async () => {
+    await custom.createClusterCustomObject({ ...G, body: { apiVersion: 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', metadata: { name: 'dev-jr-vm-10-215-91-233' }, spec: { router: SEED.router, nexthop: SEED.otherIp, cidrs: ['10.9.60.0/28'] } } });
+    await until('RouteMissing', () => ready(api.get('podcidrroutes', 'dev-jr-vm-10-215-91-233'))?.reason === 'RouteMissing');
+    const table = api.printTable('podcidrroutes');
+    const wide = api.printTable('podcidrroutes', { wide: true });
+    console.log(`kubectl get pcr:\n${table}\n\nkubectl get pcr -o wide:\n${wide}`);
+    const rows = table.split('\n').slice(1).map((l) => l.split(/\s+/));
+    expect(rows.map((r) => [r[0], r[4], r[5]])).toEqual([
+      ['dev-jr-vm-10-215-91-233', '0', 'False'],
+      ['dev-jr-vm-10-9-2-146', '5', 'True'],
+      ['mixed-family', '0', 'False'],
+    ]);
+    expect(wide).toMatch(/dev-jr-vm-10-215-91-233 .*RouteMissing\s+Report/);
+  });
 });
 
 describe('two operator instances', () => {

@@ -570,7 +570,7 @@ export class TestApiServer {
     const rt = this.typeByPlural(plural);
     const cols = (rt.printerColumns ?? []).filter((c) => opts.wide || !c.priority);
     const now = opts.now ?? new Date();
-    const rows = this.list(plural).map((o) => [
+    const rows = this.list(plural).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((o) => [
       o.metadata.name,
       ...cols.map((c) => {
         const v = jsonPathValue(o, c.jsonPath);
