@@ -457,6 +457,7 @@ export class Controller {
   private async reconcileChunk(batch: Map<string, number | undefined>): Promise<void> {
     this.stats.batches++;
     this.opts.onReconcile?.([...batch.keys()]);
+    const log = this.log.child({ reconcile: this.stats.batches });
     const now = new Date();
     const items: { name: string; obj: PCR; result: ValidationResult; conflicts: string[] }[] = [];
     const conflicts = this.conflictMap();
@@ -493,7 +494,7 @@ export class Controller {
         .map((i) => i.result.route!);
       if (candidates.length > 0) {
         const plan = planRepair(candidates, views.nb);
-        for (const s of plan.skipped) this.log.info({ route: s.route, router: s.router, prefix: s.prefix, reason: s.reason }, 'repair skipped');
+        for (const s of plan.skipped) log.info({ route: s.route, router: s.router, prefix: s.prefix, reason: s.reason }, 'repair skipped');
         if (plan.skipped.length > 0) this.metrics.repairs.inc({ result: 'skipped' }, plan.skipped.length);
         if (plan.operations.length > 0 && this.isLeader()) {
           const touchedBy = new Map<string, typeof plan.touched>();
@@ -505,13 +506,13 @@ export class Controller {
             for (const [route, touched] of touchedBy) {
               const what = touched.map((t) => `${t.action} ${t.prefix} via ${t.to ?? t.from} on ${t.router}`).join('; ');
               repairs.set(route, { ok: true, changed: touched.length, message: `NB repaired: ${what}${res.sbSynced ? '' : ` (SB not caught up after ${res.waitedMs} ms)`}`, repairedPrefixes: touched.map((t) => t.prefix) });
-              this.log.info({ route, changes: touched.length, sbSynced: res.sbSynced }, 'repaired');
+              log.info({ route, changes: touched.length, sbSynced: res.sbSynced }, 'repaired');
             }
           } catch (err) {
             this.metrics.repairs.inc({ result: 'failed' }, plan.touched.length);
             const message = (err as Error).message;
             for (const route of touchedBy.keys()) repairs.set(route, { ok: false, changed: 0, message });
-            this.log.warn({ err: message, code: (err as { code?: string }).code }, 'repair failed');
+            log.warn({ err: message, code: (err as { code?: string }).code }, 'repair failed');
           }
           views = gatherViews(this.nb, this.sb, this.openError, scope);
           evaluation = views.ok ? evaluate(valid, views.nb, views.sb, new Date()) : undefined;
@@ -578,7 +579,7 @@ export class Controller {
           } catch (err) {
             if (err instanceof ApiException && err.code === 404) return this.forget(name);
             this.metrics.statusWrites.inc({ resource: 'PodCIDRRoute', result: 'error' });
-            this.log.warn({ route: name, err: (err as Error).message }, 'status write failed; retrying');
+            log.warn({ route: name, err: (err as Error).message }, 'status write failed; retrying');
             setTimeout(() => this.mark([name]), 1000).unref?.();
             return;
           }
@@ -594,6 +595,7 @@ export class Controller {
       });
     }
     this.updateAggregateMetrics();
+    log.debug({ resources: items.length, writes: writes.length, scoped, findings: evaluation?.findings.length ?? 0 }, 'reconciled');
     const tw = performance.now();
     this.stats.renderMs += tw - tr;
     await pool(writes, this.opts.writeConcurrency ?? 16, (w) => w());
