@@ -135,14 +135,46 @@ function endpointOfNexthops(nb: NbView, sb: SbView, nexthops: string[] | undefin
   return { nexthop: nexthops.join(','), ecmp };
 }
 
+/** Which reg7 ids can carry a route table on one router, from lr_in_ip_routing_pre. */
+export interface RouteTableIds {
+  /** Ids of router ports whose options:route_table names this table. */
+  ids: Set<number>;
+  /** Ids known to belong to other tables (used when no port names this one). */
+  foreign: Set<number>;
+}
+
+/**
+ * Route table ids northd gave `routeTable` on this router: read from lr_in_ip_routing_pre for the
+ * router ports whose options:route_table names it. When no port uses the table, northd still
+ * numbers it: then any non-main id not known to belong to another table is accepted.
+ */
+export function routeTableIds(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined, routeTable: string): RouteTableIds {
+  const ids = new Set<number>();
+  const foreign = new Set<number>();
+  if (!datapath || !router || routeTable === '') return { ids, foreign };
+  const byPort = sb.routeTableIds.get(datapath);
+  for (const p of router.ports) {
+    const id = byPort?.get(p.name);
+    if (id !== undefined) (p.routeTable === routeTable ? ids : foreign).add(id);
+  }
+  return { ids, foreign };
+}
+
 /** The lr_in_ip_routing flow carrying this route: same prefix and direction, same route table. */
-export function findRouteFlow(sb: SbView, datapath: string | undefined, spec: Pick<PodCIDRRouteSpec, 'policy' | 'routeTable'>, prefix: string): SbRoutingFlow | undefined {
+export function findRouteFlow(
+  sb: SbView,
+  datapath: string | undefined,
+  spec: Pick<PodCIDRRouteSpec, 'policy' | 'routeTable'>,
+  prefix: string,
+  tables: RouteTableIds = { ids: new Set(), foreign: new Set() },
+): SbRoutingFlow | undefined {
   if (!datapath) return undefined;
   const direction = spec.policy === 'src-ip' ? 'src' : 'dst';
   const candidates = (sb.routingFlowIndex.get(datapath)?.get(routingFlowKey(direction, prefix)) ?? []).filter((f) => {
-    const r = f.route!;
-    if (spec.routeTable === '') return r.routeTableId === undefined || r.routeTableId === 0;
-    return r.routeTableId !== undefined && r.routeTableId !== 0;
+    const id = f.route!.routeTableId;
+    if (spec.routeTable === '') return id === undefined || id === 0;
+    if (id === undefined || id === 0) return false;
+    return tables.ids.size > 0 ? tables.ids.has(id) : !tables.foreign.has(id);
   });
   // A static route beats a connected route for the same prefix (flows are sorted by priority).
   return candidates.find((f) => f.action.kind !== 'connected') ?? candidates[0];
@@ -175,7 +207,7 @@ export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, 
     ? (router.routesByPrefix.get(prefix) ?? []).filter((r) => r.policy === spec.policy && r.routeTable === spec.routeTable)
     : [];
   const datapath = router ? routerDatapath(sb, router) : undefined;
-  const flow = findRouteFlow(sb, datapath, spec, prefix);
+  const flow = findRouteFlow(sb, datapath, spec, prefix, routeTableIds(sb, datapath, router, spec.routeTable));
   const nexthops = flow && datapath ? flowNexthops(sb, flow, datapath) : undefined;
   const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, nexthopPorts, expected, nbRoutes, actual: endpointOfNexthops(nb, sb, nexthops) };
   if (router) facts.router = router;

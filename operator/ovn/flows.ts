@@ -6,6 +6,15 @@ import { parseIp, parsePrefix, canonicalIp, type Prefix } from './ip.js';
 
 export const STAGE_ROUTING = 'lr_in_ip_routing';
 export const STAGE_ROUTING_ECMP = 'lr_in_ip_routing_ecmp';
+/** Sets reg7 (the route table id) from the inport: maps route_table names to ids. */
+export const STAGE_ROUTING_PRE = 'lr_in_ip_routing_pre';
+
+/** An lr_in_ip_routing_pre flow: packets entering on `inport` use route table `routeTableId`. */
+export function parseRoutingPre(match: string, actions: string): { inport: string; routeTableId: number } | undefined {
+  const m = /^\s*inport\s*==\s*"([^"]+)"\s*$/.exec(match);
+  const a = /(?:^|;)\s*reg7\s*=\s*(\d+)\s*;/.exec(actions);
+  return m && a ? { inport: m[1]!, routeTableId: Number(a[1]) } : undefined;
+}
 
 /** What an lr_in_ip_routing match selects. */
 export interface RoutingMatch {

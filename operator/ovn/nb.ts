@@ -34,6 +34,8 @@ export interface NbRouterPort {
   /** networks, e.g. 10.215.88.1/22. */
   networks: string[];
   peer?: string;
+  /** options:route_table: the route table packets entering on this port use ("" = main). */
+  routeTable: string;
 }
 
 export interface NbLogicalRouter {
@@ -137,7 +139,9 @@ export function nbView(source: RowSource): NbView {
     for (const uuid of strSet(r.ports)) {
       const p = portRows.get(uuid);
       if (!p) continue;
-      const port: NbRouterPort = { uuid, name: str(p.name), router: name, mac: str(p.mac), networks: strSet(p.networks), ...(optStr(p.peer) ? { peer: optStr(p.peer) } : {}) };
+      const port: NbRouterPort = { uuid, name: str(p.name), router: name, mac: str(p.mac), networks: strSet(p.networks), routeTable: strMap(p.options).route_table ?? '' };
+      const peer = optStr(p.peer);
+      if (peer) port.peer = peer;
       ports.push(port);
       for (const n of port.networks) {
         const ip = parseIp(n.replace(/\/\d+$/, ''));

@@ -7,8 +7,10 @@ import {
   parseEcmpMemberMatch,
   parseRoutingActions,
   parseRoutingMatch,
+  parseRoutingPre,
   STAGE_ROUTING,
   STAGE_ROUTING_ECMP,
+  STAGE_ROUTING_PRE,
   type RoutingAction,
   type RoutingMatch,
 } from './flows.js';
@@ -85,6 +87,8 @@ export interface SbView {
   routingFlows: ReadonlyMap<Uuid, SbRoutingFlow[]>;
   /** The same flows by datapath, then by `${direction} ${prefix}` (see routingFlowKey). */
   routingFlowIndex: ReadonlyMap<Uuid, ReadonlyMap<string, SbRoutingFlow[]>>;
+  /** Route table ids by datapath and router port (lr_in_ip_routing_pre: `inport == P` -> `reg7 = N`). */
+  routeTableIds: ReadonlyMap<Uuid, ReadonlyMap<string, number>>;
   /** lr_in_ip_routing_ecmp member flows by `${datapath}/${group}/${member}`. */
   ecmpMembers: ReadonlyMap<string, SbEcmpMember>;
   portBindings: ReadonlyMap<string, SbPortBinding>;
@@ -134,6 +138,7 @@ export function sbView(source: RowSource): SbView {
 
   const routingFlows = new Map<Uuid, SbRoutingFlow[]>();
   const ecmpMembers = new Map<string, SbEcmpMember>();
+  const routeTableIds = new Map<Uuid, Map<string, number>>();
   for (const f of source.rows('Logical_Flow').values()) {
     const ext = f.external_ids as Record<string, unknown> | undefined;
     const stage = ext && typeof ext === 'object' && !Array.isArray(ext) ? ext['stage-name'] : undefined;
@@ -155,6 +160,14 @@ export function sbView(source: RowSource): SbView {
       if (!m) continue;
       const action = parseRoutingActions(str(f.actions));
       for (const dp of flowDatapaths(f)) ecmpMembers.set(ecmpKey(dp, m.group, m.member), { uuid: f._uuid, group: m.group, member: m.member, action });
+    } else if (stage === STAGE_ROUTING_PRE) {
+      const pre = parseRoutingPre(str(f.match), str(f.actions));
+      if (!pre) continue;
+      for (const dp of flowDatapaths(f)) {
+        const ids = routeTableIds.get(dp) ?? new Map<string, number>();
+        ids.set(pre.inport, pre.routeTableId);
+        routeTableIds.set(dp, ids);
+      }
     }
   }
   const routingFlowIndex = new Map<Uuid, Map<string, SbRoutingFlow[]>>();
@@ -212,6 +225,7 @@ export function sbView(source: RowSource): SbView {
     routerDatapaths,
     routingFlows,
     routingFlowIndex,
+    routeTableIds,
     ecmpMembers,
     portBindings,
     chassis,

@@ -2,7 +2,7 @@
 // table is followed only for the routing stages, by a monitor condition on external_ids, never
 // in full. Pure data; must not import the OVSDB client.
 import type { TableSpec } from '../ovsdb/types.js';
-import { STAGE_ROUTING, STAGE_ROUTING_ECMP } from './flows.js';
+import { STAGE_ROUTING, STAGE_ROUTING_ECMP, STAGE_ROUTING_PRE } from './flows.js';
 
 export const NB_TABLES: TableSpec[] = [
   { table: 'NB_Global', columns: ['nb_cfg', 'sb_cfg', 'hv_cfg', 'nb_cfg_timestamp', 'sb_cfg_timestamp'] },
@@ -16,10 +16,14 @@ export const NB_TABLES: TableSpec[] = [
   { table: 'Logical_Switch_Port', columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'options'] },
 ];
 
-/** monitor_cond clauses are a disjunction: a flow of either routing stage is followed. */
+/**
+ * monitor_cond clauses are a disjunction: a flow of any of the routing stages is followed (the
+ * routes, the ECMP members, and the few route-table flows of lr_in_ip_routing_pre).
+ */
 export const ROUTING_FLOW_CONDITION: NonNullable<TableSpec['where']> = [
   ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING]]]],
   ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING_ECMP]]]],
+  ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING_PRE]]]],
 ];
 
 export const SB_TABLES: TableSpec[] = [

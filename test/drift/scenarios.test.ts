@@ -168,6 +168,23 @@ describe('drift kinds (real northd)', () => {
     }
   });
 
+  it('route tables: the same prefix in two tables resolves to each table\'s flow', async () => {
+    const t = await router();
+    await sandbox.nbctl('lrp-set-options', `lrp-${t.r}-to-${t.r}-sw2`, 'route_table=blue');
+    await sandbox.nbctl('--wait=sb', '--route-table=blue', 'lr-route-add', t.r, '10.250.11.0/24', t.ip2, '--', '--route-table=green', 'lr-route-add', t.r, '10.250.11.0/24', t.ip, '--', 'lr-route-add', t.r, '10.250.11.0/24', t.ip);
+    const blue = pcr('blue', { router: t.r, nexthop: t.ip2, cidrs: ['10.250.11.0/24'], routeTable: 'blue' });
+    const main = pcr('main', { router: t.r, nexthop: t.ip, cidrs: ['10.250.11.0/24'] });
+    const ev = await check(sandbox, [blue, main]);
+    expect(ev.findings).toEqual([]);
+    expect(ev.routes.map((r) => [r.route, r.actual.hypervisor?.chassis])).toEqual([['blue', 'hv-b'], ['main', 'hv-a']]);
+    expect(ev.routes.find((r) => r.route === 'blue')!.sb!.match).toMatch(/^reg7 == [1-9]/);
+    const green = await check(sandbox, [pcr('green', { router: t.r, nexthop: t.ip, cidrs: ['10.250.11.0/24'], routeTable: 'green' })]);
+    expect(green.findings).toEqual([]); // no port uses green: its flow is the non-main one that is not blue's
+    expect(green.routes[0]!.actual.hypervisor?.chassis).toBe('hv-a');
+    const wrong = await check(sandbox, [pcr('blue', { router: t.r, nexthop: t.ip, cidrs: ['10.250.11.0/24'], routeTable: 'blue' })]);
+    expect(kinds(wrong)).toEqual(['NexthopMismatch 10.250.11.0/24']);
+  });
+
   it('NorthdLagging alone: northd down, a client bumped nb_cfg, no route changed', async () => {
     const t = await router();
     await sandbox.nbctl('--wait=sb', 'lr-route-add', t.r, '10.250.10.0/24', t.ip);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoutingActions, parseRoutingMatch, parseEcmpMemberMatch } from '../../operator/ovn/flows.js';
+import { parseRoutingActions, parseRoutingMatch, parseEcmpMemberMatch, parseRoutingPre } from '../../operator/ovn/flows.js';
 
 // Action texts as ovn-northd writes them (23.03 captured from the sandbox; 25.03 per its release notes).
 const V4_2303 = 'ip.ttl--; reg8[0..15] = 0; reg0 = 10.215.91.233; reg1 = 10.215.88.1; eth.src = 74:db:d2:19:e7:6b; outport = "lrp-dev-jr-to-sw-10.215.88.0-22"; flags.loopback = 1; next;';
@@ -40,5 +40,9 @@ describe('routing flow parsing', () => {
     expect(parseRoutingMatch('ip6.dst == fd00:9::/64')!.routeTableId).toBeUndefined();
     expect(parseRoutingMatch('nd_rs || nd_ra')).toBeUndefined();
     expect(parseRoutingMatch('1')).toBeUndefined();
+  });
+  it('reads the route table ids of lr_in_ip_routing_pre', () => {
+    expect(parseRoutingPre('inport == "lrp-b"', 'reg7 = 1; next;')).toEqual({ inport: 'lrp-b', routeTableId: 1 });
+    expect(parseRoutingPre('1', 'reg7 = 0; next;')).toBeUndefined();
   });
 });
