@@ -139,4 +139,18 @@ describe('evaluate', () => {
     expect(t.differences).toEqual(['nexthop: NB 10.9.2.146 vs SB 10.215.91.233', 'hypervisor: NB 10.184.163.36 vs SB 10.96.133.20']);
     expect(traceIp(nbView(nb), sbView(sb), 'dev-jr', '192.168.1.1').differences).toEqual(['no NB route and no SB flow on dev-jr matches 192.168.1.1']);
   });
+
+  it('traces IPv6 through a 25.03-form flow, and reports a route NB has but SB lacks', () => {
+    const { nb, sb, dp } = seed({ staleFirst: false, nbCfg: 1, sbNbCfg: 1 });
+    nb.route('dev-jr', 'fd00:52::/64', 'fd00:9::146');
+    const f = routeFlow2503('fd00:52::/64', 'fd00:9::146', 'fd00:9::1', MAC_A, 'lrp-a');
+    sb.flow(dp, 'lr_in_ip_routing', 516, f.match, f.actions);
+    const t = traceIp(nbView(nb), sbView(sb), 'dev-jr', 'fd00:52::1234');
+    expect(t.nb).toMatchObject({ kind: 'static', prefix: 'fd00:52::/64' });
+    expect(t.sb).toMatchObject({ prefix: 'fd00:52::/64', outport: 'lrp-a' });
+    expect(t.sb!.hops[0]!.endpoint.hypervisor!.encapIp).toBe('10.184.163.36');
+    expect(t.differences).toEqual([]);
+    nb.route('dev-jr', '10.70.0.0/16', '10.9.2.146');
+    expect(traceIp(nbView(nb), sbView(sb), 'dev-jr', '10.70.1.1').differences).toEqual(['NB route 10.70.0.0/16 matches 10.70.1.1 but no SB flow does (is ovn-northd running?)']);
+  });
 });
