@@ -11,6 +11,7 @@ import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type
 import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
+import { parseRemotes } from '../ovsdb/remote.js';
 
 export const EXIT = { ok: 0, badInput: 1, runtime: 2, drift: 3 } as const;
 
@@ -64,6 +65,13 @@ export async function connectionFlags(values: Record<string, unknown>, command: 
   const sbRemote = (values.sb as string | undefined) ?? process.env.OVN_SB_DB;
   if (!nbRemote) throw new UsageError(`${command}: --nb REMOTE is required (or set OVN_NB_DB)`);
   if (!sbRemote) throw new UsageError(`${command}: --sb REMOTE is required (or set OVN_SB_DB)`);
+  for (const [flag, remote] of [['--nb', nbRemote], ['--sb', sbRemote]] as const) {
+    try {
+      parseRemotes(remote);
+    } catch (err) {
+      throw new UsageError(`${command}: ${flag} ${remote}: ${(err as Error).message}`);
+    }
+  }
   const output = (values.output as string | undefined) ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`${command}: --output must be text or json, got ${output}`);
   const timeoutText = (values.timeout as string | undefined) ?? '10';

@@ -1,7 +1,8 @@
 // `ovn-drift trace --router R IP`: the seed's five-command investigation in one view — the NB
 // route that matches IP by longest prefix, its nexthop port and binding, the SB flow that really
 // matches and the hypervisor reached, with the differences marked.
-// Exit: 0 NB and SB agree, 1 bad input (not an IP, unknown router), 2 unreachable, 3 they differ.
+// trace is an investigation view, not a gate: exit 0 whether or not NB and SB agree (the
+// differences are marked), 1 bad input (not an IP, unknown router), 2 unreachable.
 // Wiring only: the decision is operator/drift/trace.ts.
 import { parseArgs } from 'node:util';
 import { renderTraceText, traceIp } from '../drift/index.js';
@@ -17,7 +18,7 @@ nexthop's port and Port_Binding, the SB lr_in_ip_routing flow that matches, and 
 ${CONNECTION_HELP}
   --router ROUTER       NB Logical_Router name
 
-exit status: 0 NB and SB agree, 1 bad input or usage, 2 databases unreachable, 3 they differ`;
+exit status: 0 traced (differences are marked, not an error), 1 bad input or usage, 2 databases unreachable`;
 
 export async function run(argv: string[]): Promise<number> {
   let values;
@@ -58,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
       if (flags.output === 'json') console.error(`ovn-drift trace: ${result.error}`);
       return EXIT.badInput;
     }
-    return result.differences.length > 0 ? EXIT.drift : EXIT.ok;
+    return EXIT.ok;
   } catch (err) {
     console.error(`ovn-drift trace: ${(err as Error).message}`);
     return EXIT.runtime;

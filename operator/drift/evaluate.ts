@@ -244,14 +244,20 @@ const checkNexthopBinding: Check = (f, _nb, sb) => {
   return { findings: [finding(f, NexthopUnbound, {}, `nexthop ${f.spec.nexthop} is on port ${port.name} (switch ${port.parent}), which ${why}`)] };
 };
 
-const checkExpectedChassis: Check = (f) => {
+const checkExpectedChassis: Check = (f, _nb, sb) => {
   const want = f.spec.expectedChassis;
   const ch = f.nexthopChassis;
   if (!want || !ch || ch.name === want || (ch.hostname !== '' && ch.hostname === want)) return { findings: [] };
+  // Expected: the chassis spec.expectedChassis names (by name or hostname), resolved when it exists.
+  const named = sb.chassisByName.get(want) ?? [...sb.chassis.values()].find((c) => c.hostname === want);
+  const expected: Endpoint = { nexthop: f.spec.nexthop, hypervisor: named ? hypervisorOfChassis(named) : { chassis: want } };
   return {
     findings: [
-      finding(f, ChassisMismatch, { nexthop: f.spec.nexthop, hypervisor: hypervisorOfChassis(ch) },
-        `nexthop ${f.spec.nexthop} (port ${f.nexthopPorts[0]!.name}) is bound to ${describeHv(hypervisorOfChassis(ch))}, expected chassis ${want}`),
+      {
+        ...finding(f, ChassisMismatch, { nexthop: f.spec.nexthop, hypervisor: hypervisorOfChassis(ch) },
+          `nexthop ${f.spec.nexthop} (port ${f.nexthopPorts[0]!.name}) is bound to ${describeHv(hypervisorOfChassis(ch))}, expected ${named ? describeHv(hypervisorOfChassis(named)) : `chassis ${want} (no such chassis)`}`),
+        expected,
+      },
     ],
   };
 };

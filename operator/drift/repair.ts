@@ -16,7 +16,7 @@ export interface RepairAction {
   route: string;
   router: string;
   prefix: string;
-  /** insert: new row; update: owned row's nexthop fixed; adopt: unowned row stamped (and fixed); remove: extra owned row. */
+  /** insert: new row; update: owned row's nexthop fixed; adopt: unowned row stamped (and fixed); remove: extra owned (or, adopting, unowned) row. */
   action: 'insert' | 'update' | 'adopt' | 'remove';
   uuid?: string;
   from?: string;
@@ -124,64 +124,49 @@ export function planRepair(desired: readonly PodCIDRRoute[], nb: NbView, opts: R
       const rows = (router.routesByPrefix.get(prefix) ?? []).filter((r) => r.policy === spec.policy && r.routeTable === spec.routeTable);
       const wanted = canonicalIp(spec.nexthop);
       const right = (r: NbStaticRoute) => canonicalIp(r.nexthop) === wanted;
-      const owned = rows.filter((r) => r.owner === name);
-
-      if (owned.length > 0) {
-        const keep = owned.find(right) ?? owned[0]!;
-        if (!right(keep)) {
-          guard(keep.uuid, () => guardRow(keep));
-          writes.push({ op: 'update', table: STATIC_ROUTE, where: [byUuid(keep.uuid)], row: { nexthop: spec.nexthop } });
-          touched.push({ ...at, action: 'update', uuid: keep.uuid, from: keep.nexthop, to: spec.nexthop });
-        }
-        for (const extra of owned.filter((r) => r !== keep)) {
-          guard(extra.uuid, () => guardRow(extra));
-          writes.push({ op: 'mutate', table: 'Logical_Router', where: [byUuid(router.uuid)], mutations: [['static_routes', 'delete', ['set', [['uuid', extra.uuid]]]]] });
-          touched.push({ ...at, action: 'remove', uuid: extra.uuid, from: extra.nexthop });
-        }
-        continue;
-      }
-
-      const good = rows.find(right);
-      if (good) {
-        if (!good.owner && adopt) {
-          guard(good.uuid, () => guardRow(good));
-          writes.push({ op: 'update', table: STATIC_ROUTE, where: [byUuid(good.uuid)], row: { external_ids: stampedIds(good.externalIds, name) } });
-          touched.push({ ...at, action: 'adopt', uuid: good.uuid, from: good.nexthop, to: good.nexthop });
-        }
-        continue;
-      }
-
-      if (rows.length === 0) {
-        guard(`router:${router.uuid}`, () => guardRouter(router.uuid, router.name));
-        guard(`prefix:${prefix}`, () => guardPrefix(nb, prefix));
-        const uuidName = `ovndrift_route_${named++}`;
-        writes.push({
-          op: 'insert',
-          table: STATIC_ROUTE,
-          'uuid-name': uuidName,
-          row: {
-            ip_prefix: prefix,
-            nexthop: spec.nexthop,
-            policy: spec.policy,
-            route_table: spec.routeTable,
-            external_ids: stampedIds({}, name),
-          },
-        });
-        writes.push({ op: 'mutate', table: 'Logical_Router', where: [byUuid(router.uuid)], mutations: [['static_routes', 'insert', ['set', [['named-uuid', uuidName]]]]] });
-        touched.push({ ...at, action: 'insert', to: spec.nexthop });
-        continue;
-      }
-
       const unowned = rows.filter((r) => !r.externalIds[OWNER_KEY]);
-      if (adopt && unowned.length > 0) {
-        const row = unowned[0]!;
-        guard(row.uuid, () => guardRow(row));
-        writes.push({ op: 'update', table: STATIC_ROUTE, where: [byUuid(row.uuid)], row: { nexthop: spec.nexthop, external_ids: stampedIds(row.externalIds, name) } });
-        touched.push({ ...at, action: 'adopt', uuid: row.uuid, from: row.nexthop, to: spec.nexthop });
+      // The rows this resource may change: its own, and with adopt the unowned ones too (adopting
+      // takes over the prefix: one row is kept, fixed and stamped, the others are removed).
+      const mine = rows.filter((r) => r.owner === name || (adopt && !r.externalIds[OWNER_KEY]));
+
+      if (mine.length === 0) {
+        if (rows.some(right)) continue; // someone else's row already routes it right
+        if (rows.length === 0) {
+          guard(`router:${router.uuid}`, () => guardRouter(router.uuid, router.name));
+          guard(`prefix:${prefix}`, () => guardPrefix(nb, prefix));
+          const uuidName = `ovndrift_route_${named++}`;
+          writes.push({
+            op: 'insert',
+            table: STATIC_ROUTE,
+            'uuid-name': uuidName,
+            row: { ip_prefix: prefix, nexthop: spec.nexthop, policy: spec.policy, route_table: spec.routeTable, external_ids: stampedIds({}, name) },
+          });
+          writes.push({ op: 'mutate', table: 'Logical_Router', where: [byUuid(router.uuid)], mutations: [['static_routes', 'insert', ['set', [['named-uuid', uuidName]]]]] });
+          touched.push({ ...at, action: 'insert', to: spec.nexthop });
+          continue;
+        }
+        const who = rows.map((r) => `${r.uuid.slice(0, 8)} via ${r.nexthop}${r.owner ? ` owned by ${r.owner}` : ' unowned'}`).join(', ');
+        skipped.push({ ...at, reason: `existing row(s) ${who} ${unowned.length > 0 ? "are not ovn-drift's: use --adopt (or spec.adopt) to take them over" : 'belong to another owner'}` });
         continue;
       }
-      const who = rows.map((r) => `${r.uuid.slice(0, 8)} via ${r.nexthop}${r.owner ? ` owned by ${r.owner}` : ' unowned'}`).join(', ');
-      skipped.push({ ...at, reason: `existing row(s) ${who} ${unowned.length > 0 ? 'are not ovn-drift\'s: use --adopt (or spec.adopt) to take them over' : 'belong to another owner'}` });
+
+      const keep = mine.find((r) => right(r) && r.owner === name) ?? mine.find(right) ?? mine[0]!;
+      const adopting = keep.owner !== name;
+      if (!right(keep) || adopting) {
+        guard(keep.uuid, () => guardRow(keep));
+        const row: Record<string, WireValue> = {};
+        if (!right(keep)) row.nexthop = spec.nexthop;
+        if (adopting) row.external_ids = stampedIds(keep.externalIds, name);
+        writes.push({ op: 'update', table: STATIC_ROUTE, where: [byUuid(keep.uuid)], row });
+        touched.push({ ...at, action: adopting ? 'adopt' : 'update', uuid: keep.uuid, from: keep.nexthop, to: spec.nexthop });
+      }
+      for (const extra of mine.filter((r) => r !== keep)) {
+        guard(extra.uuid, () => guardRow(extra));
+        writes.push({ op: 'mutate', table: 'Logical_Router', where: [byUuid(router.uuid)], mutations: [['static_routes', 'delete', ['set', [['uuid', extra.uuid]]]]] });
+        touched.push({ ...at, action: 'remove', uuid: extra.uuid, from: extra.nexthop });
+      }
+      const foreign = rows.filter((r) => !mine.includes(r) && !right(r));
+      if (foreign.length > 0) skipped.push({ ...at, reason: `competing row(s) ${foreign.map((r) => `via ${r.nexthop}${r.owner ? ` owned by ${r.owner}` : ' unowned'}`).join(', ')} left alone${adopt ? '' : ': use --adopt to take over unowned rows'}` });
     }
   }
 

@@ -93,6 +93,9 @@ describe('evaluate', () => {
       'NexthopUnbound unbound',
       'RouterNotFound ghost',
     ]);
+    const cm = ev.findings.find((f) => f.kind === 'ChassisMismatch')!;
+    expect(cm.expected.hypervisor).toEqual({ chassis: 'hv-b', hostname: 'node-b', encapType: 'stt', encapIp: '10.96.133.20' });
+    expect(cm.actual.hypervisor!.chassis).toBe('hv-a');
     const mm = ev.findings.find((f) => f.kind === 'NexthopMismatch')!;
     expect(mm.actual).toEqual({ nexthop: '10.215.91.233', hypervisor: { chassis: 'hv-b', hostname: 'node-b', encapType: 'stt', encapIp: '10.96.133.20' } });
   });

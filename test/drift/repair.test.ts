@@ -60,4 +60,18 @@ describe('planRepair', () => {
     expect(plan.touched).toEqual([{ route: 'a', router: 'r1', prefix: '10.1.0.0/16', action: 'remove', uuid: dup, from: '10.9.9.9' }]);
     expect(plan.operations.at(-1)).toMatchObject({ op: 'mutate', mutations: [['static_routes', 'delete', ['set', [['uuid', dup]]]]] });
   });
+
+  it('adopting takes over the prefix: the right unowned row is stamped, unowned ECMP competitors removed', () => {
+    const { nb } = topo();
+    const good = nb.route('r1', '10.3.0.0/16', '10.9.2.146');
+    const other = nb.route('r1', '10.3.0.0/16', '10.9.2.147');
+    const theirs = nb.route('r1', '10.3.0.0/16', '10.9.2.148', { externalIds: { 'ovndrift.io/owner': 'someone-else' } });
+    const route = pcr('a', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.3.0.0/16'] });
+    const without = planRepair([route], nbView(nb));
+    expect(without.operations).toEqual([]);
+    const plan = planRepair([route], nbView(nb), { adopt: true });
+    expect(plan.touched.map((t) => [t.action, t.uuid])).toEqual([['adopt', good], ['remove', other]]);
+    expect(plan.skipped[0]!.reason).toMatch(/owned by someone-else left alone/);
+    expect(JSON.stringify(plan.operations)).not.toContain(theirs);
+  });
 });

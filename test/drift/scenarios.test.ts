@@ -140,6 +140,7 @@ describe('drift kinds (real northd)', () => {
     const ev = await check(sandbox, [route]);
     expect(kinds(ev)).toEqual(['ChassisMismatch 10.250.8.0/24']);
     expect(ev.findings[0]!.actual.hypervisor).toEqual({ chassis: 'hv-b', encapType: 'geneve', encapIp: '192.0.2.2' });
+    expect(ev.findings[0]!.expected.hypervisor).toEqual({ chassis: 'hv-a', encapType: 'geneve', encapIp: '192.0.2.1' });
   });
 
   it('IPv6: in sync, then NexthopMismatch', async () => {
