@@ -86,6 +86,18 @@ describe('ovn-drift check', () => {
     const u = await cli('check', '--nb', sandbox.nbRemote, '--sb', 'unix:/nonexistent/sb.sock', '-f', manifest, '--timeout', '1');
     expect(u.code).toBe(2);
     expect(u.stderr).toContain('unix:/nonexistent/sb.sock');
+    // A server that accepts the connection and never answers: still exit 2, never a hang.
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const h = await cli('check', '--nb', sandbox.nbRemote, '--sb', `tcp:127.0.0.1:${port}`, '-f', manifest, '--timeout', '1');
+      expect(h.code).toBe(2);
+      expect(h.stderr).toContain(`SB database at tcp:127.0.0.1:${port}`);
+    } finally {
+      silent.close();
+    }
   });
 
   it('exits 1 on usage errors', async () => {
