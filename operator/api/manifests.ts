@@ -63,21 +63,25 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** One parsed YAML document (an item of a `kind: List` counts as its own document). */
+export interface ManifestDocument {
+  file: string;
+  /** 1-based document index inside the file. */
+  document: number;
+  object: unknown;
+}
+
 /**
- * Loads every PodCIDRRoute from the given files/directories (directories recursively, *.yaml,
- * *.yml, *.json, in name order). Validation errors, duplicate resource names and conflicting
- * prefixes are all returned; callers must not touch OVN when `errors` is non-empty.
+ * Reads every YAML document under the given files/directories (directories recursively, *.yaml,
+ * *.yml, *.json, in name order; `kind: List` flattened; empty documents dropped). Unreadable paths
+ * and syntax errors are returned in `errors`, never thrown. Kind-agnostic: shared by the
+ * PodCIDRRoute loader below and the agent's TunnelNoTrackPolicy loader.
  */
-export async function loadPodCIDRRoutes(paths: string[]): Promise<LoadResult> {
+export async function readManifestDocuments(paths: string[]): Promise<{ documents: ManifestDocument[]; errors: ManifestError[] }> {
   const errors: ManifestError[] = [];
-  const notices: string[] = [];
-  const routes: LoadedRoute[] = [];
+  const documents: ManifestDocument[] = [];
   const files: string[] = [];
   for (const p of paths) files.push(...(await expand(p, errors)));
-  if (paths.length > 0 && files.length === 0 && errors.length === 0) {
-    errors.push({ file: paths.join(', '), document: 0, message: 'no YAML manifests found (*.yaml, *.yml, *.json)' });
-  }
-
   for (const file of files) {
     let text: string;
     try {
@@ -103,21 +107,48 @@ export async function loadPodCIDRRoutes(paths: string[]): Promise<LoadResult> {
       const value = doc.value;
       if (value === null || value === undefined) return; // empty document (e.g. trailing ---)
       const objects = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
-      for (const obj of objects) {
-        const kind = isObject(obj) ? obj.kind : undefined;
-        const apiVersion = isObject(obj) ? obj.apiVersion : undefined;
-        const ours = kind === KIND && (typeof apiVersion !== 'string' || apiVersion.startsWith(`${GROUP}/`));
-        if (!ours) {
-          const name = isObject(obj) && isObject(obj.metadata) ? ` ${String(obj.metadata.name ?? '')}` : '';
-          notices.push(`${file} (document ${document}): skipped ${String(kind ?? 'a document without kind')}${name}${apiVersion ? ` (${String(apiVersion)})` : ''}: not a PodCIDRRoute`);
-          continue;
-        }
-        const resource = isObject(obj) && isObject(obj.metadata) && typeof obj.metadata.name === 'string' ? obj.metadata.name : undefined;
-        const result = validatePodCIDRRoute(obj);
-        for (const e of result.errors) errors.push({ file, document, resource, field: e.field, message: e.message });
-        if (result.route) routes.push({ route: result.route, source: { file, document } });
-      }
+      for (const object of objects) documents.push({ file, document, object });
     });
+  }
+  return { documents, errors };
+}
+
+/** "ConfigMap cm (v1)": what a skipped document was, for notices. */
+export function describeDocument(obj: unknown): string {
+  const kind = isObject(obj) ? obj.kind : undefined;
+  const apiVersion = isObject(obj) ? obj.apiVersion : undefined;
+  const name = isObject(obj) && isObject(obj.metadata) ? ` ${String(obj.metadata.name ?? '')}` : '';
+  return `${String(kind ?? 'a document without kind')}${name}${apiVersion ? ` (${String(apiVersion)})` : ''}`;
+}
+
+/**
+ * Loads every PodCIDRRoute from the given files/directories. Validation errors, duplicate
+ * resource names and conflicting prefixes are all returned; callers must not touch OVN when
+ * `errors` is non-empty.
+ */
+export async function loadPodCIDRRoutes(paths: string[]): Promise<LoadResult> {
+  const { documents, errors } = await readManifestDocuments(paths);
+  const notices: string[] = [];
+  const routes: LoadedRoute[] = [];
+  for (const { file, document, object: obj } of documents) {
+    const kind = isObject(obj) ? obj.kind : undefined;
+    const apiVersion = isObject(obj) ? obj.apiVersion : undefined;
+    const ours = kind === KIND && (typeof apiVersion !== 'string' || apiVersion.startsWith(`${GROUP}/`));
+    if (!ours) {
+      notices.push(`${file} (document ${document}): skipped ${describeDocument(obj)}: not a PodCIDRRoute`);
+      continue;
+    }
+    const resource = isObject(obj) && isObject(obj.metadata) && typeof obj.metadata.name === 'string' ? obj.metadata.name : undefined;
+    const result = validatePodCIDRRoute(obj);
+    for (const e of result.errors) errors.push({ file, document, resource, field: e.field, message: e.message });
+    if (result.route) routes.push({ route: result.route, source: { file, document } });
+  }
+
+  // Manifests that hold no PodCIDRRoute at all are a wrong path, not a clean bill: a pipeline
+  // pointed at the wrong file must not read "in sync".
+  if (routes.length === 0 && errors.length === 0) {
+    const seen = documents.length === 0 ? 'no YAML manifests (*.yaml, *.yml, *.json) with documents' : `${notices.length} document${notices.length === 1 ? '' : 's'} of other kinds skipped`;
+    errors.push({ file: paths.join(', '), document: 0, message: `no PodCIDRRoute found (${seen})` });
   }
 
   // Across resources: unique names, and no prefix claimed with two different nexthops.

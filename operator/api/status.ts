@@ -6,7 +6,7 @@
 import type { Endpoint, Finding } from '../drift/kinds.js';
 import { DRIFT_KINDS, NorthdLagging, StaleView, FlowMissing, FlowStale } from '../drift/kinds.js';
 import type { FieldError } from './podcidrroute.js';
-import { selectorMatches, type NodeNoTrackState, type TunnelNoTrackPolicy } from './tunnelnotrackpolicy.js';
+import { selectorMatches, type NodeNoTrackState, type TunnelNoTrackPolicy, type TunnelNoTrackPolicyStatus } from './tunnelnotrackpolicy.js';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -308,13 +308,7 @@ function canonical(v: unknown): unknown {
 
 // ---- TunnelNoTrackPolicy -----------------------------------------------------------------------
 
-export interface TunnelNoTrackPolicyStatus {
-  observedGeneration?: number;
-  desiredNodes?: number;
-  appliedNodes?: number;
-  failures?: { node: string; message: string }[];
-  conditions?: Condition[];
-}
+export type { TunnelNoTrackPolicyStatus };
 
 /**
  * Aggregate the per-node NodeNoTrackState objects into one policy's status: which nodes the

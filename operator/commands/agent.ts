@@ -2,6 +2,7 @@
 // File mode (`-f PATH`, no cluster) or cluster mode (watch TunnelNoTrackPolicy, write this node's
 // NodeNoTrackState); `--once` for one pass, `--cleanup` to remove everything of ours.
 // Wiring only: flags -> objects -> a mode. Rule logic lives in operator/agent/.
+import { parseDuration } from './flags.js';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -51,14 +52,7 @@ export interface AgentDeps {
   kubeConfig?: KubeConfig;
 }
 
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-  return ms > 0 ? ms : undefined;
-}
+export { parseDuration };
 
 function usageError(msg: string): number {
   console.error(`ovn-drift agent: ${msg}`);

@@ -1,6 +1,7 @@
 // `ovn-drift operator`: the in-cluster reconciler (Deployment, 2 replicas, Lease leader election).
 // Flags with environment fallbacks -> a Controller, the metrics/health server, signal handling.
 // Wiring only: reconcile logic lives in operator/controller/, Kubernetes I/O in operator/kube/.
+import { parseDuration } from './flags.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -35,14 +36,7 @@ flags (environment fallback in parentheses):
   --event-namespace NS    namespace for Events about cluster-scoped resources (default: default)
   --log-level L           pino level (LOG_LEVEL; default info)`;
 
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-  return ms > 0 ? ms : undefined;
-}
+export { parseDuration };
 
 export interface OperatorDeps {
   kubeConfig?: KubeConfig;

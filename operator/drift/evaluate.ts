@@ -315,7 +315,7 @@ const checkFlowExists: Check = (f) => {
   };
 };
 
-const checkFlowCurrent: Check = (f) => {
+const checkFlowCurrent: Check = (f, nb, sb) => {
   if (f.nbRoutes.length === 0 || !f.flow) return { findings: [] };
   const want = new Set(f.nbRoutes.map((r) => canonicalIp(r.nexthop)));
   const got = new Set((f.flowNexthops ?? []).map(canonicalIp));
@@ -325,7 +325,7 @@ const checkFlowCurrent: Check = (f) => {
   return {
     findings: [
       finding(f, FlowStale, f.actual,
-        `SB flow ${flowSays} (${describeEndpointHv(f.actual)}) but NB says ${[...want].join(', ')} (${describeHv(f.expected.hypervisor)}); ${why}`),
+        `SB flow ${flowSays} (${describeEndpointHv(f.actual)}) but NB says ${[...want].join(', ')} (${describeEndpointHv(endpointOfNexthops(nb, sb, f.nbRoutes.map((r) => r.nexthop)))}); ${why}`),
     ],
   };
 };

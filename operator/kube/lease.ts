@@ -180,6 +180,8 @@ export class LeaderElector {
   }
 
   private win(): void {
+    // A renew that was in flight when stop() ran must not make a stopped replica leader again.
+    if (!this.running) return;
     this.lastRenew = Date.now();
     if (!this.leading) {
       this.leading = true;

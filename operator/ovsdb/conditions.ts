@@ -46,7 +46,11 @@ function matches(row: Row, [column, fn, wire]: Condition): boolean {
   }
 }
 
-/** True when the row satisfies every condition (a literal `true` term always holds, `false` never). */
+/**
+ * True when the row satisfies at least one clause (a literal `true` always holds, `false` never).
+ * Monitor conditions are disjunctions: ovsdb-server matches a row when any clause matches
+ * (`ovsdb_condition_match_any_clause`), unlike a transact `where`, whose clauses are ANDed.
+ */
 export function evaluateConditions(row: Row, where: (Condition | boolean)[]): boolean {
-  return where.every((c) => (typeof c === 'boolean' ? c : matches(row, c)));
+  return where.some((c) => (typeof c === 'boolean' ? c : matches(row, c)));
 }

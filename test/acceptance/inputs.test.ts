@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnSandbox, freePort } from '../../operator/sandbox/sandbox.js';
 import {
-  ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbRoutes, parseReport, pcr, routerWithSwitch,
+  BIN, ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbRoutes, parseReport, pcr, routerWithSwitch,
   vmPort, waitSb, yamlDocs, type Ran,
 } from './support.js';
 
@@ -156,6 +156,23 @@ describe('-f: files, directories, several -f, multi-document YAML', () => {
     const r = await cli(['check', ...db(), '-f', sub, '--output', 'json']);
     expect(r.code, describeRun(r)).toBe(0);
     expect(parseReport(r).findings).toEqual([]);
+  });
+
+  it('manifests with other kinds only -> 1 (a wrong path is not "in sync")', async () => {
+    const f = await md.write('only-others.yaml', ...other);
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('no PodCIDRRoute found');
+  });
+
+  it('a reader that closes the pipe early does not turn the exit status into an error', async () => {
+    // 2,000 missing routes: far more JSON than a pipe buffers, so the writes hit EPIPE
+    const cidrs = Array.from({ length: 2000 }, (_, i) => `10.50.${i >> 8}.${i & 255}/32`);
+    const f = await md.write('epipe.yaml', pcr('many', { router: 'r1', nexthop: '10.9.2.146', cidrs }));
+    const sh = `node ${JSON.stringify(BIN)} check ${db().join(' ')} -f ${JSON.stringify(f)} -o json | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`;
+    const { stdout, stderr } = await promisify(execFile)('bash', ['-c', sh]);
+    expect(stdout.trim()).toBe('status=3');
+    expect(stderr).not.toMatch(/EPIPE/);
   });
 
   it('a directory that also holds a non-manifest file (README.md) still checks its manifests', async () => {

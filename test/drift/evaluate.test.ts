@@ -9,7 +9,7 @@ const MAC_A = '74:db:d2:00:00:01';
 const MAC_B = '74:db:d2:19:e7:6b';
 
 /** The seed topology in pure form: NB says 10.9.2.146 for all five; SB still says 10.215.91.233 for the first. */
-function seed(opts: { form?: typeof routeFlow2303; nbCfg?: number; sbNbCfg?: number; staleFirst?: boolean } = {}) {
+function seed(opts: { form?: typeof routeFlow2303; nbCfg?: number; sbNbCfg?: number; staleFirst?: boolean; nbNexthopFirst?: string } = {}) {
   const form = opts.form ?? routeFlow2303;
   const nb = new NbBuilder(opts.nbCfg ?? 2, opts.sbNbCfg ?? 1);
   const r = nb.router('dev-jr');
@@ -19,7 +19,7 @@ function seed(opts: { form?: typeof routeFlow2303; nbCfg?: number; sbNbCfg?: num
   nb.sw('sw-10.215.88.0-22');
   nb.lsp('sw-10.9.0.0-22', 'vm1', ['74:db:d1:bf:44:5a 10.9.2.146 fd00:9::146']);
   nb.lsp('sw-10.215.88.0-22', 'vm2', ['74:db:d1:30:9e:dd 10.215.91.233']);
-  for (const p of SEED_PREFIXES) nb.route('dev-jr', p, '10.9.2.146');
+  SEED_PREFIXES.forEach((p, i) => nb.route('dev-jr', p, i === 0 && opts.nbNexthopFirst ? opts.nbNexthopFirst : '10.9.2.146'));
   const sb = new SbBuilder(opts.sbNbCfg ?? 1);
   const dp = sb.datapath('dev-jr', r);
   sb.chassis('hv-a', 'stt', '10.184.163.36', 'node-a');
@@ -51,6 +51,15 @@ describe('evaluate', () => {
       expect(ev.summary).toMatchObject({ resources: 1, routes: 5, inSync: 4, outOfSync: 1, findings: 2, nbCfg: 2, sbNbCfg: 1 });
     });
   }
+
+  it('names the hypervisor of the NB nexthop, not of the desired one, in a FlowStale message', () => {
+    // NB moved to 10.215.91.233 (on hv-b) while northd was down; the SB flow still says 10.9.2.146 (hv-a)
+    const { nb, sb } = seed({ staleFirst: false, nbNexthopFirst: '10.215.91.233' });
+    const ev = evaluate([seedRoute], nbView(nb), sbView(sb), NOW);
+    const stale = ev.findings.find((f) => f.kind === 'FlowStale')!;
+    expect(stale.message).toMatch(/NB says 10\.215\.91\.233 \(chassis hv-b \(node-b\), stt 10\.96\.133\.20\)/);
+    expect(kinds(ev.findings)).toContain('NexthopMismatch 10.9.52.144/28');
+  });
 
   it('says why a flow is stale when the counters show no lag', () => {
     const { nb, sb } = seed({ nbCfg: 1, sbNbCfg: 1 });

@@ -121,6 +121,15 @@ spec: {router: dev-jr, nexthop: 10.9.2.147, cidrs: [10.9.143.0/28]}
     ]);
     await rm(broken);
   });
+
+  it('refuses manifests that hold no PodCIDRRoute at all', async () => {
+    const other = join(dir, 'only-configmaps.yaml');
+    await writeFile(other, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n');
+    const res = await loadPodCIDRRoutes([other]);
+    expect(res.routes).toEqual([]);
+    expect(res.errors.map((e) => e.message)).toEqual(['no PodCIDRRoute found (2 documents of other kinds skipped)']);
+    await rm(other);
+  });
 });
 
 describe('parseSimpleYaml (fast path) agrees with the yaml library', () => {

@@ -62,6 +62,8 @@ describe('drift kinds (real northd)', () => {
       '--', 'lsp-add', `${r}-sw1`, `${r}-vm`, '--', 'lsp-set-addresses', `${r}-vm`, `0a:00:00:01:${n.toString(16).padStart(2, '0')}:01 10.${n}.0.10 fd${n}::10`,
       '--', 'lsp-add', `${r}-sw2`, `${r}-vm2`, '--', 'lsp-set-addresses', `${r}-vm2`, `0a:00:00:01:${n.toString(16).padStart(2, '0')}:02 10.${100 + n}.0.10`,
     );
+    // the Port_Binding rows exist once northd has caught up: bind only then
+    await sandbox.nbctl('--wait=sb', '--timeout=20', 'sync');
     await sandbox.sbctl('lsp-bind', `${r}-vm`, 'hv-a');
     await sandbox.sbctl('lsp-bind', `${r}-vm2`, 'hv-b');
     return { r, vm: `${r}-vm`, vm2: `${r}-vm2`, ip: `10.${n}.0.10`, ip2: `10.${100 + n}.0.10`, v6: `fd${n}::10` };

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
-import { Database, OvsdbError, type RowChange } from '../../operator/ovsdb/index.js';
+import { Database, OvsdbError, type Condition, type RowChange } from '../../operator/ovsdb/index.js';
 import { dumpRows, sameRows, until } from './helpers.js';
 
 const execFileP = promisify(execFile);
@@ -182,6 +182,22 @@ describe('Database conditional monitoring on a real SB (northd running)', () => 
       await until(() => routing().length > 0 && routing().every((r) => (r.external_ids as Record<string, string>)['stage-name'] === 'lr_in_arp_resolve'), 'condition change followed');
       const arp = new Map([...(await dumpRows(sandbox, 'sb', db.schema, 'Logical_Flow', ['match', 'actions', 'external_ids', 'priority']))].filter(([, r]) => (r.external_ids as Record<string, string>)['stage-name'] === 'lr_in_arp_resolve'));
       expect(sameRows(db.rows('Logical_Flow'), arp)).toBe(true);
+      await db.close();
+    });
+
+    it(`ORs the clauses of a monitor condition, as ovsdb-server does (${monitorMethod})`, async () => {
+      const stages = ['lr_in_ip_routing', 'lr_in_arp_resolve'];
+      const db = await Database.open({
+        remote: sandbox.sbRemote,
+        db: 'OVN_Southbound',
+        tables: [{ table: 'Logical_Flow', columns: ['external_ids'], where: stages.map((s) => ['external_ids', 'includes', ['map', [['stage-name', s]]]] as Condition) }],
+        monitorMethod,
+      });
+      dbs.push(db);
+      const all = await dumpRows(sandbox, 'sb', db.schema, 'Logical_Flow', ['external_ids']);
+      const expected = new Map([...all].filter(([, r]) => stages.includes((r.external_ids as Record<string, string>)['stage-name']!)));
+      expect(expected.size).toBeGreaterThan(0);
+      expect(sameRows(db.rows('Logical_Flow'), expected)).toBe(true);
       await db.close();
     });
   }
