@@ -50,6 +50,18 @@ export const Reason = {
   AgentFailed: 'AgentFailed',
   /** TunnelNoTrackPolicy: the selector matches no node. */
   NoNodes: 'NoNodes',
+  /**
+   * TunnelNoTrackPolicy: a selected node's NodeNoTrackState.status.lastCheckTime is older than the
+   * stale threshold (AGENT_STALE_AFTER_MS by default): its agent stopped reporting (died, lost API
+   * access), so what it last said is no longer evidence the rules are in place.
+   */
+  AgentStale: 'AgentStale',
+  /**
+   * TunnelNoTrackPolicy: a selected node has no NodeNoTrackState at all (no agent ever reported)
+   * once the grace period (AGENT_MISSING_GRACE_MS by default) after the policy's creation, its
+   * last generation change or the Node's creation has passed. Within the grace it is Pending.
+   */
+  AgentMissing: 'AgentMissing',
 } as const;
 
 export type RouteEntryState = 'InSync' | 'Drifted' | 'Unknown';
@@ -311,16 +323,108 @@ function canonical(v: unknown): unknown {
 export type { TunnelNoTrackPolicyStatus };
 
 /**
+ * How often a healthy agent re-writes its NodeNoTrackState even when nothing changed: the
+ * `heartbeatMs` default of operator/agent/cluster.ts (NodeStateWriter skips unchanged writes
+ * younger than this, and checks on every pass, so the stored lastCheckTime of a live agent is at
+ * most heartbeat + one pass interval (10 s by default, up to 6x that while passes fail) old).
+ */
+export const AGENT_HEARTBEAT_MS = 300_000;
+/**
+ * A report older than this is stale: 3 heartbeats (15 min). One missed heartbeat is normal
+ * jitter (the heartbeat is checked only on a pass, a pass can back off up to a minute, clocks
+ * of node and operator differ by seconds); two in a row can be a short API outage, since the
+ * agent only logs a failed write and retries on its next pass. A third means the agent is gone.
+ */
+export const AGENT_STALE_AFTER_MS = 3 * AGENT_HEARTBEAT_MS;
+/**
+ * How long a selected node without any NodeNoTrackState stays Pending (5 min, one heartbeat): a
+ * running agent writes its state on its first pass, seconds after it starts, so this leaves time
+ * for the DaemonSet pod to be scheduled and its image pulled on a new node or a new policy.
+ */
+export const AGENT_MISSING_GRACE_MS = AGENT_HEARTBEAT_MS;
+
+/** The clock-dependent inputs of renderPolicyStatus (all optional; defaults above). */
+export interface PolicyTiming {
+  /** A NodeNoTrackState whose lastCheckTime is more than this before `now` is stale. */
+  staleAfterMs?: number;
+  /** A selected node without a NodeNoTrackState is Pending for this long, then failing. */
+  missingGraceMs?: number;
+  /**
+   * When the policy's current generation was first observed (the controller remembers it; the
+   * API keeps no timestamp for spec changes). The missing-agent grace runs from the latest of
+   * this, the policy's creationTimestamp and the Node's creationTimestamp.
+   */
+  generationSince?: Date;
+}
+
+/** A Node as the policy renderer needs it. */
+export interface PolicyNode {
+  name: string;
+  labels: Record<string, string>;
+  /** metadata.creationTimestamp: a new node gets the missing-agent grace too. */
+  creationTimestamp?: string;
+}
+
+type NodeVerdict =
+  | { kind: 'applied'; staleAt: number }
+  | { kind: 'pending'; staleAt?: number; missingAt?: number }
+  | { kind: 'failed'; reason: string; message: string; staleAt?: number };
+
+function parseTime(t: unknown): number | undefined {
+  if (typeof t !== 'string' || t === '') return undefined;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Where one selected node stands for one policy at `nowMs`, and when that would change by time alone. */
+function nodeVerdict(policy: TunnelNoTrackPolicy, node: PolicyNode, state: NodeNoTrackState | undefined, nowMs: number, timing: PolicyTiming | undefined): NodeVerdict {
+  const generation = policy.metadata.generation ?? 0;
+  const staleAfter = timing?.staleAfterMs ?? AGENT_STALE_AFTER_MS;
+  const grace = timing?.missingGraceMs ?? AGENT_MISSING_GRACE_MS;
+  const st = state?.status;
+  const checked = parseTime(st?.lastCheckTime);
+  if (!st || checked === undefined) {
+    // No report at all (or an object the agent created but never filled in).
+    const starts = [parseTime(policy.metadata.creationTimestamp), timing?.generationSince?.getTime(), parseTime(node.creationTimestamp), parseTime(state?.metadata?.creationTimestamp)].filter((t): t is number => t !== undefined);
+    if (starts.length === 0) return { kind: 'pending' }; // nothing to time the grace from
+    const missingAt = Math.max(...starts) + grace;
+    if (nowMs > missingAt) return { kind: 'failed', reason: Reason.AgentMissing, message: `no agent report from node ${node.name}` };
+    return { kind: 'pending', missingAt };
+  }
+  const staleAt = checked + staleAfter;
+  if (nowMs > staleAt) {
+    return { kind: 'failed', reason: Reason.AgentStale, message: `agent on node ${node.name} has not reported since ${k8sTime(new Date(checked))} (stale)` };
+  }
+  const ready = st.conditions?.find((c) => c.type === Ready);
+  if (st.lastError || ready?.status === 'False') return { kind: 'failed', reason: Reason.AgentFailed, message: st.lastError ?? ready?.message ?? 'not ready', staleAt };
+  const mine = st.appliedPolicies?.find((p) => p.name === policy.metadata.name);
+  if (mine && (mine.generation === undefined || mine.generation >= generation)) return { kind: 'applied', staleAt };
+  return { kind: 'pending', staleAt };
+}
+
+function selectedNodes(policy: TunnelNoTrackPolicy, nodes: readonly PolicyNode[]): PolicyNode[] {
+  return nodes.filter((n) => selectorMatches(policy.spec.nodeSelector ?? {}, n.labels)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Which failure reason names the Ready condition when several kinds occur: reported errors first. */
+const FAILURE_ORDER: string[] = [Reason.AgentFailed, Reason.AgentStale, Reason.AgentMissing];
+
+/**
  * Aggregate the per-node NodeNoTrackState objects into one policy's status: which nodes the
- * selector picks, which of them report this generation applied, and which report an error.
+ * selector picks, which of them report this generation applied, and which fail — by reporting an
+ * error, by a report older than the stale threshold (AgentStale: counted as failing, never as
+ * applied), or by having no report at all after the grace period (AgentMissing; Pending within
+ * it). Pure: `now` and `timing` carry the clock; nextPolicyRecheck says when the result would
+ * change by time alone.
  */
 export function renderPolicyStatus(
   previous: TunnelNoTrackPolicyStatus | undefined,
   policy: TunnelNoTrackPolicy,
-  nodes: readonly { name: string; labels: Record<string, string> }[],
+  nodes: readonly PolicyNode[],
   states: ReadonlyMap<string, NodeNoTrackState>,
   now: Date,
   invalid?: string,
+  timing?: PolicyTiming,
 ): TunnelNoTrackPolicyStatus {
   const generation = policy.metadata.generation ?? 0;
   type C = Omit<Condition, 'lastTransitionTime'>;
@@ -333,27 +437,23 @@ export function renderPolicyStatus(
       conditions: mergeConditions(previous?.conditions, [cond(Ready, 'False', Reason.InvalidSpec, invalid), cond(Reconciling, 'False', Reason.InvalidSpec, invalid), cond(Stalled, 'True', Reason.InvalidSpec, invalid)], now),
     };
   }
-  const selected = nodes.filter((n) => selectorMatches(policy.spec.nodeSelector ?? {}, n.labels)).map((n) => n.name).sort();
-  const failures: { node: string; message: string }[] = [];
+  const selected = selectedNodes(policy, nodes);
+  const failures: { node: string; message: string; reason: string }[] = [];
   let applied = 0;
   const pending: string[] = [];
   for (const node of selected) {
-    const st = states.get(node)?.status;
-    const ready = st?.conditions?.find((c) => c.type === Ready);
-    if (st?.lastError || ready?.status === 'False') {
-      failures.push({ node, message: st?.lastError ?? ready?.message ?? 'not ready' });
-      continue;
-    }
-    const mine = st?.appliedPolicies?.find((p) => p.name === policy.metadata.name);
-    if (mine && (mine.generation === undefined || mine.generation >= generation)) applied++;
-    else pending.push(node);
+    const v = nodeVerdict(policy, node, states.get(node.name), now.getTime(), timing);
+    if (v.kind === 'failed') failures.push({ node: node.name, message: v.message, reason: v.reason });
+    else if (v.kind === 'applied') applied++;
+    else pending.push(node.name);
   }
   const status: TunnelNoTrackPolicyStatus = { observedGeneration: generation, desiredNodes: selected.length, appliedNodes: applied };
-  if (failures.length > 0) status.failures = failures.slice(0, 256);
+  if (failures.length > 0) status.failures = failures.slice(0, 256).map(({ node, message }) => ({ node, message }));
   let conditions: C[];
   if (failures.length > 0) {
-    const msg = `${failures.length} of ${selected.length} nodes failed: ` + failures.slice(0, 5).map((f) => `${f.node}: ${f.message}`).join('; ') + (failures.length > 5 ? `; and ${failures.length - 5} more` : '');
-    conditions = [cond(Ready, 'False', Reason.AgentFailed, msg), cond(Reconciling, 'False', Reason.AgentFailed, msg), cond(Stalled, 'True', Reason.AgentFailed, msg)];
+    const reason = FAILURE_ORDER.find((r) => failures.some((f) => f.reason === r))!;
+    const msg = `${failures.length} of ${selected.length} nodes failed: ` + failures.slice(0, 5).map((f) => (f.reason === Reason.AgentFailed ? `${f.node}: ${f.message}` : f.message)).join('; ') + (failures.length > 5 ? `; and ${failures.length - 5} more` : '');
+    conditions = [cond(Ready, 'False', reason, msg), cond(Reconciling, 'False', reason, msg), cond(Stalled, 'True', reason, msg)];
   } else if (pending.length > 0) {
     const msg = `${applied} of ${selected.length} nodes applied generation ${generation}; waiting for ${pending.slice(0, 5).join(', ')}${pending.length > 5 ? ` and ${pending.length - 5} more` : ''}`;
     conditions = [cond(Ready, 'False', Reason.Pending, msg), cond(Reconciling, 'True', Reason.Pending, msg), cond(Stalled, 'False', Reason.Pending, msg)];
@@ -366,4 +466,27 @@ export function renderPolicyStatus(
   }
   status.conditions = mergeConditions(previous?.conditions, conditions, now);
   return status;
+}
+
+/**
+ * The earliest moment after `now` at which renderPolicyStatus would give another result with no
+ * input changing: the oldest live report going stale, or a missing agent's grace running out.
+ * Undefined when nothing is waiting on the clock (no selected node with a live report or in its
+ * missing-agent grace).
+ */
+export function nextPolicyRecheck(
+  policy: TunnelNoTrackPolicy,
+  nodes: readonly PolicyNode[],
+  states: ReadonlyMap<string, NodeNoTrackState>,
+  now: Date,
+  timing?: PolicyTiming,
+): Date | undefined {
+  let next: number | undefined;
+  for (const node of selectedNodes(policy, nodes)) {
+    const v = nodeVerdict(policy, node, states.get(node.name), now.getTime(), timing);
+    const at = v.kind === 'pending' ? v.staleAt ?? v.missingAt : v.staleAt; // a live error report goes stale too
+    // The verdict flips once `now` is strictly past `at`.
+    if (at !== undefined && (next === undefined || at + 1 < next)) next = at + 1;
+  }
+  return next === undefined ? undefined : new Date(next);
 }

@@ -19,7 +19,7 @@ import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/in
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
 import { validateTunnelNoTrackPolicy, formatFieldErrors, type NodeNoTrackState, type TunnelNoTrackPolicy } from '../api/tunnelnotrackpolicy.js';
 import { NODENOTRACKSTATES, PODCIDRROUTES, TUNNELNOTRACKPOLICIES, collectionPath, type ResourceName } from '../api/crds.js';
-import { renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation, type TunnelNoTrackPolicyStatus } from '../api/status.js';
+import { nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type PolicyTiming, type RouteEvaluation, type TunnelNoTrackPolicyStatus } from '../api/status.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
 import { StatusWriter } from '../kube/status.js';
 import { EventRecorder } from '../kube/events.js';
@@ -42,6 +42,12 @@ export interface ControllerOptions {
   lease?: { namespace: string; name: string; durationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number } | false;
   /** Full resync period (default 5 minutes). */
   resyncMs?: number;
+  /**
+   * When an agent's NodeNoTrackState counts as stale / a missing one as failing (defaults
+   * AGENT_STALE_AFTER_MS, AGENT_MISSING_GRACE_MS in operator/api/status.ts). Policies are
+   * re-evaluated at the moment the next report goes stale, with no watch event needed.
+   */
+  policyTiming?: Pick<PolicyTiming, 'staleAfterMs' | 'missingGraceMs'>;
   /** Bound on waiting for the SB to reflect a repair (default 5 s). */
   repairTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -102,6 +108,10 @@ export class Controller {
   private running?: Promise<void>;
   private stopped = false;
   private resyncTimer?: NodeJS.Timeout;
+  /** Fires markPolicies() when the next NodeNoTrackState goes stale or a missing-agent grace ends. */
+  private policyRecheckTimer?: NodeJS.Timeout;
+  /** When this process first saw each policy's current generation (grace for missing agents). */
+  private readonly policyGenerationSince = new Map<string, { generation: number; since?: Date }>();
   private readonly lastWritten = new Map<string, { status: unknown; rv?: string }>();
   private readonly lastPolicyWritten = new Map<string, { status: unknown; rv?: string }>();
   private readonly validated = new Map<string, { rv?: string; result: ValidationResult }>();
@@ -185,6 +195,7 @@ export class Controller {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.resyncTimer);
+    clearTimeout(this.policyRecheckTimer);
     await this.elector?.release();
     this.metrics.leader.set(0);
     for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
@@ -198,6 +209,7 @@ export class Controller {
     this.elector?.stop();
     this.stopped = true;
     clearInterval(this.resyncTimer);
+    clearTimeout(this.policyRecheckTimer);
     for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
     await Promise.all([this.nb?.close(), this.sb?.close()]);
   }
@@ -647,17 +659,30 @@ export class Controller {
   private async reconcilePolicies(): Promise<void> {
     if (!this.policies.hasSynced() || !this.nodes.hasSynced() || !this.nodeStates.hasSynced()) return;
     const now = new Date();
-    const nodes = this.nodes.list().map((n) => ({ name: n.metadata!.name!, labels: (n.metadata!.labels ?? {}) as Record<string, string> }));
+    const nodes = this.nodes.list().map((n) => ({ name: n.metadata!.name!, labels: (n.metadata!.labels ?? {}) as Record<string, string>, creationTimestamp: n.metadata!.creationTimestamp as string | undefined }));
     const states = new Map<string, NodeNoTrackState>(this.nodeStates.list().map((s) => [s.metadata!.name!, s as unknown as NodeNoTrackState]));
     const writes: (() => Promise<void>)[] = [];
     const live = new Set<string>();
+    let recheck: Date | undefined;
     for (const obj of this.policies.list()) {
       const name = obj.metadata.name;
       live.add(name);
       const v = validateTunnelNoTrackPolicy(obj);
       const lw = this.lastPolicyWritten.get(name);
       const previous = (lw && newerRv(lw.rv, obj.metadata.resourceVersion) ? lw.status : obj.status) as TunnelNoTrackPolicyStatus | undefined;
-      const next = renderPolicyStatus(previous, obj as unknown as TunnelNoTrackPolicy, nodes, states, now, v.errors.length > 0 ? formatFieldErrors(name, v.errors) : undefined);
+      // The API keeps no time for a spec change: remember when this generation was first seen. A
+      // generation some earlier operator already observed gets no extra grace after a restart.
+      const generation = obj.metadata.generation ?? 0;
+      let seen = this.policyGenerationSince.get(name);
+      if (!seen || seen.generation !== generation) {
+        seen = { generation, since: seen || obj.status?.observedGeneration !== generation ? now : undefined };
+        this.policyGenerationSince.set(name, seen);
+      }
+      const timing: PolicyTiming = { ...this.opts.policyTiming, generationSince: seen.since };
+      const invalid = v.errors.length > 0 ? formatFieldErrors(name, v.errors) : undefined;
+      const next = renderPolicyStatus(previous, obj as unknown as TunnelNoTrackPolicy, nodes, states, now, invalid, timing);
+      const at = invalid ? undefined : nextPolicyRecheck(obj as unknown as TunnelNoTrackPolicy, nodes, states, now, timing);
+      if (at && (!recheck || at < recheck)) recheck = at;
       if (statusEqual(previous, next)) continue;
       writes.push(async () => {
         if (!this.isLeader()) return;
@@ -674,6 +699,17 @@ export class Controller {
       });
     }
     for (const n of [...this.lastPolicyWritten.keys()]) if (!live.has(n)) this.lastPolicyWritten.delete(n);
+    for (const n of [...this.policyGenerationSince.keys()]) if (!live.has(n)) this.policyGenerationSince.delete(n);
+    // Staleness is a matter of time, not of a watch event: re-evaluate exactly when the next report
+    // goes stale or a missing-agent grace ends (the periodic resync, 5 min by default, would notice
+    // up to a whole resync late, and is off in tests).
+    clearTimeout(this.policyRecheckTimer);
+    this.policyRecheckTimer = undefined;
+    if (recheck && !this.stopped) {
+      const delay = Math.min(2 ** 31 - 1, Math.max(0, recheck.getTime() - Date.now()) + 10);
+      this.policyRecheckTimer = setTimeout(() => this.markPolicies(), delay);
+      this.policyRecheckTimer.unref?.();
+    }
     await pool(writes, this.opts.writeConcurrency ?? 16, (w) => w());
   }
 }
