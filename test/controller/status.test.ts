@@ -1,7 +1,7 @@
 // renderStatus / renderPolicyStatus: kstatus conditions, reasons from the drift vocabulary, stable
 // lastTransitionTime, and rendered statuses that the CRD status schema accepts without pruning.
 import { describe, expect, it } from 'vitest';
-import { renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../../operator/api/status.js';
+import { AGENT_STALE_AFTER_MS, nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../../operator/api/status.js';
 import type { Finding } from '../../operator/drift/kinds.js';
 import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
 import { loadCrds } from '../../operator/api/crds.js';
@@ -124,6 +124,101 @@ describe('renderPolicyStatus', () => {
     expect([ok.desiredNodes, ok.appliedNodes, ok.conditions![0]!.status, ok.conditions![0]!.lastTransitionTime]).toEqual([2, 2, 'True', '2026-11-23T23:10:00Z']);
     checkAgainstCrd('TunnelNoTrackPolicy', failed);
     checkAgainstCrd('TunnelNoTrackPolicy', ok);
+  });
+});
+
+describe('renderPolicyStatus: stale and missing agents', () => {
+  const min = 60_000;
+  const created = '2026-11-23T22:00:00Z';
+  const policy = { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'TunnelNoTrackPolicy' as const, metadata: { name: 'geneve', generation: 1, creationTimestamp: created }, spec: { ports: [{ protocol: 'UDP' as const, port: 6081 }] } };
+  const nodes = [{ name: 'n1', labels: {} }, { name: 'n2', labels: {} }];
+  const at = (iso: string) => new Date(iso);
+  const report = (name: string, lastCheckTime: string, extra: Record<string, unknown> = {}): [string, NodeNoTrackState] => [
+    name,
+    { apiVersion: 'ovndrift.io/v1alpha1' as const, kind: 'NodeNoTrackState' as const, metadata: { name }, status: { appliedPolicies: [{ name: 'geneve', generation: 1 }], ports: [], rules: 2, lastCheckTime, conditions: [], ...extra } },
+  ];
+  const ready = (s: { conditions?: { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[] }) => s.conditions!.find((c) => c.type === 'Ready')!;
+
+  it('the default stale threshold is three 5-minute agent heartbeats', () => {
+    expect(AGENT_STALE_AFTER_MS).toBe(15 * min);
+  });
+
+  it('fresh reports count as applied; a report older than the threshold counts as failing (AgentStale), not applied', () => {
+    const states = new Map([report('n1', '2026-11-23T23:00:00.250Z'), report('n2', '2026-11-23T23:10:00Z')]);
+    const fresh = renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T23:15:00Z'));
+    expect([fresh.appliedNodes, fresh.failures, ready(fresh).status, ready(fresh).reason]).toEqual([2, undefined, 'True', 'Applied']);
+    // exactly at the threshold still fresh; a moment past it stale
+    expect(ready(renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T23:15:00.250Z'))).status).toBe('True');
+    const stale = renderPolicyStatus(fresh, policy, nodes, states, at('2026-11-23T23:15:01Z'));
+    expect([stale.desiredNodes, stale.appliedNodes]).toEqual([2, 1]);
+    expect(stale.failures).toEqual([{ node: 'n1', message: 'agent on node n1 has not reported since 2026-11-23T23:00:00Z (stale)' }]);
+    expect([ready(stale).status, ready(stale).reason]).toEqual(['False', 'AgentStale']);
+    expect(ready(stale).message).toContain('agent on node n1 has not reported since 2026-11-23T23:00:00Z (stale)');
+    expect(stale.conditions!.find((c) => c.type === 'Stalled')!.status).toBe('True');
+    checkAgainstCrd('TunnelNoTrackPolicy', stale);
+    // a stale report that still says Ready=True and lists the policy is not trusted either
+    const staleOk = new Map([report('n1', '2026-11-23T23:00:00Z', { conditions: [{ type: 'Ready', status: 'True', reason: 'Applied', message: 'ok', lastTransitionTime: '2026-11-23T22:00:00Z' }] }), report('n2', '2026-11-23T23:30:00Z')]);
+    expect(renderPolicyStatus(undefined, policy, nodes, staleOk, at('2026-11-23T23:31:00Z')).appliedNodes).toBe(1);
+    // the threshold is a parameter
+    expect(ready(renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T23:15:00Z'), undefined, { staleAfterMs: 5 * min })).reason).toBe('AgentStale');
+  });
+
+  it('a node without any report is Pending within the grace period after creation, then failing (AgentMissing)', () => {
+    const states = new Map([report('n1', '2026-11-23T22:03:00Z')]);
+    const within = renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T22:04:00Z'));
+    expect([within.appliedNodes, within.failures, ready(within).status, ready(within).reason]).toEqual([1, undefined, 'False', 'Pending']);
+    expect(ready(within).message).toContain('waiting for n2');
+    const after = renderPolicyStatus(within, policy, nodes, states, at('2026-11-23T22:05:01Z'));
+    expect(after.failures).toEqual([{ node: 'n2', message: 'no agent report from node n2' }]);
+    expect([after.appliedNodes, ready(after).status, ready(after).reason]).toEqual([1, 'False', 'AgentMissing']);
+    checkAgainstCrd('TunnelNoTrackPolicy', after);
+    // a generation change (time supplied by the controller) and a new Node restart the grace
+    expect(ready(renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T22:05:01Z'), undefined, { generationSince: at('2026-11-23T22:04:30Z') })).reason).toBe('Pending');
+    const newNode = [nodes[0]!, { name: 'n2', labels: {}, creationTimestamp: '2026-11-23T22:02:00Z' }];
+    expect(ready(renderPolicyStatus(undefined, policy, newNode, states, at('2026-11-23T22:05:01Z'))).reason).toBe('Pending');
+    expect(ready(renderPolicyStatus(undefined, policy, newNode, states, at('2026-11-23T22:07:01Z'))).reason).toBe('AgentMissing');
+    // the grace is a parameter
+    expect(ready(renderPolicyStatus(undefined, policy, nodes, states, at('2026-11-23T22:04:00Z'), undefined, { missingGraceMs: 1 * min })).reason).toBe('AgentMissing');
+  });
+
+  it('reported errors name the reason first; stale and missing nodes are listed with them', () => {
+    const states = new Map([report('n1', '2026-11-23T23:00:00Z'), report('n2', '2026-11-23T23:20:00Z', { lastError: 'iptables-restore: exit status 4' })]);
+    const s = renderPolicyStatus(undefined, policy, [...nodes, { name: 'n3', labels: {} }], states, at('2026-11-23T23:20:00Z'));
+    expect(s.failures!.map((f) => f.node)).toEqual(['n1', 'n2', 'n3']);
+    expect([ready(s).reason, s.appliedNodes]).toEqual(['AgentFailed', 0]);
+    expect(ready(s).message).toBe('3 of 3 nodes failed: agent on node n1 has not reported since 2026-11-23T23:00:00Z (stale); n2: iptables-restore: exit status 4; no agent report from node n3');
+  });
+
+  it('lastTransitionTime moves only when Ready changes status, not when the failure changes reason or repeats', () => {
+    const t = (m: number) => new Date(Date.parse('2026-11-23T23:00:00Z') + m * min);
+    const iso = (m: number) => t(m).toISOString().replace(/\.\d+Z$/, 'Z');
+    const live = (m: number) => new Map([report('n1', iso(m)), report('n2', iso(m))]);
+    const a = renderPolicyStatus(undefined, policy, nodes, live(0), t(1));
+    expect([ready(a).status, ready(a).lastTransitionTime]).toEqual(['True', iso(1)]);
+    const b = renderPolicyStatus(a, policy, nodes, live(0), t(10)); // still fresh: nothing moves
+    expect(ready(b).lastTransitionTime).toBe(iso(1));
+    expect(statusEqual(a, b)).toBe(true);
+    const c = renderPolicyStatus(b, policy, nodes, live(0), t(16)); // both stale now
+    expect([ready(c).status, ready(c).reason, ready(c).lastTransitionTime]).toEqual(['False', 'AgentStale', iso(16)]);
+    const d = renderPolicyStatus(c, policy, nodes, live(0), t(40)); // still stale: same status, no write
+    expect(ready(d).lastTransitionTime).toBe(iso(16));
+    expect(statusEqual(c, d)).toBe(true);
+    const e = renderPolicyStatus(d, policy, nodes, new Map([report('n1', iso(0)), report('n2', iso(41), { lastError: 'boom' })]), t(41)); // reason changes, status does not
+    expect([ready(e).reason, ready(e).lastTransitionTime]).toEqual(['AgentFailed', iso(16)]);
+    const f = renderPolicyStatus(e, policy, nodes, live(42), t(42)); // agents back
+    expect([ready(f).status, ready(f).lastTransitionTime, f.failures]).toEqual(['True', iso(42), undefined]);
+  });
+
+  it('nextPolicyRecheck names the moment the oldest live report goes stale or a grace ends', () => {
+    const states = new Map([report('n1', '2026-11-23T23:00:00Z'), report('n2', '2026-11-23T23:05:00Z')]);
+    expect(nextPolicyRecheck(policy, nodes, states, at('2026-11-23T23:06:00Z'))!.toISOString()).toBe('2026-11-23T23:15:00.001Z');
+    // once n1 is stale, the next change is n2 going stale
+    const next = nextPolicyRecheck(policy, nodes, states, at('2026-11-23T23:15:00.001Z'))!;
+    expect(next.toISOString()).toBe('2026-11-23T23:20:00.001Z');
+    expect(ready(renderPolicyStatus(undefined, policy, nodes, states, new Date(next.getTime() - 1))).reason).toBe('AgentStale');
+    expect(renderPolicyStatus(undefined, policy, nodes, states, next).failures!.length).toBe(2);
+    expect(nextPolicyRecheck(policy, nodes, new Map([report('n1', '2026-11-23T22:01:00Z')]), at('2026-11-23T22:02:00Z'))!.toISOString()).toBe('2026-11-23T22:05:00.001Z');
+    expect(nextPolicyRecheck(policy, nodes, new Map(), at('2026-11-23T23:00:00Z'))).toBeUndefined(); // both missing for good
   });
 });
 
