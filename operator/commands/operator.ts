@@ -32,6 +32,8 @@ flags (environment fallback in parentheses):
   --identity ID           this replica's identity in the Lease (POD_NAME; default the hostname)
   --resync D              full resync period, the safety net (RESYNC; default 5m; e.g. 30s, 5m)
   --repair-timeout D      how long a repair waits for the SB to follow (default 5s)
+  --agent-stale-after D   a node agent report older than this fails the node (default 15m)
+  --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
   --metrics-addr ADDR     /metrics, /healthz, /readyz on host:port (METRICS_ADDR; default :8080)
   --event-namespace NS    namespace for Events about cluster-scoped resources (default: default)
   --log-level L           pino level (LOG_LEVEL; default info)`;
@@ -70,6 +72,8 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         identity: { type: 'string' },
         resync: { type: 'string' },
         'repair-timeout': { type: 'string' },
+        'agent-stale-after': { type: 'string' },
+        'agent-missing-grace': { type: 'string' },
         'metrics-addr': { type: 'string' },
         'metrics-address': { type: 'string' },
         'event-namespace': { type: 'string' },
@@ -115,6 +119,14 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   const repairText = values['repair-timeout'] ?? '5s';
   const repairTimeoutMs = parseDuration(repairText);
   if (repairTimeoutMs === undefined) problems.push(`--repair-timeout: ${JSON.stringify(repairText)} is not a duration`);
+  const policyTiming: { staleAfterMs?: number; missingGraceMs?: number } = {};
+  for (const [flag, key] of [['agent-stale-after', 'staleAfterMs'], ['agent-missing-grace', 'missingGraceMs']] as const) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    const ms = parseDuration(text);
+    if (ms === undefined) problems.push(`--${flag}: ${JSON.stringify(text)} is not a duration (e.g. 15m)`);
+    else policyTiming[key] = ms;
+  }
   const metricsAddr = values['metrics-addr'] ?? values['metrics-address'] ?? env.METRICS_ADDR ?? ':8080';
   try {
     parseListenAddr(metricsAddr);
@@ -146,6 +158,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     lease: values['no-leader-elect'] ? false : { namespace: leaseNamespace, name: values['lease-name'] ?? env.LEASE_NAME ?? 'ovn-drift-operator' },
     resyncMs,
     repairTimeoutMs,
+    policyTiming,
     eventNamespace: values['event-namespace'] ?? 'default',
     logger,
     metrics,
