@@ -1,9 +1,10 @@
 // Cluster mode of the agent: watches TunnelNoTrackPolicy objects and this node's Node object
-// (informers of @kubernetes/client-node 1.x, restarted with backoff on error and re-listed
-// periodically against silent watches), runs agent passes, and writes this node's NodeNoTrackState
-// (created if missing, status written through the status subresource only when it changed, plus a
-// heartbeat). Must not import ovsdb modules; iptables work stays in agent.ts.
-import { CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+// through the shared informer of operator/kube (backoff after errors, relist on 410 Gone, a watchdog
+// for silent watches; the Node with fieldSelector metadata.name=<node>, so each agent caches only its
+// own Node), runs agent passes, and writes this node's NodeNoTrackState (created if missing, status
+// written through the status subresource only when it changed, plus a heartbeat). Must not import
+// ovsdb modules; iptables work stays in agent.ts.
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
@@ -17,6 +18,7 @@ import {
   type NodeNoTrackStateStatus,
   type ValidPolicy,
 } from '../api/tunnelnotrackpolicy.js';
+import { Informer, type KubeObject } from '../kube/informer.js';
 import { NoTrackAgent, nodeStateStatus, runLoop, type PassInput, type PassResult } from './agent.js';
 import { AgentError } from './errors.js';
 import type { AgentMetrics } from './metrics.js';
@@ -37,88 +39,10 @@ export interface ClusterModeOptions {
   backoffBaseMs?: number;
   /** Write the status at least this often even when nothing changed (default 5 min). */
   heartbeatMs?: number;
-  /** Re-list both informers this often (guards against silently stopped watches; default 10 min). */
-  relistMs?: number;
   onResult?: (r: PassResult) => void;
 }
 
 type Obj = KubernetesObject & Record<string, unknown>;
-
-/** An informer that restarts itself with backoff after an error and re-lists on a timer. */
-class ResilientInformer<T extends KubernetesObject> {
-  private lw: ListWatch<T>;
-  private failures = 0;
-  private timer?: NodeJS.Timeout;
-  private relistTimer?: NodeJS.Timeout;
-  private stopped = false;
-  synced = false;
-
-  constructor(
-    private readonly make: () => ListWatch<T>,
-    private readonly what: string,
-    private readonly logger: Logger,
-    private readonly onChange: () => void,
-    private readonly relistMs: number,
-  ) {
-    this.lw = this.wire(make());
-  }
-
-  private wire(lw: ListWatch<T>): ListWatch<T> {
-    lw.on('change', () => this.onChange());
-    lw.on('connect', () => {
-      this.failures = 0;
-    });
-    lw.on('error', (err) => {
-      if (this.stopped) return;
-      this.failures++;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures - 1, 6));
-      this.logger.warn({ informer: this.what, err: String((err as Error)?.message ?? err), retryInMs: delay }, 'watch failed; restarting');
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.restart(), delay);
-    });
-    return lw;
-  }
-
-  async start(): Promise<void> {
-    await this.lw.start();
-    this.synced = true;
-    this.onChange();
-    this.relistTimer = setInterval(() => void this.restart(), this.relistMs);
-    this.relistTimer.unref();
-  }
-
-  private async restart(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.lw.stop();
-    } catch {
-      // already stopped
-    }
-    this.lw = this.wire(this.make());
-    try {
-      await this.lw.start();
-      this.synced = true;
-      this.onChange();
-    } catch (err) {
-      this.failures++;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures - 1, 6));
-      this.logger.warn({ informer: this.what, err: (err as Error).message, retryInMs: delay }, 'list failed; retrying');
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.restart(), delay);
-    }
-  }
-
-  list(): readonly T[] {
-    return this.lw.list();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.relistTimer);
-    await this.lw.stop().catch(() => undefined);
-  }
-}
 
 function isNotFound(err: unknown): boolean {
   return (err as { code?: number })?.code === 404;
@@ -206,24 +130,20 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
   const log = opts.logger.child({ node: opts.nodeName });
   let wake: (() => void) | undefined;
   const changed = (): void => wake?.();
-  const relistMs = opts.relistMs ?? 600_000;
-  const policyInformer = new ResilientInformer<Obj>(
-    () =>
-      new ListWatch<Obj>(`/apis/${GROUP}/${VERSION}/${TUNNEL_NOTRACK_POLICY_PLURAL}`, new Watch(kc), async () =>
-        (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: TUNNEL_NOTRACK_POLICY_PLURAL })) as never, false),
-    'TunnelNoTrackPolicy',
-    log,
-    changed,
-    relistMs,
-  );
-  const fieldSelector = `metadata.name=${opts.nodeName}`;
-  const nodeInformer = new ResilientInformer<V1Node>(
-    () => new ListWatch<V1Node>('/api/v1/nodes', new Watch(kc), () => core.listNode({ fieldSelector }), false, undefined, fieldSelector),
-    'Node',
-    log,
-    changed,
-    relistMs,
-  );
+  const policyInformer = new Informer<KubeObject>({
+    kubeConfig: kc,
+    path: `/apis/${GROUP}/${VERSION}/${TUNNEL_NOTRACK_POLICY_PLURAL}`,
+    list: async (s) => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: TUNNEL_NOTRACK_POLICY_PLURAL, ...s })) as never,
+    logger: log,
+  });
+  const nodeInformer = new Informer<KubeObject>({
+    kubeConfig: kc,
+    path: '/api/v1/nodes',
+    fieldSelector: `metadata.name=${opts.nodeName}`,
+    list: async (s) => (await core.listNode(s)) as never,
+    logger: log,
+  });
+  for (const inf of [policyInformer, nodeInformer]) inf.on(changed);
   const writer = new NodeStateWriter(custom, opts.nodeName, opts.heartbeatMs ?? 300_000);
   let previous: NodeNoTrackStateStatus | undefined;
   const report = async (r: PassResult): Promise<void> => {
@@ -236,11 +156,15 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
       log.warn({ err: (err as Error).message }, 'NodeNoTrackState not written');
     }
   };
-  const gather = async (): Promise<PassInput> => gatherFromCaches(policyInformer.list(), nodeInformer.list()[0], opts.nodeName);
+  const gather = async (): Promise<PassInput> =>
+    gatherFromCaches(policyInformer.list() as Obj[], nodeInformer.get(opts.nodeName) as V1Node | undefined, opts.nodeName);
 
   try {
     try {
-      await Promise.all([policyInformer.start(), nodeInformer.start()]);
+      await Promise.all([policyInformer, nodeInformer].map(async (inf) => {
+        await inf.start();
+        await inf.waitForSync({ failOnListError: true });
+      }));
     } catch (err) {
       console.error(`ovn-drift agent: Kubernetes API unreachable: ${(err as Error).message}`);
       return 2;
@@ -277,6 +201,7 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
     }
     return 0;
   } finally {
-    await Promise.all([policyInformer.stop(), nodeInformer.stop()]);
+    policyInformer.stop();
+    nodeInformer.stop();
   }
 }

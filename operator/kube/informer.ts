@@ -1,7 +1,8 @@
 // A list+watch informer over @kubernetes/client-node's Watch, with what client-node 1.x's
 // ListWatch lacks: restart with backoff after errors, relist on 410 Gone (an HTTP 410 or the ERROR
 // event kube-apiserver sends), a watchdog that restarts a watch that went silent (1.x watches can
-// stop without an error), bookmarks, and a periodic resync callback as a safety net.
+// stop without an error), bookmarks, label/field selectors on both list and watch, and a periodic
+// resync callback as a safety net.
 // Kubernetes I/O only; must not import OVSDB, drift or controller code.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -20,12 +21,22 @@ export interface ListResult<T> {
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
+/** The selectors an informer was given; `list` must pass them on to its list call. */
+export interface ListSelectors {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
 export interface InformerOptions<T extends KubeObject> {
   kubeConfig: KubeConfig;
   /** Collection path, e.g. /apis/ovndrift.io/v1alpha1/podcidrroutes or /api/v1/nodes. */
   path: string;
-  list: () => Promise<ListResult<T>>;
+  /** Lists the collection; receives the informer's selectors and must pass them on (e.g. `(s) => core.listNode(s)`). */
+  list: (selectors: ListSelectors) => Promise<ListResult<T>>;
+  /** Label selector for list and watch. */
   labelSelector?: string;
+  /** Field selector for list and watch, e.g. `metadata.name=node-1` (an agent caching only its own Node). */
+  fieldSelector?: string;
   /** Server-side watch timeout (the server ends the watch; we re-watch from the last rv). Default 300 s. */
   watchTimeoutSeconds?: number;
   /** No event, bookmark or end for this long -> the watch is presumed dead and restarted. Default timeout + 30 s. */
@@ -49,7 +60,7 @@ export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: Handler<T>[] = [];
   private readonly resyncHandlers: ((all: T[]) => void)[] = [];
-  private readonly syncWaiters: (() => void)[] = [];
+  private readonly syncWaiters: { ok: () => void; fail?: (err: Error) => void }[] = [];
   private readonly watch: Watch;
   private resourceVersion = '';
   private abort?: { abort(): void };
@@ -88,10 +99,20 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** Resolves once the first list has been loaded. */
-  waitForSync(): Promise<void> {
+  /**
+   * Resolves once the first list has been loaded. With failOnListError, rejects with the error of a
+   * failed list before that instead (the informer itself keeps retrying until stopped).
+   */
+  waitForSync(opts: { failOnListError?: boolean } = {}): Promise<void> {
     if (this.synced) return Promise.resolve();
-    return new Promise((ok) => this.syncWaiters.push(ok));
+    return new Promise((ok, fail) => this.syncWaiters.push({ ok, fail: opts.failOnListError ? fail : undefined }));
+  }
+
+  private selectors(): ListSelectors {
+    const s: ListSelectors = {};
+    if (this.opts.labelSelector) s.labelSelector = this.opts.labelSelector;
+    if (this.opts.fieldSelector) s.fieldSelector = this.opts.fieldSelector;
+    return s;
   }
 
   async start(): Promise<void> {
@@ -156,8 +177,13 @@ export class Informer<T extends KubeObject> {
     if (reason !== 'start') this.opts.onRelist?.(reason);
     let result: ListResult<T>;
     try {
-      result = await this.opts.list();
+      result = await this.opts.list(this.selectors());
     } catch (err) {
+      if (!this.synced && !this.stopped) {
+        const failing = this.syncWaiters.filter((w) => w.fail);
+        this.syncWaiters.splice(0, this.syncWaiters.length, ...this.syncWaiters.filter((w) => !w.fail));
+        for (const w of failing) w.fail!(err as Error);
+      }
       if (gen === this.generation) this.scheduleRetry(() => void this.relist(reason), err as Error);
       return;
     }
@@ -179,7 +205,7 @@ export class Informer<T extends KubeObject> {
     this.resourceVersion = result.metadata?.resourceVersion ?? '';
     if (!this.synced) {
       this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
+      for (const w of this.syncWaiters.splice(0)) w.ok();
     }
     void this.startWatch(reason);
   }
@@ -194,7 +220,7 @@ export class Informer<T extends KubeObject> {
       allowWatchBookmarks: true,
       timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
     };
-    if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
+    Object.assign(query, this.selectors());
     const onEvent = (type: string, obj: any) => {
       if (gen !== this.generation) return;
       this.lastActivity = Date.now();

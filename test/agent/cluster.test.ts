@@ -80,6 +80,10 @@ describe('agent in cluster mode (test API server)', () => {
     ]);
     expect(st.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'RulesApplied' });
     expect(st.lastError).toBeUndefined();
+    // It asked only for its own Node (list and watch), never for every Node in the cluster.
+    const nodeGets = server.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v1/nodes'));
+    expect(nodeGets.length).toBeGreaterThanOrEqual(1);
+    for (const r of nodeGets) expect(new URLSearchParams(r.query).get('fieldSelector')).toBe('metadata.name=gw-1');
   });
 
   it('without iptables the state object says so, and the agent retries until iptables is there', async () => {

@@ -1,8 +1,9 @@
 // The operator's client-node wrappers against the test API server: informer relist on 410,
-// restart after errors and silent watches, status merge patches, de-duplicated Events, and Lease
+// restart after errors and silent watches, field/label selectors on list and watch, a first-list
+// failure reported to waitForSync, status merge patches, de-duplicated Events, and Lease
 // leader election with failover and hand-over.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { TestApiServer } from '../support/test-api-server.js';
 import { Informer, type KubeObject } from '../../operator/kube/informer.js';
 import { StatusWriter, mergePatchDiff } from '../../operator/kube/status.js';
@@ -87,6 +88,61 @@ describe('operator kube wrappers', () => {
     await custom.createClusterCustomObject({ ...G, body: pcr('after-error') });
     await until('after-error delivered', () => inf.get('after-error') !== undefined);
     expect(restarts).toContain('error'); // the injected 500s were met with a retry, not a dead informer
+  });
+
+  it('with a fieldSelector lists and watches only the matching object, also across a relist', async () => {
+    const core = server.kubeConfig().makeApiClient(CoreV1Api);
+    for (const name of ['sel-1', 'sel-2', 'sel-3']) await core.createNode({ body: { metadata: { name, labels: { zone: name === 'sel-3' ? 'b' : 'a' } } } });
+    const relabel = (name: string, v: string) =>
+      core.patchNode({ name, body: { metadata: { labels: { touched: v } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const { inf, relists } = informer({ path: '/api/v1/nodes', fieldSelector: 'metadata.name=sel-1', list: (s) => core.listNode(s) as Promise<any> });
+    const seen: string[] = [];
+    inf.on((ev, obj) => seen.push(`${ev} ${obj.metadata!.name}`));
+    await inf.start();
+    await inf.waitForSync();
+    expect(inf.list().map((n) => n.metadata!.name)).toEqual(['sel-1']); // the list call got the selector
+
+    // sel-2 changes first, then sel-1: once sel-1's update is here, sel-2's would have been too
+    await relabel('sel-2', '1');
+    await relabel('sel-1', '1');
+    await until('sel-1 update', () => inf.get('sel-1')?.metadata?.labels?.touched === '1');
+    await core.deleteNode({ name: 'sel-3' });
+    await relabel('sel-1', '2');
+    await until('second sel-1 update', () => inf.get('sel-1')?.metadata?.labels?.touched === '2');
+
+    // 410 Gone -> relist: still only sel-1
+    server.silenceWatches();
+    await relabel('sel-2', '2');
+    await relabel('sel-1', '3');
+    server.compact();
+    server.closeWatches();
+    await until('relist after 410', () => relists.includes('gone'));
+    await until('sel-1 after relist', () => inf.get('sel-1')?.metadata?.labels?.touched === '3');
+    expect(inf.list().map((n) => n.metadata!.name)).toEqual(['sel-1']);
+    expect(seen).toEqual(['add sel-1', 'update sel-1', 'update sel-1', 'update sel-1']);
+    const nodeGets = server.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/nodes');
+    expect(nodeGets.length).toBeGreaterThanOrEqual(4); // list, watch, relist, re-watch
+    for (const r of nodeGets) expect(new URLSearchParams(r.query).get('fieldSelector')).toBe('metadata.name=sel-1');
+
+    // a labelSelector reaches list and watch the same way
+    const byLabel = informer({ path: '/api/v1/nodes', labelSelector: 'zone=a', list: (s) => core.listNode(s) as Promise<any> }).inf;
+    await byLabel.start();
+    await byLabel.waitForSync();
+    expect(byLabel.list().map((n) => n.metadata!.name).sort()).toEqual(['sel-1', 'sel-2']);
+    await core.createNode({ body: { metadata: { name: 'sel-4', labels: { zone: 'b' } } } });
+    await core.createNode({ body: { metadata: { name: 'sel-5', labels: { zone: 'a' } } } });
+    await until('sel-5 added', () => byLabel.get('sel-5') !== undefined);
+    expect(byLabel.get('sel-4')).toBeUndefined();
+  });
+
+  it('waitForSync({ failOnListError }) rejects when the first list fails; the informer retries and syncs', async () => {
+    await custom.createClusterCustomObject({ ...G, body: pcr('first-list') });
+    server.failNext({ method: 'GET', pathIncludes: 'podcidrroutes', status: 503, times: 1 });
+    const { inf } = informer();
+    await inf.start();
+    await expect(inf.waitForSync({ failOnListError: true })).rejects.toMatchObject({ code: 503 });
+    await inf.waitForSync();
+    expect(inf.get('first-list')).toBeDefined();
   });
 
   it('patches status with a merge patch that removes vanished fields, and sends nothing when unchanged', async () => {
