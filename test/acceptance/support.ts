@@ -246,3 +246,109 @@ export async function nbCfg(sb: OvnSandbox): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- second round: network namespaces, iptables snapshots, the agent in a netns, PKI ---------
+
+/** Runs any command; never throws (exit code, stdout, stderr). */
+export function run(cmd: string, args: string[], opts: { killAfterMs?: number; env?: Record<string, string> } = {}): Promise<Ran> {
+  return new Promise((res) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, opts.killAfterMs ?? 90_000);
+    child.on('error', (err) => {
+      clearTimeout(t);
+      res({ code: 127, signal: null, stdout, stderr: stderr + String(err), killed });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      res({ code, signal, stdout, stderr, killed });
+    });
+  });
+}
+
+/** A fresh network namespace `odacc-<random>` with lo up. */
+export async function createNetns(): Promise<string> {
+  const ns = `odacc-${Math.floor(Math.random() * 1e9)}`;
+  const a = await run('ip', ['netns', 'add', ns]);
+  if (a.code !== 0) throw new Error(`ip netns add ${ns}: ${a.stderr}`);
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+export async function deleteNetns(ns: string | undefined): Promise<void> {
+  if (ns) await run('ip', ['netns', 'del', ns]);
+}
+
+/** A command inside the namespace; throws on a non-zero exit. */
+export async function inNs(ns: string, cmd: string, ...args: string[]): Promise<string> {
+  const r = await run('ip', ['netns', 'exec', ns, cmd, ...args]);
+  if (r.code !== 0) throw new Error(`ip netns exec ${ns} ${cmd} ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** The built CLI inside the namespace (`ip netns exec NS node bin/ovn-drift.js ...`). */
+export function cliInNs(ns: string, args: string[], killAfterMs = 60_000): Promise<Ran> {
+  return run('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], { killAfterMs, env: { OVN_NB_DB: '', OVN_SB_DB: '' } });
+}
+
+export type RawTables = Record<'v4legacy' | 'v4nft' | 'v6legacy' | 'v6nft', string>;
+
+/** `-t raw -S` of both families in both backends (whichever the agent uses, both are seen). */
+export async function rawTables(ns: string): Promise<RawTables> {
+  const s = async (bin: string) => {
+    const r = await run('ip', ['netns', 'exec', ns, bin, '-w', '-t', 'raw', '-S']);
+    return r.code === 0 ? r.stdout : `<${bin} failed: ${r.stderr.trim()}>`;
+  };
+  return { v4legacy: await s('iptables-legacy'), v4nft: await s('iptables-nft'), v6legacy: await s('ip6tables-legacy'), v6nft: await s('ip6tables-nft') };
+}
+
+/** `iptables-save -t raw` of every family/backend without comment lines (timestamps) and counters. */
+export async function rawSaves(ns: string): Promise<string> {
+  const out: string[] = [];
+  for (const bin of ['iptables-legacy-save', 'iptables-nft-save', 'ip6tables-legacy-save', 'ip6tables-nft-save']) {
+    const r = await run('ip', ['netns', 'exec', ns, bin, '-t', 'raw']);
+    out.push(`## ${bin}\n${r.stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '[*]')}`);
+  }
+  return out.join('\n');
+}
+
+/** Lines of a `-S` listing that mention NOTRACK (or CT --notrack) for `proto`/`port`. */
+export function notrackFor(listing: string, proto: 'tcp' | 'udp', port: number): string[] {
+  return listing.split('\n').filter((l) => /-j (NOTRACK|CT --notrack)/.test(l) && l.includes(`-p ${proto}`) && new RegExp(`(--dport|--ports|--dports) ([0-9,:]*,)?${port}(,|\\s|$)`).test(l));
+}
+
+export interface Pki {
+  dir: string;
+  path(name: string): string;
+}
+
+/**
+ * Test-time PKI with openssl: CA `ca` and `otherca`, `server` (CN/SAN 127.0.0.1) and `client`
+ * signed by `ca`, and `stray.key` (a key that belongs to no certificate).
+ */
+export async function makePki(dir: string): Promise<Pki> {
+  await mkdir(dir, { recursive: true });
+  const openssl = async (...a: string[]) => {
+    const r = await run('openssl', a, { killAfterMs: 60_000 }).then((x) => x);
+    if (r.code !== 0) throw new Error(`openssl ${a.join(' ')}: ${r.stderr}`);
+  };
+  const p = (n: string) => join(dir, n);
+  for (const ca of ['ca', 'otherca']) {
+    await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${ca}.key`), '-out', p(`${ca}.crt`), '-days', '2', '-subj', `/CN=${ca}`);
+  }
+  const ext = p('san.ext');
+  await writeFile(ext, 'subjectAltName=IP:127.0.0.1\n');
+  for (const name of ['server', 'client']) {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name === 'server' ? '127.0.0.1' : name}`);
+    await openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', ext);
+  }
+  await openssl('genrsa', '-out', p('stray.key'), '2048');
+  return { dir, path: p };
+}
