@@ -86,6 +86,15 @@ describe('agent in cluster mode (test API server)', () => {
     for (const r of nodeGets) expect(new URLSearchParams(r.query).get('fieldSelector')).toBe('metadata.name=gw-1');
   });
 
+  it('--once exits 2 when listing its Node fails, and touches nothing', async () => {
+    server.failNext({ method: 'GET', pathIncludes: '/api/v1/nodes', status: 503, times: 1 });
+    const code = await runAgent(['--node-name', 'gw-1', '--once', '--netns', ns.name, '--backend', 'nft'], { logger: silent, kubeConfig: server.kubeConfig() });
+    expect(code).toBe(2);
+    expect(vi.mocked(console.error).mock.calls.flat().join('\n')).toContain('Kubernetes API unreachable');
+    expect(ourRules(ns, 'nft', 'ipv4')).toEqual([]);
+    expect(await state('gw-1')).toBeUndefined();
+  });
+
   it('without iptables the state object says so, and the agent retries until iptables is there', async () => {
     symlinkSync('/usr/sbin/ip', join(shim, 'ip'));
     const results: PassResult[] = [];
