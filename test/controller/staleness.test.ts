@@ -36,7 +36,8 @@ describe('TunnelNoTrackPolicy: stale and missing agents without any watch event'
       lease: false,
       resyncMs: 0, // no periodic resync: only the scheduled re-check can notice staleness
       connectTimeoutMs: 200,
-      policyTiming: { staleAfterMs: 4_000, missingGraceMs: 2_000 },
+      // wide enough that a loaded CI machine still sees Applied and Pending before the clock turns them
+      policyTiming: { staleAfterMs: 10_000, missingGraceMs: 6_000 },
       logger: pino({ level: 'silent' }),
     });
     await controller.start();
