@@ -331,7 +331,8 @@ export interface Pki {
 
 /**
  * Test-time PKI with openssl: CA `ca` and `otherca`, `server` (CN/SAN 127.0.0.1) and `client`
- * signed by `ca`, and `stray.key` (a key that belongs to no certificate).
+ * signed by `ca`, `rogue` (a client signed by `otherca`), and `stray.key` (a key that belongs to
+ * no certificate).
  */
 export async function makePki(dir: string): Promise<Pki> {
   await mkdir(dir, { recursive: true });
@@ -349,6 +350,9 @@ export async function makePki(dir: string): Promise<Pki> {
     await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name === 'server' ? '127.0.0.1' : name}`);
     await openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', ext);
   }
+  // a client the server does not trust: signed by otherca
+  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('rogue.key'), '-out', p('rogue.csr'), '-subj', '/CN=rogue');
+  await openssl('x509', '-req', '-in', p('rogue.csr'), '-CA', p('otherca.crt'), '-CAkey', p('otherca.key'), '-CAcreateserial', '-out', p('rogue.crt'), '-days', '2');
   await openssl('genrsa', '-out', p('stray.key'), '2048');
   return { dir, path: p };
 }
