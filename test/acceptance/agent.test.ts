@@ -3,9 +3,11 @@
 // (`ip netns exec NS node bin/ovn-drift.js agent ...`) and the result is read back with
 // iptables/ip6tables (legacy and nft, whichever the agent picked) and conntrack.
 // Expectations come from DESIGN.md and from how kube-proxy/Calico-style agents behave.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ManifestDir, cliInNs, createNetns, deleteNetns, describeRun, ensureBuilt, inNs, notrackFor, rawSaves, rawTables,
+  BIN, ROOT, ManifestDir, sleep, cliInNs, createNetns, deleteNetns, describeRun, ensureBuilt, inNs, notrackFor, rawSaves, rawTables,
   run, type RawTables, type Ran,
 } from './support.js';
 
@@ -349,5 +351,67 @@ describe('agent --cleanup', () => {
     expect(t.v4nft + t.v4legacy, 'the deleted jump came back').toMatch(/-A PREROUTING (?!.*foreign).*-j \S+/);
     expect((await agent('--cleanup')).code).toBe(0);
     expect(await rawTables(ns)).toEqual(withForeign);
+  });
+});
+
+describe('agent without --once (the DaemonSet loop)', () => {
+  let child: ChildProcess | undefined;
+  let logs = '';
+  function start(f: string): Promise<number | null> {
+    logs = '';
+    const c = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'agent', '--node-name', 'node-a', '-f', f, '--interval', '500ms'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    c.stdout!.on('data', (d) => (logs += d));
+    c.stderr!.on('data', (d) => (logs += d));
+    return new Promise((res) => c.on('close', (code) => res(code)));
+  }
+  /** Polls the tables until `ok` holds (bounded; the assertion is on the state, not the time). */
+  async function until(ok: (t: RawTables) => boolean, what: string): Promise<RawTables> {
+    let t = await rawTables(ns);
+    for (let i = 0; i < 60 && !ok(t); i++) {
+      await sleep(500);
+      t = await rawTables(ns);
+    }
+    expect(ok(t), `${what}\n${JSON.stringify(t, null, 1)}\nagent logs:\n${logs}`).toBe(true);
+    return t;
+  }
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  it('rules flushed or a jump deleted by someone else come back; SIGTERM exits 0 and keeps the rules (no data-plane gap on a rolling update)', async () => {
+    await foreignRules();
+    const foreign = foreignLines(await rawTables(ns));
+    const f = await md.write('daemon.yaml', policy('tunnels', { ports: TUNNELS }));
+    const exited = start(f);
+    const has = (t: RawTables) => notrackFor(v4(t), 'udp', 6081).length > 0 && notrackFor(v6(t), 'tcp', 7471).length > 0;
+    const t1 = await until(has, 'initial rules');
+    // someone flushes the agent's chain(s): every non-foreign user chain in the nft raw table
+    const chains = t1.v4nft.split('\n').filter((l) => l.startsWith('-N ') && !l.includes('FOREIGN')).map((l) => l.slice(3).trim());
+    for (const c of chains) await inNs(ns, 'iptables-nft', '-t', 'raw', '-F', c);
+    if (chains.length === 0) await inNs(ns, 'iptables-nft', '-t', 'raw', '-F', 'PREROUTING');
+    await until(has, 'rules restored after a flush');
+    // someone deletes the OUTPUT jump / rules
+    const outLine = (await rawTables(ns)).v4nft.split('\n').find((l) => l.startsWith('-A OUTPUT') && !l.includes('foreign'));
+    if (outLine) await inNs(ns, 'iptables-nft', '-t', 'raw', ...outLine.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((x) => x.replace(/^"|"$/g, '')));
+    await until((t) => t.v4nft.split('\n').some((l) => l.startsWith('-A OUTPUT') && !l.includes('foreign')), 'OUTPUT jump restored');
+    expect(foreignLines(await rawTables(ns))).toEqual(foreign);
+    const before = await rawSaves(ns);
+    child!.kill('SIGTERM');
+    expect(await exited, logs).toBe(0);
+    expect(await rawSaves(ns)).toBe(before);
+  });
+});
+
+describe('agent --once: iptables failure', () => {
+  it('no iptables binaries on PATH -> 2 with a message naming iptables', async () => {
+    const empty = `${md.dir}/empty-bin`;
+    await mkdir(empty, { recursive: true });
+    const f = await md.write('nobin.yaml', policy('tunnels', { ports: TUNNELS }));
+    const r = await run('ip', ['netns', 'exec', ns, 'env', `PATH=${empty}`, process.execPath, BIN, 'agent', '--node-name', 'node-a', '-f', f, '--once']);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(out(r)).toMatch(/iptables/);
   });
 });
