@@ -63,7 +63,11 @@ describe('TunnelNoTrackPolicy: stale and missing agents without any watch event'
     const appliedSince = ready('geneve').lastTransitionTime;
 
     // The agents now say nothing more: no write, no watch event, no resync.
-    const stale = await until('AgentStale', () => ready('geneve')?.reason === 'AgentStale' && api.get('tunnelnotrackpolicies', 'geneve'));
+    // s1 reported a moment before s2, so it may go stale alone first: wait for both.
+    const stale = await until('AgentStale on both nodes', () => {
+      const p = api.get('tunnelnotrackpolicies', 'geneve');
+      return ready('geneve')?.reason === 'AgentStale' && p?.status?.failures?.length === 2 && p;
+    });
     expect(stale.status.appliedNodes).toBe(0);
     expect(stale.status.failures.map((f: any) => f.node)).toEqual(['s1', 's2']);
     expect(stale.status.failures[0].message).toMatch(/^agent on node s1 has not reported since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(stale\)$/);
