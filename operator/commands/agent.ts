@@ -2,7 +2,6 @@
 // File mode (`-f PATH`, no cluster) or cluster mode (watch TunnelNoTrackPolicy, write this node's
 // NodeNoTrackState); `--once` for one pass, `--cleanup` to remove everything of ours.
 // Wiring only: flags -> objects -> a mode. Rule logic lives in operator/agent/.
-import { parseDuration } from './flags.js';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -13,6 +12,7 @@ import { startMetricsServer, stopSignal } from '../agent/runtime.js';
 import { ShellRunner, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
+import { parseDuration } from './flags.js';
 
 export const AGENT_EXIT = { applied: 0, badInput: 1, iptablesFailed: 2 } as const;
 

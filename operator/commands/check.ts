@@ -9,7 +9,7 @@ import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
 import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type RepairReport } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
-import type { TlsFiles } from '../ovsdb/client.js';
+import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
 import { parseRemotes } from '../ovsdb/remote.js';
 
@@ -91,6 +91,15 @@ export async function connectionFlags(values: Record<string, unknown>, command: 
   const usesSsl = `${nbRemote},${sbRemote}`.split(',').some((r) => r.trim().startsWith('ssl:'));
   if (usesSsl && (!tls.key || !tls.cert || !tls.ca)) {
     throw new UsageError(`${command}: ssl: remotes need --private-key, --certificate and --ca-cert`);
+  }
+  // Files that do not fit together (a key that is not the certificate's, a file that is not PEM)
+  // are a local configuration error: say so before connecting, not as an unreachable database.
+  if (Object.keys(tls).length > 0) {
+    try {
+      loadTls('the ssl: remotes', tls);
+    } catch (err) {
+      throw new UsageError(`${command}: ${(err as Error).message}`);
+    }
   }
   return { nbRemote, sbRemote, ...(Object.keys(tls).length > 0 ? { tls } : {}), timeoutMs: Math.round(timeout * 1000), output };
 }

@@ -1,7 +1,6 @@
 // `ovn-drift operator`: the in-cluster reconciler (Deployment, 2 replicas, Lease leader election).
 // Flags with environment fallbacks -> a Controller, the metrics/health server, signal handling.
 // Wiring only: reconcile logic lives in operator/controller/, Kubernetes I/O in operator/kube/.
-import { parseDuration } from './flags.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -13,6 +12,8 @@ import { OperatorMetrics } from '../controller/metrics.js';
 import { parseListenAddr, startHealthServer } from '../controller/health.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { parseRemotes } from '../ovsdb/remote.js';
+import { loadTls } from '../ovsdb/client.js';
+import { parseDuration } from './flags.js';
 
 const USAGE = `usage: ovn-drift operator --nb-remote REMOTE --sb-remote REMOTE [flags]
 
@@ -112,6 +113,14 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   };
   for (const [flag, path] of [['--private-key', tls.key], ['--certificate', tls.cert], ['--ca-cert', tls.ca]] as const) {
     if (path && !existsSync(path)) problems.push(`${flag}: file ${path} does not exist`);
+  }
+  if (problems.length === 0 && (tls.key || tls.cert || tls.ca)) {
+    // key/certificate/CA that do not fit together are a configuration error, not an outage
+    try {
+      loadTls('the ssl: remotes', tls);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   const resyncText = values.resync ?? env.RESYNC ?? '5m';
   const resyncMs = parseDuration(resyncText);

@@ -1,7 +1,14 @@
 // `ovn-drift operator` flag handling: bad input exits 1 with a message naming the flag and starts
 // nothing; --help exits 0.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '../../operator/commands/operator.js';
+
+const NOT_PEM = join(tmpdir(), `ovn-drift-not-pem-${process.pid}.txt`);
+writeFileSync(NOT_PEM, 'this is not a PEM file\n');
+afterAll(() => rmSync(NOT_PEM, { force: true }));
 
 describe('operator command flags', () => {
   const errors: string[] = [];
@@ -21,6 +28,7 @@ describe('operator command flags', () => {
     [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--agent-stale-after', 'never'], '--agent-stale-after: "never" is not a duration'],
     [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--private-key', '/nonexistent/key.pem'], '--private-key: file /nonexistent/key.pem does not exist'],
     [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--metrics-addr', 'nope'], '--metrics-addr'],
+    [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'ssl:127.0.0.1:6642', '--private-key', NOT_PEM, '--certificate', NOT_PEM, '--ca-cert', NOT_PEM], `cannot use the TLS private key file ${NOT_PEM}: not a PEM file`],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('%j exits 1 naming the problem', async (argv, message) => {
     capture();
