@@ -31,26 +31,7 @@ export interface Ran {
 
 /** Runs the CLI; a run still going after `killAfterMs` is killed (reported as killed, code null). */
 export function cli(args: string[], opts: { killAfterMs?: number; env?: Record<string, string> } = {}): Promise<Ran> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, OVN_NB_DB: '', OVN_SB_DB: '', NO_COLOR: '1', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, opts.killAfterMs ?? 90_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(t);
-      res({ code, signal, stdout, stderr, killed });
-    });
-  });
+  return run(process.execPath, [BIN, ...args], { ...opts, env: { OVN_NB_DB: '', OVN_SB_DB: '', ...opts.env } });
 }
 
 export interface Hypervisor {

@@ -9,22 +9,12 @@ import { SEED, buildSeedInSync, bumpWithoutNorthd } from '../../operator/ovn/see
 import { run } from '../../operator/commands/operator.js';
 import { Controller } from '../../operator/controller/controller.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { until } from '../support/until.js';
 
 const G = { group: 'ovndrift.io', version: 'v1alpha1', plural: 'podcidrroutes' };
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    last = v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const seedRoute = (name: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'ovndrift.io/v1alpha1',

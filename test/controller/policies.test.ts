@@ -6,20 +6,12 @@ import { pino } from 'pino';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Controller } from '../../operator/controller/controller.js';
 import { TestApiServer } from '../support/test-api-server.js';
+import { until } from '../support/until.js';
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const NNTS = { group: 'ovndrift.io', version: 'v1alpha1', plural: 'nodenotrackstates' };
 const TNTP = { group: 'ovndrift.io', version: 'v1alpha1', plural: 'tunnelnotrackpolicies' };
 
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('TunnelNoTrackPolicy aggregation', () => {
   let api: TestApiServer;
