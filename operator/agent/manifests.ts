@@ -2,6 +2,7 @@
 // kinds are skipped with a notice). Reading and parsing are operator/api/manifests.ts's; validation
 // lives in operator/api/tunnelnotrackpolicy.ts. Must not import kube, iptables or ovsdb modules.
 import { describeDocument, readManifestDocuments } from '../api/manifests.js';
+import { isObject } from '../api/meta.js';
 import { TUNNEL_NOTRACK_POLICY_KIND, formatFieldErrors, validateTunnelNoTrackPolicy, type ValidPolicy } from '../api/tunnelnotrackpolicy.js';
 import { AgentError } from './errors.js';
 
@@ -32,7 +33,7 @@ export async function loadTunnelNoTrackPolicies(paths: string[]): Promise<Loaded
   const seen = new Map<string, string>();
   for (const { file, document, object: obj } of documents) {
     const where = `${file} (document ${document})`;
-    const kind = typeof obj === 'object' && obj !== null && !Array.isArray(obj) ? (obj as { kind?: unknown }).kind : undefined;
+    const kind = isObject(obj) ? obj.kind : undefined;
     if (kind !== TUNNEL_NOTRACK_POLICY_KIND) {
       result.skipped.push(`${where}: ${describeDocument(obj)} skipped`);
       continue;

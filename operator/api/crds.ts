@@ -5,10 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-
-export const GROUP = 'ovndrift.io';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
+import { GROUP, VERSION, API_VERSION } from './meta.js';
+export { GROUP, VERSION, API_VERSION };
 
 export interface ResourceName {
   group: string;

@@ -4,6 +4,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Composer, Parser, type Document } from 'yaml';
+import { isObject } from './meta.js';
 import { findConflicts, validatePodCIDRRoute, KIND, GROUP, type PodCIDRRoute } from './podcidrroute.js';
 
 /** A validated route and where it came from. */
@@ -59,9 +60,6 @@ async function expand(path: string, errors: ManifestError[]): Promise<string[]> 
   return out;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** One parsed YAML document (an item of a `kind: List` counts as its own document). */
 export interface ManifestDocument {

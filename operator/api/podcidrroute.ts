@@ -3,10 +3,9 @@
 // resources with different nexthops) live here too, as a pure function over many resources.
 // No I/O; must not import the OVSDB client, Kubernetes client or drift code.
 import { parseIp, parsePrefix, type Family } from '../ovn/ip.js';
+import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
+export { GROUP, VERSION, API_VERSION };
 
-export const GROUP = 'ovndrift.io';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'PodCIDRRoute';
 
 export type RoutePolicy = 'dst-ip' | 'src-ip';
@@ -49,12 +48,6 @@ export interface ValidationResult {
   /** The resource with defaults applied and prefixes normalised; present when there are no errors. */
   route?: PodCIDRRoute;
   errors: FieldError[];
-}
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function familyName(f: Family): string {

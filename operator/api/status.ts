@@ -117,7 +117,7 @@ export interface RouteEvaluation {
 /** Finding kinds that resolve by themselves when ovn-northd or the cluster catches up. */
 const TRANSIENT = new Set<string>([NorthdLagging, StaleView]);
 /** Finding kinds a repair of an owned NB row can fix. */
-const REPAIRABLE = new Set<string>(['RouteMissing', 'NexthopMismatch']);
+export const REPAIRABLE = new Set<string>(['RouteMissing', 'NexthopMismatch']);
 const MAX_MESSAGE = 4096;
 const MAX_ROUTES = 1024;
 

@@ -1,10 +1,9 @@
 // TunnelNoTrackPolicy (ovndrift.io/v1alpha1, cluster-scoped) and the per-node NodeNoTrackState the
 // agent writes: TypeScript types, a pure validator returning field-path-named errors, and
 // Kubernetes label-selector matching. No I/O here; must not import kube, agent or ovsdb modules.
+import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
+export { GROUP, VERSION, API_VERSION };
 
-export const GROUP = 'ovndrift.io';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
 export const TUNNEL_NOTRACK_POLICY_KIND = 'TunnelNoTrackPolicy';
 export const TUNNEL_NOTRACK_POLICY_PLURAL = 'tunnelnotrackpolicies';
 export const NODE_NOTRACK_STATE_KIND = 'NodeNoTrackState';
@@ -105,13 +104,9 @@ export interface FieldError {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
 const LABEL_VALUE = /^(([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?)$/;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function labelKeyError(key: unknown): string | undefined {
   if (typeof key !== 'string' || key === '') return 'must be a non-empty string';
@@ -131,7 +126,7 @@ function labelValueError(value: unknown): string | undefined {
 
 function validateSelector(sel: unknown, path: string, errors: FieldError[]): LabelSelector {
   if (sel === undefined || sel === null) return {};
-  if (!isRecord(sel)) {
+  if (!isObject(sel)) {
     errors.push({ field: path, message: 'must be an object with matchLabels and/or matchExpressions' });
     return {};
   }
@@ -140,7 +135,7 @@ function validateSelector(sel: unknown, path: string, errors: FieldError[]): Lab
   }
   const out: LabelSelector = {};
   if (sel.matchLabels !== undefined) {
-    if (!isRecord(sel.matchLabels)) {
+    if (!isObject(sel.matchLabels)) {
       errors.push({ field: `${path}.matchLabels`, message: 'must be a map of label key to value' });
     } else {
       out.matchLabels = {};
@@ -160,7 +155,7 @@ function validateSelector(sel: unknown, path: string, errors: FieldError[]): Lab
       out.matchExpressions = [];
       sel.matchExpressions.forEach((req: unknown, i: number) => {
         const p = `${path}.matchExpressions[${i}]`;
-        if (!isRecord(req)) {
+        if (!isObject(req)) {
           errors.push({ field: p, message: 'must be an object with key, operator and values' });
           return;
         }
@@ -198,20 +193,20 @@ function validateSelector(sel: unknown, path: string, errors: FieldError[]): Lab
  */
 export function validateTunnelNoTrackPolicy(obj: unknown): { policy: ValidPolicy; errors: [] } | { policy?: undefined; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  if (!isRecord(obj)) return { errors: [{ field: '', message: 'must be an object' }] };
+  if (!isObject(obj)) return { errors: [{ field: '', message: 'must be an object' }] };
   if (obj.apiVersion !== API_VERSION) errors.push({ field: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(obj.apiVersion)})` });
   if (obj.kind !== TUNNEL_NOTRACK_POLICY_KIND) errors.push({ field: 'kind', message: `must be ${TUNNEL_NOTRACK_POLICY_KIND}` });
   const meta = obj.metadata;
   let name = '';
-  if (!isRecord(meta) || typeof meta.name !== 'string' || meta.name === '') {
+  if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') {
     errors.push({ field: 'metadata.name', message: 'is required' });
   } else {
     name = meta.name;
     if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) errors.push({ field: 'metadata.name', message: `'${name}' must be a lowercase DNS subdomain` });
   }
-  const generation = isRecord(meta) && typeof meta.generation === 'number' ? meta.generation : undefined;
+  const generation = isObject(meta) && typeof meta.generation === 'number' ? meta.generation : undefined;
   const spec = obj.spec;
-  if (!isRecord(spec)) {
+  if (!isObject(spec)) {
     errors.push({ field: 'spec', message: 'is required and must be an object' });
     return { errors };
   }
@@ -227,7 +222,7 @@ export function validateTunnelNoTrackPolicy(obj: unknown): { policy: ValidPolicy
     const seen = new Set<string>();
     spec.ports.forEach((p: unknown, i: number) => {
       const path = `spec.ports[${i}]`;
-      if (!isRecord(p)) {
+      if (!isObject(p)) {
         errors.push({ field: path, message: 'must be an object with name, protocol and port' });
         return;
       }

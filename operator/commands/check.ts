@@ -5,6 +5,7 @@
 // Wiring only: the decisions live in operator/drift, the I/O in operator/ovn/connect.ts.
 import { access, constants } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { EXIT } from '../cli.js';
 import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
 import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type RepairReport } from '../drift/index.js';
@@ -13,7 +14,7 @@ import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
 import { parseRemotes } from '../ovsdb/remote.js';
 
-export const EXIT = { ok: 0, badInput: 1, runtime: 2, drift: 3 } as const;
+export { EXIT };
 
 export const CONNECTION_HELP = `  --nb REMOTE           OVN NB database (tcp:IP:PORT, ssl:IP:PORT, unix:PATH, or a comma list
                         for a cluster); default $OVN_NB_DB

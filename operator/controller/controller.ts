@@ -6,6 +6,7 @@
 // resync is the safety net, not the mechanism. Writes happen only while this replica holds the
 // Lease; standbys keep their informers and OVSDB replicas warm.
 // Does I/O through operator/kube, operator/ovsdb and operator/ovn/connect only.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -19,7 +20,7 @@ import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/in
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
 import { validateTunnelNoTrackPolicy, formatFieldErrors, type NodeNoTrackState, type TunnelNoTrackPolicy } from '../api/tunnelnotrackpolicy.js';
 import { NODENOTRACKSTATES, PODCIDRROUTES, TUNNELNOTRACKPOLICIES, collectionPath, type ResourceName } from '../api/crds.js';
-import { nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type PolicyTiming, type RouteEvaluation, type TunnelNoTrackPolicyStatus } from '../api/status.js';
+import { REPAIRABLE, nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type PolicyTiming, type RouteEvaluation, type TunnelNoTrackPolicyStatus } from '../api/status.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
 import { StatusWriter } from '../kube/status.js';
 import { EventRecorder } from '../kube/events.js';
@@ -66,8 +67,6 @@ export interface ControllerOptions {
 type PCR = KubeObject & { spec?: Record<string, unknown>; status?: PodCIDRRouteStatus; metadata: { name: string; generation?: number; resourceVersion?: string; uid?: string } };
 type TNTP = KubeObject & { spec?: Record<string, unknown>; status?: TunnelNoTrackPolicyStatus; metadata: { name: string; generation?: number; resourceVersion?: string; uid?: string } };
 
-const REPAIRABLE = new Set(['RouteMissing', 'NexthopMismatch']);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function newerRv(a: string | undefined, b: string | undefined): boolean {
   if (!a) return false;

@@ -2,6 +2,7 @@
 // NB_TABLES / SB_TABLES), hands out the views, and applies a repair plan — one NB transaction,
 // then NB_Global.nb_cfg is bumped and SB_Global.nb_cfg awaited (bounded), like
 // `ovn-nbctl --wait=sb`. Never writes the SB.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Database } from '../ovsdb/database.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -103,7 +104,6 @@ export interface Transactor extends RowSource {
   transact(ops: Operation[]): Promise<unknown[]>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Commits the plan in one NB transaction with an nb_cfg bump (as `ovn-nbctl --wait=sb` does), then

@@ -3,6 +3,7 @@
 // the table cache exact, reconnects with exponential backoff and jitter and converges after a
 // reconnect, follows leadership and flags a follower cut off from its cluster as stale.
 // Imports only operator/ovsdb, node and pino.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { OvsdbClient, type ConnectOptions, type MonitorRequests } from './client.js';
@@ -52,7 +53,6 @@ interface Session {
   method: 'monitor_cond' | 'monitor';
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Exponential backoff with jitter: a delay in [d/2, d] where d = min(max, min * 2^attempt). */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {

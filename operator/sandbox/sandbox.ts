@@ -2,6 +2,7 @@
 // clusters) and ovn-northd as child processes in a temp dir, on free loopback TCP ports and unix
 // sockets. Used by `demo`, `sandbox` and the tests. It must not import the OVSDB client: it drives
 // OVN only through its own tools (ovsdb-tool, ovn-nbctl, ovn-sbctl), as an operator's cluster would.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, access } from 'node:fs/promises';
 import { constants as fsConstants, existsSync, readFileSync } from 'node:fs';
@@ -73,7 +74,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function canConnect(target: { path: string } | { port: number; host: string }): Promise<boolean> {
   return new Promise((resolve) => {
