@@ -28,6 +28,8 @@ export function plannedEvents(
   previous: PodCIDRRouteStatus | undefined,
   next: PodCIDRRouteStatus,
   repair?: { ok: boolean; changed: number; message: string },
+  /** The last Event this process wrote about the resource was DriftDetected (no DriftResolved since). */
+  driftOutstanding = false,
 ): PlannedEvent[] {
   const out: PlannedEvent[] = [];
   const before = ready(previous);
@@ -38,7 +40,8 @@ export function plannedEvents(
     if (driftSignature(previous) !== driftSignature(next) || before?.reason !== after.reason) {
       out.push({ type: 'Warning', reason: 'DriftDetected', action: 'Check', note: after.message });
     }
-  } else if (after?.status === 'True' && before?.status === 'False' && drift.has(before.reason)) {
+  } else if (after?.status === 'True' && (driftOutstanding || (before?.status === 'False' && drift.has(before.reason)))) {
+    // also after a spell of OvsdbUnavailable (or a restart) between the drift and its resolution
     out.push({ type: 'Normal', reason: 'DriftResolved', action: 'Check', note: after.message });
   }
   return out;

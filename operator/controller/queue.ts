@@ -119,6 +119,11 @@ export class WorkQueue<K> {
     return this.queue.length;
   }
 
+  /** Keys queued or being processed (delayed keys do not count: they wait for their time). */
+  get active(): number {
+    return new Set([...this.waiting, ...this.processing, ...this.dirtyWhileProcessing]).size;
+  }
+
   /** Keys queued, delayed or being processed. */
   get pending(): number {
     return new Set([...this.waiting, ...this.processing, ...this.delayed.keys(), ...this.dirtyWhileProcessing]).size;

@@ -56,7 +56,7 @@ function toWire(v: Value): WireValue {
 }
 
 /** wait until the row still has exactly the values we read (deleted or changed -> abort). */
-function guardRow(r: NbStaticRoute): Operation {
+export function guardRow(r: NbStaticRoute): Operation {
   const row: Record<string, WireValue> = {};
   const columns: string[] = [];
   for (const c of GUARDED_ROUTE_COLUMNS) {

@@ -33,6 +33,8 @@ export interface OpenOptions {
   /** Bound on connecting (and on the initial sync): never hangs longer. */
   timeoutMs: number;
   logger?: Logger;
+  /** Reconnect backoff of the opened replica (Database defaults when absent). */
+  backoff?: { minMs?: number; maxMs?: number };
 }
 
 export interface OvnDatabases {
@@ -41,7 +43,8 @@ export interface OvnDatabases {
   close(): Promise<void>;
 }
 
-async function openOne(which: 'NB' | 'SB', remote: string, opts: OpenOptions): Promise<Database> {
+/** Opens one replica (NB or SB tables), bounded by opts.timeoutMs; rejects with OvnConnectError. */
+export async function openReplica(which: 'NB' | 'SB', remote: string, opts: Omit<OpenOptions, 'nbRemote' | 'sbRemote'>): Promise<Database> {
   const db = which === 'NB' ? 'OVN_Northbound' : 'OVN_Southbound';
   let timer: NodeJS.Timeout | undefined;
   const opening = Database.open({
@@ -52,6 +55,8 @@ async function openOne(which: 'NB' | 'SB', remote: string, opts: OpenOptions): P
     requestTimeoutMs: opts.timeoutMs,
     ...(opts.tls ? { tls: opts.tls } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.backoff?.minMs ? { backoffMinMs: opts.backoff.minMs } : {}),
+    ...(opts.backoff?.maxMs ? { backoffMaxMs: opts.backoff.maxMs } : {}),
   });
   // Belt and braces: whatever happens inside, the caller hears back within the bound.
   const bound = new Promise<never>((_, reject) => {
@@ -70,7 +75,7 @@ async function openOne(which: 'NB' | 'SB', remote: string, opts: OpenOptions): P
 
 /** Opens both replicas in parallel; rejects with OvnConnectError naming the remote. */
 export async function openOvn(opts: OpenOptions): Promise<OvnDatabases> {
-  const [nb, sb] = await Promise.allSettled([openOne('NB', opts.nbRemote, opts), openOne('SB', opts.sbRemote, opts)]);
+  const [nb, sb] = await Promise.allSettled([openReplica('NB', opts.nbRemote, opts), openReplica('SB', opts.sbRemote, opts)]);
   if (nb.status === 'rejected' || sb.status === 'rejected') {
     if (nb.status === 'fulfilled') await nb.value.close();
     if (sb.status === 'fulfilled') await sb.value.close();

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       identity: 'bench',
       lease: false,
       resyncMs: 0,
-      writeConcurrency: 32,
+      workers: 8,
       logger: pino({ level: process.env.LOG_LEVEL ?? 'error' }),
     });
     const ready = (o: any) => o?.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;

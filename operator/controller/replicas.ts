@@ -1,0 +1,145 @@
+// The operator's OVSDB lifecycle: opens the NB and SB replicas through ovn/connect (retrying with
+// backoff until they answer), keeps each replica's row-key index for scoped reads, publishes the
+// connection metrics and tells the controller what changed. It never evaluates or writes status.
+// Does I/O only through operator/ovn/connect; must not import operator/kube.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Database } from '../ovsdb/database.js';
+import { backoffDelay } from '../ovsdb/database.js';
+import type { TlsFiles } from '../ovsdb/client.js';
+import type { RowChange } from '../ovsdb/types.js';
+import { openReplica } from '../ovn/connect.js';
+import { NB_TABLES, SB_TABLES } from '../ovn/tables.js';
+import { RowKeyIndex } from './scope.js';
+import type { OperatorMetrics } from './metrics.js';
+
+export type Which = 'NB' | 'SB';
+
+export interface ReplicaOptions {
+  nbRemote: string;
+  sbRemote: string;
+  tls?: TlsFiles;
+  connectTimeoutMs?: number;
+  backoff?: { minMs?: number; maxMs?: number };
+  logger: Logger;
+  metrics: OperatorMetrics;
+}
+
+export interface ReplicaListener {
+  /** Rows changed in one replica (already applied to its index). */
+  onChange(which: Which, changes: RowChange[]): void;
+  /** Connected, reconnected, disconnected or gone stale: everything may read differently. */
+  onStateChange(which: Which): void;
+}
+
+/** The NB and SB replicas of one operator process. */
+export class Replicas {
+  nb?: Database;
+  sb?: Database;
+  nbIndex?: RowKeyIndex;
+  sbIndex?: RowKeyIndex;
+  /** Why a replica could not be opened yet (cleared once it is). */
+  readonly openError: { NB?: string; SB?: string } = {};
+  private stopped = false;
+
+  constructor(
+    private readonly opts: ReplicaOptions,
+    private readonly listener: ReplicaListener,
+  ) {}
+
+  start(): void {
+    void this.openLoop('NB');
+    void this.openLoop('SB');
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.nb?.close(), this.sb?.close()]);
+  }
+
+  private async openLoop(which: Which): Promise<void> {
+    const remote = which === 'NB' ? this.opts.nbRemote : this.opts.sbRemote;
+    const log = this.opts.logger;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const db = await openReplica(which, remote, {
+          timeoutMs: this.opts.connectTimeoutMs ?? 5000,
+          ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+          ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+          logger: log.child({ ovsdb: which }),
+        });
+        if (this.stopped) {
+          await db.close();
+          return;
+        }
+        this.attach(which, db);
+        delete this.openError[which];
+        log.info({ db: which, remote }, 'ovsdb replica connected');
+        this.listener.onStateChange(which);
+        return;
+      } catch (err) {
+        const first = this.openError[which] === undefined;
+        this.openError[which] = (err as Error).message;
+        if (first) {
+          log.warn({ db: which, remote, err: (err as Error).message, code: (err as { code?: string }).code }, 'cannot open ovsdb replica; retrying');
+          this.listener.onStateChange(which);
+        }
+        await sleep(backoffDelay(attempt, this.opts.backoff?.minMs ?? 500, this.opts.backoff?.maxMs ?? 10_000));
+      }
+    }
+  }
+
+  private attach(which: Which, db: Database): void {
+    const tables = (which === 'NB' ? NB_TABLES : SB_TABLES).map((t) => t.table);
+    const reindex = () => {
+      if (which === 'NB') this.nbIndex = new RowKeyIndex(db, tables);
+      else this.sbIndex = new RowKeyIndex(db, tables);
+    };
+    if (which === 'NB') this.nb = db;
+    else this.sb = db;
+    reindex();
+    const metrics = this.opts.metrics;
+    const sync = () => {
+      const s = db.status();
+      metrics.ovsdbConnected.set({ db: which }, s.connected ? 1 : 0);
+      metrics.ovsdbStale.set({ db: which }, s.stale ? 1 : 0);
+    };
+    sync();
+    db.on('change', (changes: RowChange[]) => {
+      (which === 'NB' ? this.nbIndex : this.sbIndex)?.apply(changes);
+      this.listener.onChange(which, changes);
+    });
+    db.on('connected', () => {
+      reindex();
+      sync();
+      metrics.ovsdbReconnects.inc({ db: which });
+      this.opts.logger.info({ db: which }, 'ovsdb reconnected');
+      this.listener.onStateChange(which);
+    });
+    db.on('disconnected', (err?: Error) => {
+      sync();
+      this.opts.logger.warn({ db: which, err: err?.message }, 'ovsdb disconnected');
+      this.listener.onStateChange(which);
+    });
+    db.on('stale', () => {
+      sync();
+      this.listener.onStateChange(which);
+    });
+  }
+
+  /** One line per database for /readyz. */
+  readiness(): Record<string, string> {
+    const checks: Record<string, string> = {};
+    for (const [which, db] of [['NB', this.nb], ['SB', this.sb]] as const) {
+      const s = db?.status();
+      checks[`ovsdb:${which}`] = !s
+        ? `not connected${this.openError[which] ? `: ${this.openError[which]}` : ''}`
+        : !s.connected
+          ? 'disconnected'
+          : s.stale
+            ? 'stale (follower cut off from its cluster)'
+            : 'ok';
+    }
+    return checks;
+  }
+}
