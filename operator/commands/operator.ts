@@ -32,7 +32,10 @@ flags (environment fallback in parentheses):
   --no-leader-elect       run without leader election (a single replica)
   --identity ID           this replica's identity in the Lease (POD_NAME; default the hostname)
   --resync D              full resync period, the safety net (RESYNC; default 5m; e.g. 30s, 5m)
-  --repair-timeout D      how long a repair waits for the SB to follow (default 5s)
+  --repair-timeout D      how long a repair waits for the SB to follow (default 5s); the wait never holds a worker
+  --finalizer-timeout D   how long a deleted PodCIDRRoute with deletionPolicy Delete waits for OVN before its
+                          finalizer is removed anyway, with a Warning Event naming the rows left behind (default 5m)
+  --workers N             concurrent PodCIDRRoute reconciles (default 4)
   --agent-stale-after D   a node agent report older than this fails the node (default 15m)
   --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
   --metrics-addr ADDR     /metrics, /healthz, /readyz on host:port (METRICS_ADDR; default :8080)
@@ -73,6 +76,8 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         identity: { type: 'string' },
         resync: { type: 'string' },
         'repair-timeout': { type: 'string' },
+        'finalizer-timeout': { type: 'string' },
+        workers: { type: 'string' },
         'agent-stale-after': { type: 'string' },
         'agent-missing-grace': { type: 'string' },
         'metrics-addr': { type: 'string' },
@@ -128,6 +133,11 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   const repairText = values['repair-timeout'] ?? '5s';
   const repairTimeoutMs = parseDuration(repairText);
   if (repairTimeoutMs === undefined) problems.push(`--repair-timeout: ${JSON.stringify(repairText)} is not a duration`);
+  const finalizerText = values['finalizer-timeout'] ?? '5m';
+  const finalizerTimeoutMs = parseDuration(finalizerText);
+  if (finalizerTimeoutMs === undefined) problems.push(`--finalizer-timeout: ${JSON.stringify(finalizerText)} is not a duration (e.g. 5m)`);
+  const workers = Number(values.workers ?? '4');
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(values.workers)} is not a whole number from 1 to 64`);
   const policyTiming: { staleAfterMs?: number; missingGraceMs?: number } = {};
   for (const [flag, key] of [['agent-stale-after', 'staleAfterMs'], ['agent-missing-grace', 'missingGraceMs']] as const) {
     const text = values[flag];
@@ -167,6 +177,8 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     lease: values['no-leader-elect'] ? false : { namespace: leaseNamespace, name: values['lease-name'] ?? env.LEASE_NAME ?? 'ovn-drift-operator' },
     resyncMs,
     repairTimeoutMs,
+    ...(finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs } : {}),
+    workers,
     policyTiming,
     eventNamespace: values['event-namespace'] ?? 'default',
     logger,

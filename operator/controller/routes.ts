@@ -277,7 +277,8 @@ export class RouteReconciler {
   private async keepFinalizer(obj: PCR, route: PodCIDRRoute | undefined): Promise<void> {
     const f = this.deps.finalizers;
     if (!route) return; // an invalid spec: leave the finalizers as they are
-    const want = route.spec.remediation === 'Repair' && (route.spec as { deletionPolicy?: string }).deletionPolicy === 'Delete';
+    const policy = (route.spec as { deletionPolicy?: string }).deletionPolicy ?? obj.spec?.deletionPolicy;
+    const want = route.spec.remediation === 'Repair' && policy === 'Delete';
     if (want && !f.has(obj)) await f.add(obj);
     else if (!want && f.has(obj)) await f.remove(obj);
   }

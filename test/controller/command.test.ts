@@ -29,6 +29,8 @@ describe('operator command flags', () => {
     [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--private-key', '/nonexistent/key.pem'], '--private-key: file /nonexistent/key.pem does not exist'],
     [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--metrics-addr', 'nope'], '--metrics-addr'],
     [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'ssl:127.0.0.1:6642', '--private-key', NOT_PEM, '--certificate', NOT_PEM, '--ca-cert', NOT_PEM], `cannot use the TLS private key file ${NOT_PEM}: not a PEM file`],
+    [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--finalizer-timeout', 'later'], '--finalizer-timeout: "later" is not a duration'],
+    [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--workers', '0'], '--workers: "0" is not a whole number from 1 to 64'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('%j exits 1 naming the problem', async (argv, message) => {
     capture();
