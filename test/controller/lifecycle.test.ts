@@ -3,6 +3,11 @@
 // ConflictingRoute like `check --repair --adopt`, deletionPolicy Delete through a finalizer (and
 // its timeout when OVN stays away), and a repair waiting for the SB never delaying another resource.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
@@ -145,5 +150,32 @@ describe('operator lifecycle on the workqueue', () => {
     }
     await until('NB back', () => controller.readiness().checks['ovsdb:NB'] === 'ok', 20_000);
     expect(await nbRows(ovn, prefix)).toEqual([{ nexthop: SEED.vmIp, owner: 'stranded' }]);
+  });
+});
+
+describe('uninstalling with the operator gone', () => {
+  let api: TestApiServer;
+  let dir: string;
+  beforeAll(async () => {
+    api = await TestApiServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'ovn-drift-uninstall-'));
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the documented kubectl command releases resources whose finalizer no operator will remove', async () => {
+    const custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
+    for (const name of ['left-1', 'left-2']) {
+      await custom.createClusterCustomObject({ ...G, body: { ...pcr(name, { cidrs: ['10.78.0.0/24'], remediation: 'Repair', deletionPolicy: 'Delete' }), metadata: { name, finalizers: [ROUTE_FINALIZER] } } });
+      await custom.deleteClusterCustomObject({ ...G, name });
+    }
+    expect(api.list('podcidrroutes').map((o) => [o.metadata.name, Boolean(o.metadata.deletionTimestamp)])).toEqual([['left-1', true], ['left-2', true]]);
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    // docs/operator.md, "Uninstalling"
+    await promisify(execFile)('sh', ['-c', `kubectl get pcr -o name | xargs -r -I{} kubectl patch {} --type=merge -p '{"metadata":{"finalizers":null}}'`], { env: { ...process.env, KUBECONFIG: kubeconfig } });
+    expect(api.list('podcidrroutes')).toEqual([]);
   });
 });
