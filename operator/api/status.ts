@@ -44,7 +44,10 @@ export const Reason = {
   NeedsIntervention: 'NeedsIntervention',
   /** TunnelNoTrackPolicy: every selected node applied this generation. */
   Applied: 'Applied',
-  /** TunnelNoTrackPolicy: some selected nodes have not reported this generation yet. */
+  /**
+   * TunnelNoTrackPolicy: some selected nodes have not reported this generation yet. PodCIDRRoute:
+   * some routes have only flow findings still inside the settle window (not drift yet).
+   */
   Pending: 'Pending',
   /** TunnelNoTrackPolicy: at least one agent reports an error. */
   AgentFailed: 'AgentFailed',
@@ -64,7 +67,7 @@ export const Reason = {
   AgentMissing: 'AgentMissing',
 } as const;
 
-export type RouteEntryState = 'InSync' | 'Drifted' | 'Unknown';
+export type RouteEntryState = 'InSync' | 'Drifted' | 'Pending' | 'Unknown';
 
 export interface RouteEntry {
   prefix: string;
@@ -112,6 +115,11 @@ export interface RouteEvaluation {
   conflicts?: string[];
   /** Result of a repair attempted in this reconcile, if any. */
   repair?: { ok: boolean; changed: number; message: string; repairedPrefixes?: string[] };
+  /**
+   * Prefixes whose only findings are flow findings still inside the settle window (drift/settle.ts),
+   * with those findings; they are not in `findings`.
+   */
+  pending?: Map<string, Finding[]>;
 }
 
 /** Finding kinds that resolve by themselves when ovn-northd or the cluster catches up. */
@@ -240,6 +248,20 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
   const routes: RouteEntry[] = ev.prefixes.map((prefix) => {
     const fs = byPrefix.get(prefix) ?? [];
     const obs = ev.observed?.get(prefix);
+    const settling = ev.pending?.get(prefix);
+    if (fs.length === 0 && settling && settling.length > 0 && !stale) {
+      const sorted = [...settling].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind));
+      const entry: RouteEntry = {
+        prefix,
+        state: 'Pending',
+        findings: [...new Set(sorted.map((f) => f.kind))],
+        message: truncate(`${distinctMessages(sorted.map((f) => f.message)).join('; ')} (within the settle window: ovn-northd may not have compiled the change yet)`, 1024),
+      };
+      if (obs?.owned !== undefined) entry.owned = obs.owned;
+      const exp = toStatusEndpoint(obs?.expected);
+      if (exp) entry.expected = exp;
+      return entry;
+    }
     if (fs.length === 0) {
       const entry: RouteEntry = { prefix, state: stale ? 'Unknown' : 'InSync' };
       if (obs?.owned !== undefined) entry.owned = obs.owned;
@@ -266,7 +288,11 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
   const all = [...ev.findings];
   const conflicts = ev.conflicts ?? [];
   let conditions: C[];
-  if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {
+  const pendingRoutes = routes.filter((r) => r.state === 'Pending');
+  if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok) && pendingRoutes.length > 0) {
+    const msg = `${pendingRoutes.length} route${pendingRoutes.length === 1 ? '' : 's'} waiting for ovn-northd within the settle window: ${pendingRoutes.map((r) => `${r.prefix} (${(r.findings ?? []).join(', ')})`).join(', ')}`;
+    conditions = [cond(Ready, 'False', Reason.Pending, msg), cond(Reconciling, 'True', Reason.Pending, msg), cond(Stalled, 'False', Reason.Pending, 'expected to resolve once ovn-northd has compiled the change')];
+  } else if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {
     const msg = `all ${routes.length} route${routes.length === 1 ? '' : 's'} in sync` + (ev.repair?.ok && ev.repair.changed > 0 ? ` (repaired ${ev.repair.changed} NB row${ev.repair.changed === 1 ? '' : 's'})` : '');
     conditions = [cond(Ready, 'True', Reason.InSync, msg), cond(Reconciling, 'False', Reason.InSync, msg), cond(Stalled, 'False', Reason.InSync, msg)];
   } else if (all.length === 0 && conflicts.length > 0) {

@@ -35,6 +35,8 @@ flags (environment fallback in parentheses):
   --repair-timeout D      how long a repair waits for the SB to follow (default 5s); the wait never holds a worker
   --finalizer-timeout D   how long a deleted PodCIDRRoute with deletionPolicy Delete waits for OVN before its
                           finalizer is removed anyway, with a Warning Event naming the rows left behind (default 5m)
+  --settle D              a flow finding with no evidence that ovn-northd is behind is Pending (Reconciling,
+                          no Event) until it persisted this long (default 10s; 0 disables)
   --workers N             concurrent PodCIDRRoute reconciles (default 4)
   --agent-stale-after D   a node agent report older than this fails the node (default 15m)
   --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
@@ -78,6 +80,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         'repair-timeout': { type: 'string' },
         'finalizer-timeout': { type: 'string' },
         workers: { type: 'string' },
+        settle: { type: 'string' },
         'agent-stale-after': { type: 'string' },
         'agent-missing-grace': { type: 'string' },
         'metrics-addr': { type: 'string' },
@@ -136,6 +139,9 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   const finalizerText = values['finalizer-timeout'] ?? '5m';
   const finalizerTimeoutMs = parseDuration(finalizerText);
   if (finalizerTimeoutMs === undefined) problems.push(`--finalizer-timeout: ${JSON.stringify(finalizerText)} is not a duration (e.g. 5m)`);
+  const settleText = values.settle ?? '10s';
+  const settleMs = settleText === '0' ? 0 : parseDuration(settleText);
+  if (settleMs === undefined) problems.push(`--settle: ${JSON.stringify(settleText)} is not a duration (e.g. 10s, 0 to disable)`);
   const workers = Number(values.workers ?? '4');
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(values.workers)} is not a whole number from 1 to 64`);
   const policyTiming: { staleAfterMs?: number; missingGraceMs?: number } = {};
@@ -179,6 +185,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     repairTimeoutMs,
     ...(finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs } : {}),
     workers,
+    ...(settleMs !== undefined ? { settleMs } : {}),
     policyTiming,
     eventNamespace: values['event-namespace'] ?? 'default',
     logger,

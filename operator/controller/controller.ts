@@ -47,6 +47,8 @@ export interface ControllerOptions {
   policyTiming?: Pick<PolicyTiming, 'staleAfterMs' | 'missingGraceMs'>;
   /** Bound on waiting for the SB to reflect a repair (default 5 s). */
   repairTimeoutMs?: number;
+  /** Settle window for flow findings without evidence that northd is behind (default 10 s; 0 = off). */
+  settleMs?: number;
   /** How long a deleted PodCIDRRoute (deletionPolicy Delete) waits for OVN before its finalizer is dropped (default 5 min). */
   finalizerTimeoutMs?: number;
   /** Concurrent PodCIDRRoute reconciles (default 4); a repair waiting for the SB never holds a worker. */
@@ -123,6 +125,7 @@ export class Controller {
       logger: this.log,
       ...(opts.repairTimeoutMs !== undefined ? { repairTimeoutMs: opts.repairTimeoutMs } : {}),
       ...(opts.finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs: opts.finalizerTimeoutMs } : {}),
+      ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
       ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}),
     });
     this.policyReconciler = new PolicyReconciler({

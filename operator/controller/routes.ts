@@ -15,6 +15,7 @@ import { portsWithIp } from '../ovn/nb.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
 import { ConflictingRoute } from '../drift/kinds.js';
 import { planRemoval } from '../drift/removal.js';
+import { settle, type SettleMemory } from '../drift/settle.js';
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
 import { PODCIDRROUTES } from '../api/crds.js';
 import { REPAIRABLE, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../api/status.js';
@@ -48,6 +49,8 @@ export interface RouteReconcilerDeps {
   logger: Logger;
   /** Bound on waiting for the SB to reflect a repair (default 5 s). */
   repairTimeoutMs?: number;
+  /** Settle window for flow findings without evidence that northd is behind (default 10 s; 0 = off). */
+  settleMs?: number;
   /** How long a deleted resource waits for OVN before its finalizer is dropped anyway (default 5 min). */
   finalizerTimeoutMs?: number;
   onReconcile?: (names: string[]) => void;
@@ -76,6 +79,8 @@ export class RouteReconciler {
   private readonly pending = new Map<string, PendingRepair>();
   /** Resources whose last reported state was drift (for DriftResolved across unavailable spells). */
   private readonly drifted = new Set<string>();
+  /** Settle-window memory per resource (prefix -> since when its flow finding is seen). */
+  private readonly settling = new Map<string, SettleMemory>();
   /** When each key was first marked since it was last reconciled (detection latency). */
   private readonly markedAt = new Map<string, number>();
   private readonly perResource = new Map<string, { states: Record<string, number>; kinds: Record<string, number> }>();
@@ -198,7 +203,22 @@ export class RouteReconciler {
       }
     }
 
-    const findings = evaluation?.findings ?? [];
+    // Flow findings with no evidence that northd is behind are Pending until the window passes.
+    let findings = evaluation?.findings ?? [];
+    let settlingPrefixes: Map<string, Finding[]> | undefined;
+    let settleAt: number | undefined;
+    if (evaluation && route) {
+      const memory = this.settling.get(name) ?? new Map();
+      this.settling.set(name, memory);
+      const byPrefix = (p: string) => findings.filter((f) => f.route === name && f.prefix === p);
+      const result = settle(route.spec.cidrs.map((p) => ({ key: p, findings: byPrefix(p) })), memory, Date.now(), deps.settleMs ?? 10_000);
+      for (const k of [...memory.keys()]) if (!route.spec.cidrs.includes(k)) memory.delete(k);
+      if (result.pending.size > 0) {
+        settlingPrefixes = new Map([...result.pending].map((p) => [p, byPrefix(p)]));
+        findings = findings.filter((f) => !(f.route === name && result.pending.has(f.prefix)));
+        settleAt = result.nextAtMs;
+      }
+    }
     const observed = new Map<string, { expected?: Finding['expected']; actual?: Finding['actual']; owned?: boolean }>();
     for (const r of evaluation?.routes ?? []) observed.set(r.prefix, { expected: r.expected, actual: r.actual, owned: r.nb.some((x) => x.owner === name) });
     const lag = evaluation ? Math.max(0, evaluation.summary.nbCfg - evaluation.summary.sbNbCfg) : undefined;
@@ -212,6 +232,7 @@ export class RouteReconciler {
       ...(result.errors.length > 0 ? { invalid: result.errors } : {}),
       ...(conflicts.length > 0 ? { conflicts } : {}),
       ...(repair ? { repair } : {}),
+      ...(settlingPrefixes ? { pending: settlingPrefixes } : {}),
     };
     const previous = this.previousStatus(obj);
     const next = renderStatus(previous, ev, obj.metadata.generation ?? 0, now);
@@ -239,7 +260,8 @@ export class RouteReconciler {
     const t0 = this.markedAt.get(name);
     this.markedAt.delete(name);
     if (t0 !== undefined && !statusEqual(previous, next)) deps.metrics.detectionLatency.observe((performance.now() - t0) / 1000);
-    log.debug({ findings: findings.length, scoped: scope !== undefined }, 'reconciled');
+    log.debug({ findings: findings.length, pending: settlingPrefixes?.size ?? 0, scoped: scope !== undefined }, 'reconciled');
+    if (settleAt !== undefined) return { requeueAfterMs: Math.max(0, settleAt - Date.now()) + 10 };
   }
 
   private async writeStatus(obj: PCR, previous: PodCIDRRouteStatus | undefined, next: PodCIDRRouteStatus): Promise<void> {
@@ -330,6 +352,7 @@ export class RouteReconciler {
     this.validated.delete(name);
     this.pending.delete(name);
     this.drifted.delete(name);
+    this.settling.delete(name);
     this.markedAt.delete(name);
     this.dropResourceMetrics(name);
     this.conflicts = undefined;

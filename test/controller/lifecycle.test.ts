@@ -53,6 +53,7 @@ describe('operator lifecycle on the workqueue', () => {
       resyncMs: 0,
       repairTimeoutMs: 3000,
       finalizerTimeoutMs: 2000,
+      settleMs: 2000,
       ovsdbBackoff: { minMs: 100, maxMs: 500 },
       logger: silent,
     });
@@ -81,6 +82,49 @@ describe('operator lifecycle on the workqueue', () => {
     const resolved = await until('DriftResolved', () => events('heal', 'DriftResolved').length > 0 && events('heal', 'DriftResolved'));
     expect(resolved).toHaveLength(1);
     expect(resolved[0].type).toBe('Normal');
+  });
+
+  it('a route added to a healthy system is Pending (Reconciling, no Event, never Stalled) until northd compiles it', async () => {
+    const prefix = '10.79.0.0/24';
+    const seen: { state?: string; stalled?: string; reconciling?: string }[] = [];
+    const off = api.onWrite((_t, o) => {
+      if (o.kind !== 'PodCIDRRoute' || o.metadata.name !== 'fresh') return;
+      const c = (t: string) => o.status?.conditions?.find((x: any) => x.type === t);
+      seen.push({ state: o.status?.routes?.[0]?.state, stalled: c('Stalled')?.status, reconciling: c('Reconciling')?.reason });
+    });
+    try {
+      await ovn.stopNorthd();
+      // as a CMS writes it: no nb_cfg bump, so nothing says northd is behind
+      await ovn.nbctl('--no-wait', 'lr-route-add', SEED.router, prefix, SEED.vmIp);
+      await custom.createClusterCustomObject({ ...G, body: pcr('fresh', { cidrs: [prefix] }) });
+      const pending = await until('Pending', () => {
+        const o = api.get('podcidrroutes', 'fresh');
+        return o?.status?.routes?.[0]?.state === 'Pending' && o;
+      });
+      expect(ready(pending)).toMatchObject({ status: 'False', reason: 'Pending' });
+      expect(pending.status.routes[0].findings).toEqual(['FlowMissing']);
+      await ovn.startNorthd();
+      await until('InSync', () => ready(api.get('podcidrroutes', 'fresh'))?.status === 'True', 15_000);
+    } finally {
+      off();
+    }
+    expect(seen.some((s) => s.reconciling === 'Pending')).toBe(true);
+    expect(seen.filter((s) => s.stalled === 'True')).toEqual([]);
+    expect(events('fresh').filter((e) => e.type === 'Warning')).toEqual([]);
+  });
+
+  it('a flow finding that outlasts the settle window is drift (Stalled in Report mode, DriftDetected)', async () => {
+    const prefix = '10.80.0.0/24';
+    await ovn.stopNorthd();
+    await ovn.nbctl('--no-wait', 'lr-route-add', SEED.router, prefix, SEED.vmIp);
+    await custom.createClusterCustomObject({ ...G, body: pcr('late', { cidrs: [prefix] }) });
+    await until('Pending', () => api.get('podcidrroutes', 'late')?.status?.routes?.[0]?.state === 'Pending');
+    const drift = await until('FlowMissing as drift', () => {
+      const o = api.get('podcidrroutes', 'late');
+      return ready(o)?.reason === 'FlowMissing' && o;
+    }, 15_000);
+    expect(drift.status.conditions.find((c: any) => c.type === 'Stalled').status).toBe('True');
+    await until('DriftDetected', () => events('late', 'DriftDetected').length === 1);
   });
 
   it('Repair + adopt takes over a ConflictingRoute the way `check --repair --adopt` does', async () => {
