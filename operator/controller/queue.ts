@@ -209,6 +209,9 @@ export class WorkQueue<K> {
   }
 }
 
+/** Longest run of back-to-back reconciles before the workers yield to the event loop. */
+const YIELD_EVERY_MS = 5;
+
 export interface WorkerHooks<K> {
   onError?(key: K, err: unknown, retryInMs: number | undefined): void;
   onIdle?(): void;
@@ -220,8 +223,15 @@ export interface WorkerHooks<K> {
  * requeueAfterMs -> forget + addAfter; success -> forget. Resolves when the queue shuts down.
  */
 export async function runWorkers<K>(queue: WorkQueue<K>, workers: number, reconcile: Reconciler<K>, hooks: WorkerHooks<K> = {}): Promise<void> {
+  // A queue full of keys whose reconcile does no real I/O would otherwise run as one long chain of
+  // microtasks: give the event loop a turn (OVSDB echo probes, watches, Lease renewals) every few ms.
+  let lastYield = Date.now();
   const loop = async (): Promise<void> => {
     for (;;) {
+      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = Date.now();
+      }
       const key = await queue.get();
       if (key === undefined) return;
       try {

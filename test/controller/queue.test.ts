@@ -180,3 +180,25 @@ describe('WorkQueue', () => {
     await done;
   });
 });
+
+describe('runWorkers and the event loop', () => {
+  it('a long queue of reconciles that do no I/O still lets timers and I/O run', async () => {
+    const q = new WorkQueue<number>();
+    let timerRanAt = -1;
+    let done = 0;
+    const workers = runWorkers(q, 2, async () => {
+      const until = Date.now() + 1;
+      while (Date.now() < until) {
+        /* busy, like an evaluation */
+      }
+      done++;
+    });
+    setTimeout(() => (timerRanAt = done), 0);
+    for (let i = 0; i < 200; i++) q.add(i);
+    while (done < 200) await new Promise((r) => setTimeout(r, 5));
+    expect(timerRanAt).toBeGreaterThanOrEqual(0);
+    expect(timerRanAt).toBeLessThan(100);
+    q.shutDown();
+    await workers;
+  });
+});
