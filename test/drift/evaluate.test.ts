@@ -17,6 +17,8 @@ function seed(opts: { form?: typeof routeFlow2303; nbCfg?: number; sbNbCfg?: num
   nb.lrp('dev-jr', 'lrp-b', MAC_B, ['10.215.88.1/22']);
   nb.sw('sw-10.9.0.0-22');
   nb.sw('sw-10.215.88.0-22');
+  nb.link('lrp-a', 'sw-10.9.0.0-22');
+  nb.link('lrp-b', 'sw-10.215.88.0-22');
   nb.lsp('sw-10.9.0.0-22', 'vm1', ['74:db:d1:bf:44:5a 10.9.2.146 fd00:9::146']);
   nb.lsp('sw-10.215.88.0-22', 'vm2', ['74:db:d1:30:9e:dd 10.215.91.233']);
   SEED_PREFIXES.forEach((p, i) => nb.route('dev-jr', p, i === 0 && opts.nbNexthopFirst ? opts.nbNexthopFirst : '10.9.2.146'));
