@@ -394,14 +394,14 @@ function describePart(parts: Prefix[], narrowing: string[]): string {
  * that part. allow, or a reroute to the desired nexthop: routing applies. reroute elsewhere, drop:
  * PolicyOverride. Source-dependent policies are left to trace. An undecidable match: Unknown.
  */
-const checkPolicies: Check = (f) => {
+const checkPolicies: Check = (f, nb) => {
   const prefix = prefixOf(f);
   if (!f.router || !prefix || f.spec.policy !== 'dst-ip' || f.router.policies.length === 0) return { findings: [] };
   const out: Finding[] = [];
   let remaining: Prefix[] = [prefix];
   for (const pol of f.router.policies) {
     if (remaining.length === 0) break;
-    const m = parsePolicyMatch(pol.match);
+    const m = parsePolicyMatch(pol.match, nb.addressSets);
     const next: Prefix[] = [];
     for (const part of remaining) {
       const cover = policyCovers(m, part);
@@ -422,9 +422,11 @@ const checkPolicies: Check = (f) => {
       if (pol.action === 'allow' || reroutesHere) continue;
       const what = cover.full && cover.narrowing.length === 0 ? `all of ${f.prefix}` : describePart(cover.parts, cover.narrowing);
       if (pol.action === 'drop') {
+        if (cover.full && cover.narrowing.length === 0) f.actual = { nexthop: 'discard', dropped: true };
         out.push(finding(f, PolicyOverride, { nexthop: 'discard', dropped: true }, `Logical_Router_Policy priority ${pol.priority} match "${pol.match}" drops ${what}`));
       } else if (pol.action === 'reroute') {
         const actual = endpointOfNexthops(f.topology, f.spec.router, pol.nexthops);
+        if (cover.full && cover.narrowing.length === 0) f.actual = actual;
         out.push(finding(f, PolicyOverride, actual, `Logical_Router_Policy priority ${pol.priority} match "${pol.match}" reroutes ${what} to ${pol.nexthops.join(', ')} (${describeEndpointHv(actual)}) instead of ${f.spec.nexthop}`));
       } else {
         f.unknown = `policy priority ${pol.priority} on ${f.spec.router} has action "${pol.action}", which ovn-drift cannot follow`;

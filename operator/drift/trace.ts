@@ -163,7 +163,7 @@ export function traceIp(nb: NbView, sb: SbView, routerName: string, ipText: stri
   // Policies act after routing (only on routed packets): the highest priority matching one decides.
   if (best) {
     for (const pol of router.policies) {
-      const verdict = policyMatchesPacket(parsePolicyMatch(pol.match), ip, src, opts.inport);
+      const verdict = policyMatchesPacket(parsePolicyMatch(pol.match, nb.addressSets), ip, src, opts.inport);
       if (verdict === false) continue;
       if (verdict !== true) {
         result.undecided.push(`priority ${pol.priority} ${pol.action} "${pol.match}": ${verdict}`);

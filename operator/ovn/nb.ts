@@ -136,6 +136,8 @@ export interface NbView {
   switches: ReadonlyMap<string, NbLogicalSwitch>;
   switchPorts: ReadonlyMap<string, NbSwitchPort>;
   routerPorts: ReadonlyMap<string, NbRouterPort>;
+  /** NB Address_Set addresses by name (what `$name` in a policy match stands for). */
+  addressSets: ReadonlyMap<string, string[]>;
   /** Routers by Logical_Router_Port name. */
   routerOfPort: ReadonlyMap<string, string>;
   global: NbGlobal;
@@ -286,7 +288,9 @@ export function nbView(source: RowSource): NbView {
     nbCfgTimestamp: num(g?.nb_cfg_timestamp),
     sbCfgTimestamp: num(g?.sb_cfg_timestamp),
   };
-  return { routers, staticRoutes, ipIndex, switches, switchPorts, routerPorts, routerOfPort, global, ...(stale ? { stale } : {}) };
+  const addressSets = new Map<string, string[]>();
+  for (const a of sortedRows(source, 'Address_Set')) if (!addressSets.has(str(a.name))) addressSets.set(str(a.name), strSet(a.addresses));
+  return { routers, staticRoutes, ipIndex, addressSets, switches, switchPorts, routerPorts, routerOfPort, global, ...(stale ? { stale } : {}) };
 }
 
 /** Ports carrying `ip` (switch ports first), or []. */

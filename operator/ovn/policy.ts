@@ -57,11 +57,19 @@ function balanced(s: string): boolean {
   return d === 0;
 }
 
-function prefixesOf(text: string): Prefix[] | string {
+function prefixesOf(text: string, addressSets?: ReadonlyMap<string, string[]>): Prefix[] | string {
   const body = text.trim().replace(/^\{(.*)\}$/s, '$1');
   const out: Prefix[] = [];
-  for (const w of body.split(/[\s,]+/).filter(Boolean)) {
-    if (w.startsWith('$')) return `address set ${w}`;
+  const words = body.split(/[\s,]+/).filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w.startsWith('$')) {
+      // an NB Address_Set is followed; one northd derives (port groups' $pg_ip4) is not in the NB
+      const set = addressSets?.get(w.slice(1));
+      if (!set) return `address set ${w} (not an NB Address_Set)`;
+      words.push(...set);
+      continue;
+    }
     if (w.startsWith('@')) return `port group ${w}`;
     const p = parsePrefix(w);
     if (!p) return `value ${w}`;
@@ -71,7 +79,7 @@ function prefixesOf(text: string): Prefix[] | string {
 }
 
 /** Parses a Logical_Router_Policy match. */
-export function parsePolicyMatch(match: string): PolicyMatch {
+export function parsePolicyMatch(match: string, addressSets?: ReadonlyMap<string, string[]>): PolicyMatch {
   const m: PolicyMatch = { sourceTerms: [], narrowing: [] };
   const whole = strip(match);
   if (splitTop(whole, '||').length > 1) return { ...m, undecidable: `disjunction in match "${match}"` };
@@ -86,15 +94,18 @@ export function parsePolicyMatch(match: string): PolicyMatch {
     if (addr) {
       const family = Number(addr[1]) as 4 | 6;
       m.family = family;
-      const prefixes = prefixesOf(addr[4]!);
+      const prefixes = prefixesOf(addr[4]!, addressSets);
       if (addr[2] === 'src') {
         // a source term makes the policy source-dependent; what it names does not matter per route
         m.src = { op: addr[3] as '==' | '!=', prefixes: typeof prefixes === 'string' ? [] : prefixes, text: t };
         if (typeof prefixes === 'string') m.sourceTerms.push(t);
         continue;
       }
-      if (typeof prefixes === 'string') return { ...m, undecidable: `${prefixes} in "${t}"` };
-      m.dst = { op: addr[3] as '==' | '!=', prefixes };
+      if (typeof prefixes === 'string') {
+        m.undecidable ??= `${prefixes} in "${t}"`;
+        continue;
+      }
+      m.dst ??= { op: addr[3] as '==' | '!=', prefixes }; // a conjunction: the first decidable term already bounds it
       continue;
     }
     if (/^(?:inport|outport)\s*==/.test(t) || /^eth\.src\b/.test(t)) {
@@ -102,12 +113,15 @@ export function parsePolicyMatch(match: string): PolicyMatch {
       m.sourceTerms.push(t);
       continue;
     }
-    if (/[$@]/.test(t)) return { ...m, undecidable: `${t.includes('$') ? 'address set' : 'port group'} in "${t}"` };
+    if (/[$@]/.test(t)) {
+      m.undecidable ??= `${t.includes('$') ? 'address set' : 'port group'} in "${t}"`;
+      continue;
+    }
     if (L4.test(t)) {
       m.narrowing.push(t);
       continue;
     }
-    return { ...m, undecidable: `term "${t}" of match "${match}"` };
+    m.undecidable ??= `term "${t}" of match "${match}"`;
   }
   return m;
 }
@@ -149,7 +163,6 @@ const containsPrefix = (outer: Prefix, inner: Prefix) => outer.family === inner.
 
 /** Which part of the traffic to `prefix` (a dst-ip route's prefix) the policy match selects. */
 export function policyCovers(m: PolicyMatch, prefix: Prefix): PolicyCover {
-  if (m.undecidable) return { kind: 'undecidable', reason: m.undecidable };
   if (m.family !== undefined && m.family !== prefix.family) return { kind: 'none' };
   let parts: Prefix[];
   if (!m.dst) parts = [prefix];
@@ -168,6 +181,7 @@ export function policyCovers(m: PolicyMatch, prefix: Prefix): PolicyCover {
     for (const q of m.dst.prefixes) parts = parts.flatMap((p) => (containsPrefix(p, q) || containsPrefix(q, p) ? subtractPrefix(p, q) : [p]));
   }
   if (parts.length === 0) return { kind: 'none' };
+  if (m.undecidable) return { kind: 'undecidable', reason: m.undecidable };
   if (m.src || m.sourceTerms.length > 0) return { kind: 'sourceDependent', terms: [...(m.src ? [m.src.text] : []), ...m.sourceTerms] };
   const full = parts.length === 1 && parts[0]!.text === prefix.text;
   return { kind: 'covers', full, parts, narrowing: m.narrowing };
@@ -175,13 +189,13 @@ export function policyCovers(m: PolicyMatch, prefix: Prefix): PolicyCover {
 
 /** Whether a concrete packet matches (trace): true, false, or why it cannot be told. */
 export function policyMatchesPacket(m: PolicyMatch, dst: IpAddress, src?: IpAddress, inport?: string): boolean | string {
-  if (m.undecidable) return `cannot decide: ${m.undecidable}`;
   if (m.family !== undefined && m.family !== dst.family) return false;
   const inSet = (ps: Prefix[], a: IpAddress) => ps.some((p) => prefixContains(p, a));
   if (m.dst) {
     const hit = inSet(m.dst.prefixes, dst);
     if (m.dst.op === '==' ? !hit : hit) return false;
   }
+  if (m.undecidable) return `cannot decide: ${m.undecidable}`;
   if (m.src) {
     if (m.src.prefixes.length === 0) return `depends on the source (${m.src.text})`;
     if (!src) return `depends on the source (${m.src.text}): give --src`;

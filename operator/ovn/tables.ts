@@ -12,6 +12,7 @@ export const NB_TABLES: TableSpec[] = [
     table: 'Logical_Router_Static_Route',
     columns: ['ip_prefix', 'nexthop', 'policy', 'route_table', 'output_port', 'external_ids', 'options', 'bfd'],
   },
+  { table: 'Address_Set', columns: ['name', 'addresses'] },
   { table: 'Logical_Router_Port', columns: ['name', 'mac', 'networks', 'peer', 'options'] },
   { table: 'Logical_Switch', columns: ['name', 'ports'] },
   { table: 'Logical_Switch_Port', columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'port_security', 'options'] },
