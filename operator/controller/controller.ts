@@ -14,7 +14,7 @@ import { Database } from '../ovsdb/database.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import type { RowChange } from '../ovsdb/types.js';
 import { NB_TABLES, SB_TABLES } from '../ovn/tables.js';
-import { portsWithIp } from '../ovn/nb.js';
+import { routeDependencyKeys } from '../ovn/identities.js';
 import { applyRepair } from '../ovn/connect.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
@@ -565,7 +565,7 @@ export class Controller {
       // index what this resource depends on, learned from OVN where possible
       if (route) {
         const keys = specKeys(route.spec);
-        if (views.ok) for (const p of portsWithIp(views.nb, route.spec.nexthop)) keys.push(key('port', p.name));
+        if (views.ok) keys.push(...routeDependencyKeys(views.nb, views.sb, route.spec.router, route.spec.nexthop));
         for (const o of observed.get(name)?.values() ?? []) {
           for (const e of [o.expected, o.actual]) {
             if (e?.hypervisor?.chassis) keys.push(key('chassis', e.hypervisor.chassis));
