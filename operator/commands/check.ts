@@ -139,7 +139,9 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
     views = readViews(dbs);
     evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
   }
-  return { code: evaluation.findings.length > 0 ? EXIT.drift : EXIT.ok, evaluation, ...(repair ? { repair } : {}) };
+  // a route whose state is Unknown (a policy match ovn-drift cannot decide) is not in sync either
+  const undecided = evaluation.routes.some((r) => r.state === 'Unknown');
+  return { code: evaluation.findings.length > 0 || undecided ? EXIT.drift : EXIT.ok, evaluation, ...(repair ? { repair } : {}) };
 }
 
 export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {

@@ -10,13 +10,17 @@ import { parseIp } from '../ovn/ip.js';
 import { readViews, type OvnDatabases } from '../ovn/index.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, connect, connectionFlags, type ConnectionFlags } from './check.js';
 
-const USAGE = `usage: ovn-drift trace --nb REMOTE --sb REMOTE --router ROUTER IP [--output text|json]
+const USAGE = `usage: ovn-drift trace --nb REMOTE --sb REMOTE --router ROUTER [--src IP] [--inport LRP] IP [--output text|json]
 
-Follows destination IP (IPv4 or IPv6) on logical router ROUTER through the NB static routes, the
-nexthop's port and Port_Binding, the SB lr_in_ip_routing flow that matches, and the hypervisor.
+Follows destination IP (IPv4 or IPv6) on logical router ROUTER as the router pipeline does: the
+route table of the ingress port, the longest dst-ip/src-ip static route or connected network, the
+Logical_Router_Policy that acts after routing, the nexthop's router port, switch, port and
+Port_Binding, the SB lr_in_ip_routing flow that matches, and the hypervisor.
 
 ${CONNECTION_HELP}
   --router ROUTER       NB Logical_Router name
+  --src IP              source address (follows src-ip routes and source-dependent policies)
+  --inport LRP          ingress Logical_Router_Port (its options:route_table picks the route table)
 
 exit status: 0 traced (differences are marked, not an error), 1 bad input or usage, 2 databases unreachable`;
 
@@ -24,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   let values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, router: { type: 'string', short: 'r' } }, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, router: { type: 'string', short: 'r' }, src: { type: 'string' }, inport: { type: 'string' } }, allowPositionals: true }));
   } catch (err) {
     console.error(`ovn-drift trace: ${(err as Error).message}\n\n${USAGE}`);
     return EXIT.badInput;
@@ -38,7 +42,13 @@ export async function run(argv: string[]): Promise<number> {
     flags = await connectionFlags(values, 'ovn-drift trace');
     if (!values.router) throw new UsageError('ovn-drift trace: --router ROUTER is required');
     if (positionals.length !== 1) throw new UsageError(`ovn-drift trace: exactly one IP is required, got ${positionals.length}`);
-    if (!parseIp(positionals[0]!)) throw new UsageError(`ovn-drift trace: ${positionals[0]} is not an IPv4 or IPv6 address`);
+    const dst = parseIp(positionals[0]!);
+    if (!dst) throw new UsageError(`ovn-drift trace: ${positionals[0]} is not an IPv4 or IPv6 address`);
+    if (values.src !== undefined) {
+      const src = parseIp(values.src);
+      if (!src) throw new UsageError(`ovn-drift trace: --src ${values.src} is not an IPv4 or IPv6 address`);
+      if (src.family !== dst.family) throw new UsageError(`ovn-drift trace: --src ${values.src} is IPv${src.family} but ${positionals[0]} is IPv${dst.family}: a packet has one family`);
+    }
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return EXIT.badInput;
@@ -52,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const { nb, sb } = readViews(dbs);
-    const result = traceIp(nb, sb, values.router!, positionals[0]!);
+    const result = traceIp(nb, sb, values.router!, positionals[0]!, { ...(values.src ? { src: values.src } : {}), ...(values.inport ? { inport: values.inport } : {}) });
     if (flags.output === 'json') console.log(JSON.stringify(result, null, 2));
     else console.log(renderTraceText(result));
     if (result.error) {

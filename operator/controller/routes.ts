@@ -10,8 +10,9 @@ import { performance } from 'node:perf_hooks';
 import { ApiException } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { applyRepair } from '../ovn/connect.js';
-import { nbView } from '../ovn/nb.js';
-import { portsWithIp } from '../ovn/nb.js';
+import { nbView, type NbView } from '../ovn/nb.js';
+import type { SbView } from '../ovn/sb.js';
+import { routeDependencyKeys } from '../ovn/identities.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
 import { ConflictingRoute } from '../drift/kinds.js';
 import { planRemoval } from '../drift/removal.js';
@@ -283,9 +284,9 @@ export class RouteReconciler {
   }
 
   /** Index what this resource depends on, learned from OVN where possible. */
-  private indexDependencies(name: string, route: PodCIDRRoute, views: { nb: Parameters<typeof portsWithIp>[0] } | undefined, observed: Map<string, { expected?: Finding['expected']; actual?: Finding['actual'] }>): void {
+  private indexDependencies(name: string, route: PodCIDRRoute, views: { nb: NbView; sb: SbView } | undefined, observed: Map<string, { expected?: Finding['expected']; actual?: Finding['actual'] }>): void {
     const keys = specKeys(route.spec);
-    if (views) for (const p of portsWithIp(views.nb, route.spec.nexthop)) keys.push(key('port', p.name));
+    if (views) keys.push(...routeDependencyKeys(views.nb, views.sb, route.spec.router, route.spec.nexthop));
     for (const o of observed.values()) {
       for (const e of [o.expected, o.actual]) {
         if (e?.hypervisor?.chassis) keys.push(key('chassis', e.hypervisor.chassis));

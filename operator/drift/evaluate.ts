@@ -3,10 +3,11 @@
 // small named checks in a fixed order, one per line, like the DESIGN.md table of drift kinds.
 // Pure: no I/O, no clock (time is passed in); must not import the OVSDB client.
 import type { PodCIDRRoute, PodCIDRRouteSpec } from '../api/podcidrroute.js';
-import { canonicalIp, comparePrefixText, parseIp, parsePrefix, prefixContains } from '../ovn/ip.js';
-import type { NbLogicalRouter, NbPortAddress, NbStaticRoute, NbView } from '../ovn/nb.js';
-import { portsWithIp } from '../ovn/nb.js';
-import { boundChassis, ecmpKey, routingFlowKey, hypervisorOfChassis, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
+import { canonicalIp, comparePrefixText, parseIp, parsePrefix, prefixContains, type Prefix } from '../ovn/ip.js';
+import type { NbLogicalRouter, NbStaticRoute, NbView } from '../ovn/nb.js';
+import { ecmpKey, routingFlowKey, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
+import { topologyOf, type NexthopResolution, type Topology } from '../ovn/topology.js';
+import { parsePolicyMatch, policyCovers, subtractPrefix } from '../ovn/policy.js';
 import {
   ChassisMismatch,
   ConflictingRoute,
@@ -17,7 +18,9 @@ import {
   NexthopPortNotFound,
   NexthopUnbound,
   NorthdLagging,
+  PolicyOverride,
   RouteMissing,
+  RouteShadowed,
   RouterNotFound,
   StaleView,
   type DriftKind,
@@ -25,6 +28,8 @@ import {
   type Finding,
   type Hypervisor,
 } from './kinds.js';
+
+export type RouteStateName = 'InSync' | 'Drifted' | 'Pending' | 'Unknown';
 
 /** The state of one resource × prefix. */
 export interface RouteState {
@@ -34,6 +39,12 @@ export interface RouteState {
   policy: PodCIDRRouteSpec['policy'];
   routeTable: string;
   inSync: boolean;
+  /** InSync, Drifted (findings), Unknown (stale view, or a policy the parser cannot decide). */
+  state: RouteStateName;
+  /** Why the state is Unknown. */
+  reason?: string;
+  /** Distinct finding kinds, table order. */
+  kinds: DriftKind[];
   /** Where traffic should go (the desired nexthop and its hypervisor). */
   expected: Endpoint;
   /** Where the SB flow really sends it (empty when there is no flow). */
@@ -78,10 +89,13 @@ export interface RouteFacts {
   spec: PodCIDRRouteSpec;
   prefix: string;
   router?: NbLogicalRouter;
-  /** Ports carrying the desired nexthop IP. */
-  nexthopPorts: NbPortAddress[];
+  /** The desired nexthop resolved as northd would (router port, switch, port, chassis). */
+  resolution: NexthopResolution;
   /** Chassis the desired nexthop's port is bound to. */
   nexthopChassis?: SbChassis;
+  topology: Topology;
+  /** Set by checkPolicies when a policy match cannot be decided. */
+  unknown?: string;
   expected: Endpoint;
   /** NB rows for router + prefix + policy + route table. */
   nbRoutes: NbStaticRoute[];
@@ -103,36 +117,67 @@ function describeHv(h: Hypervisor | undefined): string {
   return `chassis ${h.chassis}${h.hostname ? ` (${h.hostname})` : ''}, ${where}`;
 }
 
-/** The hypervisor traffic for nexthop `ip` lands on: the chassis of the port carrying `ip`. */
-export function endpointOf(nb: NbView, sb: SbView, ip: string): Endpoint {
-  const port = portsWithIp(nb, ip)[0];
-  const ch = port ? boundChassis(sb, port.name) : undefined;
-  const e: Endpoint = { nexthop: ip };
-  if (ch) e.hypervisor = hypervisorOfChassis(ch);
+/** An Endpoint from resolved nexthops (one, or several: ECMP members / reroute nexthops). */
+export function endpointOfResolutions(rs: NexthopResolution[]): Endpoint {
+  if (rs.length === 0) return {};
+  const one = (r: NexthopResolution): Endpoint => {
+    const e: Endpoint = { nexthop: r.nexthop };
+    if (r.hypervisor) e.hypervisor = r.hypervisor;
+    if (r.hypervisors) e.hypervisors = r.hypervisors;
+    if (r.lastHop) e.lastHop = r.lastHop;
+    return e;
+  };
+  if (rs.length === 1) return one(rs[0]!);
+  const ecmp = rs.map((r) => ({ nexthop: r.nexthop, ...(r.hypervisor ? { hypervisor: r.hypervisor } : {}) }));
+  const e: Endpoint = { nexthop: rs.map((r) => r.nexthop).join(','), ecmp, nexthops: rs.map((r) => r.nexthop) };
+  if (rs.every((r) => r.lastHop === 'localnet')) e.lastHop = 'localnet';
   return e;
 }
 
+/** The hypervisor traffic for nexthop `ip` on `router` lands on, resolved as northd would. */
+export function endpointOf(nb: NbView, sb: SbView, router: string, ip: string, outputPort?: string): Endpoint {
+  if (ip === 'discard') return { nexthop: 'discard', dropped: true };
+  return endpointOfResolutions([topologyOf(nb, sb).resolveNexthop(router, ip, outputPort)]);
+}
+
+/** One nexthop an SB routing flow programs, with the router port (`outport`) it leaves by. */
+export interface FlowHop {
+  nexthop: string;
+  outport?: string;
+}
+
 /** Nexthops an lr_in_ip_routing flow programs; ECMP groups resolved through lr_in_ip_routing_ecmp. */
-export function flowNexthops(sb: SbView, flow: SbRoutingFlow, datapath: string): string[] | undefined {
+export function flowHops(sb: SbView, flow: SbRoutingFlow, datapath: string): FlowHop[] | undefined {
   const a = flow.action;
-  if (a.kind === 'nexthop') return [a.nexthop];
+  if (a.kind === 'nexthop') return [{ nexthop: a.nexthop, ...(a.outport ? { outport: a.outport } : {}) }];
+  if (a.kind === 'drop') return [{ nexthop: 'discard' }];
   if (a.kind === 'ecmp') {
     return a.members.map((m) => {
       const member = sb.ecmpMembers.get(ecmpKey(datapath, a.group, m));
-      return member && member.action.kind === 'nexthop' ? member.action.nexthop : `(missing ECMP member ${a.group}/${m})`;
+      return member && member.action.kind === 'nexthop'
+        ? { nexthop: member.action.nexthop, ...(member.action.outport ? { outport: member.action.outport } : {}) }
+        : { nexthop: `(missing ECMP member ${a.group}/${m})` };
     });
   }
   return undefined;
 }
 
-function endpointOfNexthops(nb: NbView, sb: SbView, nexthops: string[] | undefined): Endpoint {
+/** Nexthop texts of flowHops (kept for callers that only need the addresses). */
+export function flowNexthops(sb: SbView, flow: SbRoutingFlow, datapath: string): string[] | undefined {
+  return flowHops(sb, flow, datapath)?.map((h) => h.nexthop);
+}
+
+/** Where the SB flow's hops land: each nexthop followed from the router port the flow names. */
+function endpointOfHops(t: Topology, router: string, hops: FlowHop[] | undefined): Endpoint {
+  if (!hops || hops.length === 0) return {};
+  if (hops.every((h) => h.nexthop === 'discard')) return { nexthop: 'discard', dropped: true };
+  return endpointOfResolutions(hops.map((h) => t.resolveOnPort(router, h.nexthop, h.outport)));
+}
+
+function endpointOfNexthops(t: Topology, router: string, nexthops: string[] | undefined): Endpoint {
   if (!nexthops || nexthops.length === 0) return {};
-  if (nexthops.length === 1) return endpointOf(nb, sb, nexthops[0]!);
-  const ecmp = nexthops.map((n) => {
-    const e = endpointOf(nb, sb, n);
-    return { nexthop: n, ...(e.hypervisor ? { hypervisor: e.hypervisor } : {}) };
-  });
-  return { nexthop: nexthops.join(','), ecmp };
+  if (nexthops.every((n) => n === 'discard')) return { nexthop: 'discard', dropped: true };
+  return endpointOfResolutions(nexthops.map((n) => t.resolveNexthop(router, n)));
 }
 
 /** Which reg7 ids can carry a route table on one router, from lr_in_ip_routing_pre. */
@@ -198,22 +243,23 @@ const sameNexthop = (a: string, b: string) => canonicalIp(a) === canonicalIp(b);
 
 export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbView, lag: NorthdLag | undefined): RouteFacts {
   const spec = resource.spec;
+  const topology = topologyOf(nb, sb);
   const router = nb.routers.get(spec.router);
-  const nexthopPorts = portsWithIp(nb, spec.nexthop);
-  const nexthopChassis = nexthopPorts[0] ? boundChassis(sb, nexthopPorts[0].name) : undefined;
-  const expected: Endpoint = { nexthop: spec.nexthop };
-  if (nexthopChassis) expected.hypervisor = hypervisorOfChassis(nexthopChassis);
   const nbRoutes = router
     ? (router.routesByPrefix.get(prefix) ?? []).filter((r) => r.policy === spec.policy && r.routeTable === spec.routeTable)
     : [];
+  // the desired nexthop leaves by the output_port of the NB row that carries it, when it names one
+  const outputPort = nbRoutes.find((r) => sameNexthop(r.nexthop, spec.nexthop))?.outputPort;
+  const resolution = topology.resolveNexthop(spec.router, spec.nexthop, outputPort);
+  const expected = endpointOfResolutions([resolution]);
   const datapath = router ? routerDatapath(sb, router) : undefined;
   const flow = findRouteFlow(sb, datapath, spec, prefix, routeTableIds(sb, datapath, router, spec.routeTable));
-  const nexthops = flow && datapath ? flowNexthops(sb, flow, datapath) : undefined;
-  const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, nexthopPorts, expected, nbRoutes, actual: endpointOfNexthops(nb, sb, nexthops) };
+  const hops = flow && datapath ? flowHops(sb, flow, datapath) : undefined;
+  const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, resolution, topology, expected, nbRoutes, actual: endpointOfHops(topology, spec.router, hops) };
   if (router) facts.router = router;
-  if (nexthopChassis) facts.nexthopChassis = nexthopChassis;
+  if (resolution.chassis) facts.nexthopChassis = resolution.chassis;
   if (flow) facts.flow = flow;
-  if (nexthops) facts.flowNexthops = nexthops;
+  if (hops) facts.flowNexthops = hops.map((h) => h.nexthop);
   if (lag) facts.lag = lag;
   return facts;
 }
@@ -230,18 +276,17 @@ const checkRouterExists: Check = (f) =>
     ? { findings: [] }
     : { stop: true, findings: [finding(f, RouterNotFound, {}, `no NB Logical_Router named ${f.spec.router}`)] };
 
-const checkNexthopPort: Check = (f) =>
-  f.nexthopPorts.length > 0
-    ? { findings: [] }
-    : { findings: [finding(f, NexthopPortNotFound, {}, `no logical switch or router port carries nexthop ${f.spec.nexthop}`)] };
+const checkNexthopPort: Check = (f) => {
+  const p = f.resolution.problem;
+  if (!p || p.kind === 'Unbound') return { findings: [] };
+  // no router port reaches it and the NB route has no flow: FlowMissing says "No path" for it
+  if (p.kind === 'NoRouterPort' && f.nbRoutes.length > 0 && !f.flow) return { findings: [] };
+  return { findings: [finding(f, NexthopPortNotFound, {}, `nexthop ${f.spec.nexthop} on ${f.spec.router}: ${p.message}`)] };
+};
 
-const checkNexthopBinding: Check = (f, _nb, sb) => {
-  const port = f.nexthopPorts[0];
-  if (!port || f.nexthopChassis) return { findings: [] };
-  if (port.kind === 'Logical_Router_Port') return { findings: [] }; // distributed router port: no single chassis
-  const pb = sb.portBindings.get(port.name);
-  const why = pb ? 'has no chassis in its Port_Binding' : 'has no Port_Binding';
-  return { findings: [finding(f, NexthopUnbound, {}, `nexthop ${f.spec.nexthop} is on port ${port.name} (switch ${port.parent}), which ${why}`)] };
+const checkNexthopBinding: Check = (f) => {
+  const p = f.resolution.problem;
+  return p?.kind === 'Unbound' ? { findings: [finding(f, NexthopUnbound, {}, p.message)] } : { findings: [] };
 };
 
 const checkExpectedChassis: Check = (f, _nb, sb) => {
@@ -250,12 +295,13 @@ const checkExpectedChassis: Check = (f, _nb, sb) => {
   if (!want || !ch || ch.name === want || (ch.hostname !== '' && ch.hostname === want)) return { findings: [] };
   // Expected: the chassis spec.expectedChassis names (by name or hostname), resolved when it exists.
   const named = sb.chassisByName.get(want) ?? [...sb.chassis.values()].find((c) => c.hostname === want);
-  const expected: Endpoint = { nexthop: f.spec.nexthop, hypervisor: named ? hypervisorOfChassis(named) : { chassis: want } };
+  const expected: Endpoint = { nexthop: f.spec.nexthop, hypervisor: named ? f.topology.hypervisorOf(named) : { chassis: want } };
+  const port = f.resolution.port;
   return {
     findings: [
       {
-        ...finding(f, ChassisMismatch, { nexthop: f.spec.nexthop, hypervisor: hypervisorOfChassis(ch) },
-          `nexthop ${f.spec.nexthop} (port ${f.nexthopPorts[0]!.name}) is bound to ${describeHv(hypervisorOfChassis(ch))}, expected ${named ? describeHv(hypervisorOfChassis(named)) : `chassis ${want} (no such chassis)`}`),
+        ...finding(f, ChassisMismatch, { ...f.expected },
+          `nexthop ${f.spec.nexthop} (port ${port?.name ?? '?'}) is bound to ${describeHv(f.expected.hypervisor)}, expected ${named ? describeHv(f.topology.hypervisorOf(named)) : `chassis ${want} (no such chassis)`}`),
         expected,
       },
     ],
@@ -271,10 +317,10 @@ const checkRouteExists: Check = (f) =>
         ],
       };
 
-const checkNexthop: Check = (f, nb, sb) => {
+const checkNexthop: Check = (f) => {
   if (f.nbRoutes.length === 0 || f.nbRoutes.some((r) => sameNexthop(r.nexthop, f.spec.nexthop))) return { findings: [] };
   const nexthops = f.nbRoutes.map((r) => r.nexthop);
-  const actual = endpointOfNexthops(nb, sb, nexthops);
+  const actual = endpointOfNexthops(f.topology, f.spec.router, nexthops);
   return {
     findings: [
       finding(f, NexthopMismatch, actual,
@@ -283,11 +329,11 @@ const checkNexthop: Check = (f, nb, sb) => {
   };
 };
 
-const checkCompetingRoutes: Check = (f, nb, sb) => {
+const checkCompetingRoutes: Check = (f) => {
   if (!f.nbRoutes.some((r) => sameNexthop(r.nexthop, f.spec.nexthop))) return { findings: [] };
   const others = f.nbRoutes.filter((r) => !sameNexthop(r.nexthop, f.spec.nexthop));
   if (others.length === 0) return { findings: [] };
-  const actual = endpointOfNexthops(nb, sb, others.map((r) => r.nexthop));
+  const actual = endpointOfNexthops(f.topology, f.spec.router, others.map((r) => r.nexthop));
   const who = others.map((r) => `${r.nexthop}${r.owner ? ` (owned by ${r.owner})` : ' (unmanaged)'}`).join(', ');
   return { findings: [finding(f, ConflictingRoute, actual, `other NB routes for ${f.prefix} on ${f.spec.router} compete with ${f.spec.nexthop}: ${who}`)] };
 };
@@ -315,25 +361,134 @@ const checkFlowExists: Check = (f) => {
   };
 };
 
-const checkFlowCurrent: Check = (f, nb, sb) => {
+const checkFlowCurrent: Check = (f) => {
   if (f.nbRoutes.length === 0 || !f.flow) return { findings: [] };
-  const want = new Set(f.nbRoutes.map((r) => canonicalIp(r.nexthop)));
-  const got = new Set((f.flowNexthops ?? []).map(canonicalIp));
+  const want = new Set(f.nbRoutes.map((r) => (r.discard ? 'discard' : canonicalIp(r.nexthop))));
+  const got = new Set((f.flowNexthops ?? []).map((n) => (n === 'discard' ? n : canonicalIp(n))));
   if (want.size === got.size && [...want].every((n) => got.has(n))) return { findings: [] };
   const flowSays = f.flowNexthops ? `routes ${f.prefix} to ${f.flowNexthops.join(', ')}` : `does not route ${f.prefix} to a nexthop (${f.flow.actions})`;
   const why = f.lag ? describeLag(f.lag) : 'ovn-northd has confirmed every nb_cfg, yet the flow was not recomputed: is ovn-northd running and connected?';
   return {
     findings: [
       finding(f, FlowStale, f.actual,
-        `SB flow ${flowSays} (${describeEndpointHv(f.actual)}) but NB says ${[...want].join(', ')} (${describeEndpointHv(endpointOfNexthops(nb, sb, f.nbRoutes.map((r) => r.nexthop)))}); ${why}`),
+        `SB flow ${flowSays} (${describeEndpointHv(f.actual)}) but NB says ${[...want].join(', ')} (${describeEndpointHv(endpointOfNexthops(f.topology, f.spec.router, f.nbRoutes.map((r) => r.nexthop)))}); ${why}`),
     ],
   };
 };
 
 function describeEndpointHv(e: Endpoint): string {
+  if (e.dropped) return 'dropped';
   if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop}: ${describeHv(m.hypervisor)}`).join('; ');
   return describeHv(e.hypervisor);
 }
+
+const prefixOf = (f: RouteFacts) => parsePrefix(f.prefix);
+
+function describePart(parts: Prefix[], narrowing: string[]): string {
+  return `${parts.map((p) => p.text).join(', ')}${narrowing.length ? ` (only ${narrowing.join(' && ')} traffic)` : ''}`;
+}
+
+/**
+ * Logical_Router_Policy acts after routing: walk the router's policies in northd's order (highest
+ * priority first); the first one whose match selects (part of) the traffic to the prefix decides
+ * that part. allow, or a reroute to the desired nexthop: routing applies. reroute elsewhere, drop:
+ * PolicyOverride. Source-dependent policies are left to trace. An undecidable match: Unknown.
+ */
+const checkPolicies: Check = (f, nb) => {
+  const prefix = prefixOf(f);
+  if (!f.router || !prefix || f.spec.policy !== 'dst-ip' || f.router.policies.length === 0) return { findings: [] };
+  const out: Finding[] = [];
+  let remaining: Prefix[] = [prefix];
+  for (const pol of f.router.policies) {
+    if (remaining.length === 0) break;
+    const m = parsePolicyMatch(pol.match, nb.addressSets);
+    const next: Prefix[] = [];
+    for (const part of remaining) {
+      const cover = policyCovers(m, part);
+      if (cover.kind === 'none' || cover.kind === 'sourceDependent') {
+        next.push(part);
+        continue;
+      }
+      if (cover.kind === 'undecidable') {
+        f.unknown = `policy priority ${pol.priority} (${pol.action}) match "${pol.match}" on ${f.spec.router} cannot be decided for ${part.text}: ${cover.reason}`;
+        return { findings: out, stop: true };
+      }
+      // the traffic this policy does not select goes on to lower priorities
+      let rest: Prefix[] = [part];
+      for (const q of cover.parts) rest = rest.flatMap((r) => subtractPrefix(r, q));
+      if (cover.narrowing.length > 0) rest = [part]; // only some protocols: the rest of the traffic goes on too
+      next.push(...rest);
+      const reroutesHere = pol.action === 'reroute' && pol.nexthops.length > 0 && pol.nexthops.every((n) => sameNexthop(n, f.spec.nexthop));
+      if (pol.action === 'allow' || reroutesHere) continue;
+      const what = cover.full && cover.narrowing.length === 0 ? `all of ${f.prefix}` : describePart(cover.parts, cover.narrowing);
+      if (pol.action === 'drop') {
+        if (cover.full && cover.narrowing.length === 0) f.actual = { nexthop: 'discard', dropped: true };
+        out.push(finding(f, PolicyOverride, { nexthop: 'discard', dropped: true }, `Logical_Router_Policy priority ${pol.priority} match "${pol.match}" drops ${what}`));
+      } else if (pol.action === 'reroute') {
+        const actual = endpointOfNexthops(f.topology, f.spec.router, pol.nexthops);
+        if (cover.full && cover.narrowing.length === 0) f.actual = actual;
+        out.push(finding(f, PolicyOverride, actual, `Logical_Router_Policy priority ${pol.priority} match "${pol.match}" reroutes ${what} to ${pol.nexthops.join(', ')} (${describeEndpointHv(actual)}) instead of ${f.spec.nexthop}`));
+      } else {
+        f.unknown = `policy priority ${pol.priority} on ${f.spec.router} has action "${pol.action}", which ovn-drift cannot follow`;
+        return { findings: out, stop: true };
+      }
+    }
+    remaining = next;
+  }
+  return { findings: out };
+};
+
+const byNetwork = new WeakMap<NbLogicalRouter, NbStaticRoute[]>();
+
+/** Static routes of the router whose network lies inside `prefix` (binary search over a sorted copy). */
+function routesInside(router: NbLogicalRouter, prefix: Prefix): NbStaticRoute[] {
+  let sorted = byNetwork.get(router);
+  if (!sorted) {
+    sorted = router.staticRoutes.filter((r) => r.prefix).sort((a, b) => a.prefix!.family - b.prefix!.family || (a.prefix!.network < b.prefix!.network ? -1 : a.prefix!.network > b.prefix!.network ? 1 : 0));
+    byNetwork.set(router, sorted);
+  }
+  const bits = prefix.family === 4 ? 32 : 128;
+  const end = prefix.network + (1n << BigInt(bits - prefix.length));
+  const before = (r: NbStaticRoute) => r.prefix!.family < prefix.family || (r.prefix!.family === prefix.family && r.prefix!.network < prefix.network);
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(sorted[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: NbStaticRoute[] = [];
+  for (let i = lo; i < sorted.length && sorted[i]!.prefix!.family === prefix.family && sorted[i]!.prefix!.network < end; i++) out.push(sorted[i]!);
+  return out;
+}
+
+/** More specific routes of the same policy (and table), and connected networks, inside the prefix. */
+const checkShadowed: Check = (f) => {
+  const prefix = prefixOf(f);
+  if (!f.router || !prefix) return { findings: [] };
+  const out: Finding[] = [];
+  const inside = (q: Prefix) => q.family === prefix.family && q.length > prefix.length && prefixContains(prefix, { family: q.family, value: q.network });
+  const byPrefix = new Map<string, NbStaticRoute[]>();
+  for (const r of routesInside(f.router, prefix)) {
+    if (r.policy !== f.spec.policy || (r.routeTable !== f.spec.routeTable && r.routeTable !== '') || !inside(r.prefix!)) continue;
+    byPrefix.set(r.prefix!.text, [...(byPrefix.get(r.prefix!.text) ?? []), r]);
+  }
+  for (const [q, rs] of byPrefix) {
+    if (rs.every((r) => sameNexthop(r.nexthop, f.spec.nexthop))) continue;
+    const actual = endpointOfNexthops(f.topology, f.spec.router, rs.map((r) => r.nexthop));
+    out.push(finding(f, RouteShadowed, actual, `more specific ${f.spec.policy} route ${q} on ${f.spec.router} sends that part of ${f.prefix} to ${rs.map((r) => r.nexthop).join(', ')} (${describeEndpointHv(actual)})`));
+  }
+  if (f.spec.policy === 'dst-ip') {
+    for (const p of f.router.ports) {
+      for (const n of p.prefixes) {
+        const same = n.family === prefix.family && n.length === prefix.length && n.network === prefix.network;
+        if (!same && !inside(n)) continue;
+        out.push(finding(f, RouteShadowed, { nexthop: n.text }, `${same ? 'all of' : 'part'} ${n.text} of ${f.prefix} is the directly connected network of router port ${p.name}${p.switch ? ` (switch ${p.switch})` : ''}: that traffic is delivered there, not via ${f.spec.nexthop}`));
+      }
+    }
+  }
+  return { findings: out };
+};
 
 /** Runs after the flow checks: explains a stale or missing flow by the nb_cfg counters. */
 function checkNorthdLag(f: RouteFacts, found: Finding[]): Finding[] {
@@ -352,6 +507,8 @@ export const CHECKS: readonly [string, Check][] = [
   ['competingRoutes', checkCompetingRoutes],
   ['flowExists', checkFlowExists],
   ['flowCurrent', checkFlowCurrent],
+  ['policies', checkPolicies],
+  ['shadowed', checkShadowed],
 ];
 
 export function checkRoute(f: RouteFacts, nb: NbView, sb: SbView): Finding[] {
@@ -400,13 +557,18 @@ export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbVie
     for (const prefix of resource.spec.cidrs) {
       const f = gatherFacts(resource, prefix, nb, sb, lag);
       const findings = checkRoute(f, nb, sb).sort(compareFindings);
+      const stale = nb.stale !== undefined || sb.stale !== undefined;
+      const state: RouteStateName = stale || (findings.length === 0 && f.unknown) ? 'Unknown' : findings.length > 0 ? 'Drifted' : 'InSync';
       routes.push({
         route: f.resource,
         router: f.spec.router,
         prefix,
         policy: f.spec.policy,
         routeTable: f.spec.routeTable,
-        inSync: findings.length === 0,
+        inSync: state === 'InSync',
+        state,
+        ...(stale ? { reason: nb.stale ?? sb.stale } : f.unknown ? { reason: f.unknown } : {}),
+        kinds: [...new Set(findings.map((x) => x.kind))],
         expected: f.expected,
         actual: f.actual,
         nb: f.nbRoutes.map((r) => ({ uuid: r.uuid, nexthop: r.nexthop, ...(r.owner ? { owner: r.owner } : {}) })),

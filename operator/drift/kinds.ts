@@ -25,6 +25,15 @@ export const NorthdLagging = 'NorthdLagging';
 /** The connected database server is a follower cut off from its cluster. */
 export const StaleView = 'StaleView';
 
+/** A Logical_Router_Policy (reroute or drop) whose match selects traffic to the prefix acts before the route. */
+export const PolicyOverride = 'PolicyOverride';
+/** The nexthop's port is bound but not up, or its chassis stopped answering (reserved; not yet reported). */
+export const NexthopDown = 'NexthopDown';
+/** The route is BFD-monitored and its session is down (reserved; not yet reported). */
+export const BfdDown = 'BfdDown';
+/** A more specific route, or a directly connected network, takes some of the prefix's traffic elsewhere. */
+export const RouteShadowed = 'RouteShadowed';
+
 /** Every kind, in the order of the DESIGN.md table (also the order findings of one route sort in). */
 export const DRIFT_KINDS = [
   RouterNotFound,
@@ -38,6 +47,10 @@ export const DRIFT_KINDS = [
   ChassisMismatch,
   NorthdLagging,
   StaleView,
+  PolicyOverride,
+  NexthopDown,
+  BfdDown,
+  RouteShadowed,
 ] as const;
 
 export type DriftKind = (typeof DRIFT_KINDS)[number];
@@ -56,6 +69,14 @@ export interface Endpoint {
   hypervisor?: Hypervisor;
   /** For ECMP flows: every member (nexthop is then the comma-joined list). */
   ecmp?: EcmpMember[];
+  /** Every nexthop when there are several (ECMP, a reroute policy with several nexthops). */
+  nexthops?: string[];
+  /** Traffic is dropped (a discard route, a drop policy). */
+  dropped?: true;
+  /** The last hop is the physical network of a localnet switch, no tunnel. */
+  lastHop?: 'localnet';
+  /** Several hypervisors (additional_chassis during live migration, HA gateway chassis); hypervisor stays the active one. */
+  hypervisors?: Hypervisor[];
 }
 
 export interface Finding {

@@ -1,6 +1,6 @@
 // Renders an Evaluation and a TraceResult for people (a table per route, then the findings) and
 // for machines (the JSON object of DESIGN.md). Pure string building; no I/O.
-import type { Evaluation, Summary } from './evaluate.js';
+import type { Evaluation, RouteState, Summary } from './evaluate.js';
 import type { Endpoint, Finding, Hypervisor } from './kinds.js';
 import type { RepairPlan } from './repair.js';
 import type { TraceHop, TraceResult } from './trace.js';
@@ -23,9 +23,11 @@ export function hypervisorText(h: Hypervisor | undefined): string {
 }
 
 export function endpointText(e: Endpoint): string {
-  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor)}`).join(' + ');
+  if (e.dropped) return 'dropped';
+  const local = e.lastHop === 'localnet' ? ' (localnet, no tunnel)' : '';
+  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor)}`).join(' + ') + local;
   if (!e.nexthop) return '-';
-  return `${e.nexthop} @ ${hypervisorText(e.hypervisor)}`;
+  return `${e.nexthop} @ ${hypervisorText(e.hypervisor)}${local}`;
 }
 
 function table(rows: string[][]): string {
@@ -61,18 +63,32 @@ export function renderRepairText(r: RepairReport): string {
 export function renderCheckText(ev: Evaluation, repair?: RepairReport): string {
   const rows: string[][] = [['ROUTER', 'PREFIX', 'EXPECTED (nexthop @ hypervisor)', '', 'ACTUAL (SB flow)', 'STATUS']];
   for (const r of ev.routes) {
-    const status = r.inSync ? 'in sync' : [...new Set(r.findings.map((f) => f.kind))].join(', ');
-    rows.push([r.router, r.prefix, endpointText(r.expected), r.inSync ? '=' : '->', endpointText(r.actual), `${r.inSync ? '✓' : '✗'} ${status}`]);
+    const status = r.inSync ? 'in sync' : r.state === 'Unknown' && r.kinds.length === 0 ? 'unknown' : r.kinds.join(', ');
+    rows.push([r.router, r.prefix, endpointText(r.expected), r.inSync ? '=' : '->', endpointText(r.actual), `${r.inSync ? '✓' : r.state === 'Unknown' ? '?' : '✗'} ${status}`]);
   }
   const out = [table(rows)];
+  const unknown = ev.routes.filter((r) => r.state === 'Unknown' && r.reason && !/cannot be trusted|stale|cut off/i.test(r.reason));
+  if (unknown.length > 0) out.push('', 'unknown (not in sync, not decided):', ...unknown.map((r) => `  ${r.router} ${r.prefix} (${r.route}): ${r.reason}`));
   if (ev.findings.length > 0) out.push('', 'findings:', ...ev.findings.map(findingLine));
   if (repair) out.push('', renderRepairText(repair));
   out.push('', summaryLine(ev.summary));
   return out.join('\n');
 }
 
-/** The DESIGN.md JSON object: {"summary": {...}, "findings": [...]}. */
-export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Record<string, unknown>; findings: Finding[] } {
+/** One entry of the JSON `routes` array. */
+export interface RouteJson {
+  route: string;
+  router: string;
+  prefix: string;
+  state: RouteState['state'];
+  expected: Endpoint;
+  actual: Endpoint;
+  kinds: string[];
+  reason?: string;
+}
+
+/** The DESIGN.md JSON object: {"summary": {...}, "findings": [...], "routes": [...]}. */
+export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Record<string, unknown>; findings: Finding[]; routes: RouteJson[] } {
   const summary: Record<string, unknown> = { ...ev.summary };
   if (repair) {
     summary.repair = {
@@ -84,31 +100,52 @@ export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Rec
       skipped: repair.plan.skipped,
     };
   }
-  return { summary, findings: ev.findings };
+  const routes = ev.routes.map((r): RouteJson => ({
+    route: r.route,
+    router: r.router,
+    prefix: r.prefix,
+    state: r.state,
+    expected: r.expected,
+    actual: r.actual,
+    kinds: r.kinds,
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+  return { summary, findings: ev.findings, routes };
 }
 
 function hopLines(h: TraceHop, indent: string): string[] {
-  const port = h.port ? `on ${h.port.kind === 'Logical_Switch_Port' ? 'port' : 'router port'} ${h.port.name} (${h.port.kind === 'Logical_Switch_Port' ? 'switch' : 'router'} ${h.port.parent})` : 'on no known port';
+  const port = h.port
+    ? `on ${h.port.kind === 'Logical_Switch_Port' ? 'port' : 'router port'} ${h.port.name} (${h.port.kind === 'Logical_Switch_Port' ? 'switch' : 'router'} ${h.port.parent}${h.port.source !== 'addresses' && h.port.source !== 'networks' ? `, found in ${h.port.source}` : ''})`
+    : 'on no known port';
   const hv = h.endpoint.hypervisor;
-  return [
-    `${indent}nexthop   ${h.nexthop} ${port}`,
-    `${indent}reaches   ${hv ? `chassis ${hv.chassis}${hv.hostname ? ` (${hv.hostname})` : ''}, ${hv.encapType ?? 'encap'} ${hv.encapIp ?? '?'}` : 'no chassis (port not bound)'}`,
-  ];
+  const lines = [`${indent}nexthop   ${h.nexthop} ${port}${h.routerPort ? `, out of router port ${h.routerPort}` : ''}`];
+  if (h.problem) lines.push(`${indent}problem   ${h.problem}`);
+  lines.push(`${indent}reaches   ${hv ? `chassis ${hv.chassis}${hv.hostname ? ` (${hv.hostname})` : ''}, ${hv.encapType ?? 'encap'} ${hv.encapIp ?? '?'}` : 'no chassis (port not bound)'}${h.endpoint.lastHop === 'localnet' ? '; last hop: localnet, no tunnel' : ''}`);
+  for (const n of h.notes ?? []) lines.push(`${indent}note      ${n}`);
+  return lines;
 }
 
 export function renderTraceText(t: TraceResult): string {
-  const lines = [`trace ${t.ip} on router ${t.router}`];
+  const lines = [`trace ${t.src ? `${t.src} -> ` : ''}${t.ip} on router ${t.router}${t.inport ? ` entering on ${t.inport}` : ''}${t.routeTable ? ` (route table ${t.routeTable})` : ''}`];
   if (t.error) return [...lines, `  error: ${t.error}`].join('\n');
   if (t.nb) {
-    const what = t.nb.kind === 'connected' ? `connected network of router port ${t.nb.routerPort}` : `static route, row ${t.nb.uuids.map((u) => u.slice(0, 8)).join(', ')}${t.nb.owner ? `, owned by ${t.nb.owner}` : ''}`;
-    lines.push(`NB  route     ${t.nb.prefix} via ${t.nb.hops.map((h) => h.nexthop).join(', ')} (${what})`);
+    const what = t.nb.kind === 'connected'
+      ? `connected network of router port ${t.nb.routerPort}`
+      : `${t.nb.policy} static route${t.nb.routeTable ? ` in route table ${t.nb.routeTable}` : ''}, row ${t.nb.uuids.map((u) => u.slice(0, 8)).join(', ')}${t.nb.owner ? `, owned by ${t.nb.owner}` : ''}`;
+    lines.push(`NB  route     ${t.nb.prefix} ${t.nb.dropped ? 'discard' : `via ${t.nb.hops.map((h) => h.nexthop).join(', ')}`} (${what})`);
     for (const h of t.nb.hops) lines.push(...hopLines(h, '    '));
   } else lines.push('NB  route     none matches');
+  if (t.policy) {
+    lines.push(`NB  policy    priority ${t.policy.priority} "${t.policy.match}" ${t.policy.action}${t.policy.nexthops.length ? ` ${t.policy.nexthops.join(', ')}` : ''} (acts after routing: ${t.policy.action === 'allow' ? 'the route applies' : t.policy.action === 'drop' ? 'the packet is dropped' : 'it decides where the packet goes'})`);
+    for (const h of t.policy.hops) lines.push(...hopLines(h, '    '));
+  }
+  for (const u of t.undecided) lines.push(`NB  policy?   ${u}`);
   if (t.sb) {
     lines.push(`SB  flow      lr_in_ip_routing priority ${t.sb.priority}, match (${t.sb.match})`);
     lines.push(`    actions   ${t.sb.actions}`);
     for (const h of t.sb.hops) lines.push(...hopLines(h, '    '));
   } else lines.push('SB  flow      none matches');
+  for (const n of t.notes) lines.push(`note: ${n}`);
   if (t.differences.length === 0) lines.push('', '✓ NB and SB agree');
   else lines.push('', 'differences:', ...t.differences.map((d) => `  ✗ ${d}`));
   return lines.join('\n');

@@ -41,16 +41,21 @@ export interface EcmpMemberMatch {
   member: number;
 }
 
-function terms(match: string): string[] {
+function matchTerms(match: string): string[] {
   return match.split('&&').map((t) => t.trim().replace(/^\((.*)\)$/, '$1').trim());
 }
 
 const ADDRESS_TERM = /(?:^|&&|\()\s*ip([46])\.(dst|src)\s*==\s*([0-9a-fA-F.:]+(?:\/[0-9.]+)?)\s*(?=$|&&|\))/g;
+const EXACT_TERM = /^(?:ip[46]\.(?:dst|src)\s*==\s*[0-9a-fA-F.:]+(?:\/[0-9.]+)?|reg7\s*==\s*\d+)$/;
 const ROUTE_TABLE_TERM = /(?:^|&&|\()\s*reg7\s*==\s*(\d+)\s*(?=$|&&|\))/;
 
 /** Parses the match of an lr_in_ip_routing flow; undefined when it is not a route match. */
 export function parseRoutingMatch(match: string): RoutingMatch | undefined {
   if (match.includes('||')) return undefined;
+  // A route flow matches exactly its prefix (and the route table): the ecmp_symmetric_reply reply
+  // flows (`ct.rpl && ct_mark.ecmp_reply_port == K ...`, priority 10300), BFD flows
+  // (`udp.dst == 3784`) and anything else carrying more terms are not the route's flow.
+  if (!matchTerms(match).every((t) => EXACT_TERM.test(t))) return undefined;
   const terms = [...match.matchAll(ADDRESS_TERM)];
   if (terms.length !== 1) return undefined; // none, or two address terms: not a plain route flow
   const [, family, direction, text] = terms[0]! as unknown as [string, string, RoutingMatch['direction'], string];
@@ -100,7 +105,9 @@ export function parseRoutingActions(actions: string): RoutingAction {
     else if (lhs === 'reg8[0..15]') group = Number(rhs);
     else {
       const sel = /^select\((.*)\)$/.exec(rhs);
-      if (sel) {
+      // A one-member group (ecmp_symmetric_reply on 23.09.6+/24.03.4+/25.03): `reg8[16..31] = 1;`.
+      if (/^\d+$/.test(rhs)) members = [Number(rhs)];
+      else if (sel) {
         // `select(1, 2)`, `select(1=100, 2=50)` (weights) or `select(values=(1, 2))`.
         members = [...sel[1]!.replace(/values\s*=/, '').matchAll(/(\d+)\s*(?:=\s*\d+)?/g)].map((x) => Number(x[1]));
       }
@@ -123,7 +130,7 @@ export function parseRoutingActions(actions: string): RoutingAction {
 export function parseEcmpMemberMatch(match: string): EcmpMemberMatch | undefined {
   let group: number | undefined;
   let member: number | undefined;
-  for (const t of terms(match)) {
+  for (const t of matchTerms(match)) {
     const g = /^reg8\[0\.\.15\]\s*==\s*(\d+)$/.exec(t);
     if (g) group = Number(g[1]);
     const m = /^reg8\[16\.\.31\]\s*==\s*(\d+)$/.exec(t);

@@ -1,8 +1,11 @@
-// Typed read-only view of the OVN Northbound database: Logical_Router with its static routes and
-// ports, Logical_Switch_Port addresses indexed by IP, NB_Global counters. Built from any RowSource
-// as plain data. Pure; must not import the OVSDB client.
+// Typed read-only view of the OVN Northbound database: Logical_Router with its static routes,
+// policies and ports, Logical_Switch with its ports and their IPs (addresses, dynamic_addresses,
+// port_security, virtual-ip) indexed per switch, the wiring router port <-> switch, NB_Global
+// counters. Built from any RowSource as plain data; the indexes live here, the resolution rules in
+// topology.ts. Pure; must not import the OVSDB client.
 import type { Row, Uuid } from '../ovsdb/types.js';
-import { canonicalIp, parseIp, parsePrefix, type Prefix } from './ip.js';
+import { canonicalIp, parsePrefix, type Prefix } from './ip.js';
+import { routerPortIps, switchPortIps, switchPortWiring, type IpSource } from './addresses.js';
 import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
 import { OWNER_KEY } from './ownership.js';
 
@@ -19,6 +22,12 @@ export interface NbStaticRoute {
   policy: 'dst-ip' | 'src-ip';
   routeTable: string;
   outputPort?: string;
+  /** options:ecmp_symmetric_reply=true. */
+  ecmpSymmetricReply: boolean;
+  /** nexthop is "discard": traffic is dropped. */
+  discard: boolean;
+  /** The route is BFD-monitored (bfd column set). */
+  bfd: boolean;
   externalIds: Record<string, string>;
   /** ovndrift.io/owner, when ovn-drift owns the row. */
   owner?: string;
@@ -33,9 +42,52 @@ export interface NbRouterPort {
   mac: string;
   /** networks, e.g. 10.215.88.1/22. */
   networks: string[];
+  /** networks parsed (host bits masked), in the order stored. */
+  prefixes: Prefix[];
+  /** The router port's own addresses (networks without the length). */
+  ips: string[];
   peer?: string;
   /** options:route_table: the route table packets entering on this port use ("" = main). */
   routeTable: string;
+  options: Record<string, string>;
+  /** The Logical_Switch behind this port (a type=router switch port names it in options:router-port). */
+  switch?: string;
+}
+
+/** A Logical_Router_Policy row. */
+export interface NbRouterPolicy {
+  uuid: Uuid;
+  router: string;
+  priority: number;
+  match: string;
+  /** allow | drop | reroute (others are kept verbatim). */
+  action: string;
+  /** reroute nexthops (nexthops column, else the legacy nexthop column). */
+  nexthops: string[];
+  options: Record<string, string>;
+}
+
+/** A Logical_Switch_Port with its IPs and wiring. */
+export interface NbSwitchPort {
+  uuid: Uuid;
+  name: string;
+  switch: string;
+  type: string;
+  ips: { ip: string; mac?: string; source: IpSource }[];
+  /** options:router-port of a type=router port. */
+  routerPort?: string;
+  virtualParents: string[];
+  options: Record<string, string>;
+}
+
+export interface NbLogicalSwitch {
+  uuid: Uuid;
+  name: string;
+  ports: NbSwitchPort[];
+  /** The switch has a localnet port: traffic leaves through the physical network, not a tunnel. */
+  localnet: boolean;
+  /** Canonical IP -> switch ports of this switch carrying it (addresses first, then dynamic, port_security, virtual-ip). */
+  ipIndex: ReadonlyMap<string, NbSwitchPort[]>;
 }
 
 export interface NbLogicalRouter {
@@ -45,6 +97,11 @@ export interface NbLogicalRouter {
   /** Static routes by normalised prefix text. */
   routesByPrefix: ReadonlyMap<string, NbStaticRoute[]>;
   ports: NbRouterPort[];
+  /** Ports in the order northd walks them (the `ports` set as OVSDB orders it: by uuid). */
+  portsInNorthdOrder: NbRouterPort[];
+  /** Logical_Router_Policy rows, highest priority first (ties by uuid). */
+  policies: NbRouterPolicy[];
+  options: Record<string, string>;
   row: Row;
 }
 
@@ -73,30 +130,28 @@ export interface NbView {
   routers: ReadonlyMap<string, NbLogicalRouter>;
   /** Every static route by uuid. */
   staticRoutes: ReadonlyMap<Uuid, NbStaticRoute>;
-  /** Canonical IP -> ports that carry it (sorted by parent, name). */
+  /** Canonical IP -> ports that carry it (sorted by parent, name). A global index: it does not say
+   * which one northd would pick; resolution goes through topology.ts, which scopes by router port. */
   ipIndex: ReadonlyMap<string, NbPortAddress[]>;
+  switches: ReadonlyMap<string, NbLogicalSwitch>;
+  switchPorts: ReadonlyMap<string, NbSwitchPort>;
+  routerPorts: ReadonlyMap<string, NbRouterPort>;
+  /** NB Address_Set addresses by name (what `$name` in a policy match stands for). */
+  addressSets: ReadonlyMap<string, string[]>;
+  /** Routers by Logical_Router_Port name. */
+  routerOfPort: ReadonlyMap<string, string>;
   global: NbGlobal;
   /** Set when the replica is a follower cut off from its cluster. */
   stale?: string;
-}
-
-/** Reads `addresses`/`dynamic_addresses` entries: "MAC IP IP...", "router", "unknown", "dynamic". */
-function addressIps(entries: string[]): { mac?: string; ips: string[] }[] {
-  const out: { mac?: string; ips: string[] }[] = [];
-  for (const e of entries) {
-    const words = e.trim().split(/\s+/).filter(Boolean);
-    if (words.length === 0 || ['router', 'unknown', 'dynamic'].includes(words[0]!)) continue;
-    const mac = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(words[0]!) ? words.shift() : undefined;
-    const ips = words.map((w) => w.replace(/\/\d+$/, '')).filter((w) => parseIp(w) !== undefined).map(canonicalIp);
-    out.push({ ...(mac ? { mac } : {}), ips });
-  }
-  return out;
 }
 
 export function nbView(source: RowSource): NbView {
   const stale = staleness(source);
   const portRows = new Map<Uuid, Row>(source.rows('Logical_Router_Port'));
   const routeRows = source.rows('Logical_Router_Static_Route');
+  const policyRows = source.rows('Logical_Router_Policy');
+  const routerPorts = new Map<string, NbRouterPort>();
+  const routerOfPort = new Map<string, string>();
   const routers = new Map<string, NbLogicalRouter>();
   const staticRoutes = new Map<Uuid, NbStaticRoute>();
   const ipIndex = new Map<string, NbPortAddress[]>();
@@ -122,6 +177,9 @@ export function nbView(source: RowSource): NbView {
         nexthop: str(row.nexthop),
         policy: str(row.policy) === 'src-ip' ? 'src-ip' : 'dst-ip',
         routeTable: str(row.route_table),
+        ecmpSymmetricReply: strMap(row.options).ecmp_symmetric_reply === 'true',
+        discard: str(row.nexthop) === 'discard',
+        bfd: strSet(row.bfd).length > 0,
         externalIds,
         row,
       };
@@ -139,16 +197,38 @@ export function nbView(source: RowSource): NbView {
     for (const uuid of strSet(r.ports)) {
       const p = portRows.get(uuid);
       if (!p) continue;
-      const port: NbRouterPort = { uuid, name: str(p.name), router: name, mac: str(p.mac), networks: strSet(p.networks), routeTable: strMap(p.options).route_table ?? '' };
+      const networks = strSet(p.networks);
+      const options = strMap(p.options);
+      const port: NbRouterPort = {
+        uuid,
+        name: str(p.name),
+        router: name,
+        mac: str(p.mac),
+        networks,
+        prefixes: networks.map((n) => parsePrefix(n)).filter((x): x is Prefix => x !== undefined),
+        ips: routerPortIps(p),
+        routeTable: options.route_table ?? '',
+        options,
+      };
       const peer = optStr(p.peer);
       if (peer) port.peer = peer;
       ports.push(port);
-      for (const n of port.networks) {
-        const ip = parseIp(n.replace(/\/\d+$/, ''));
-        if (ip) addIp(canonicalIp(n.replace(/\/\d+$/, '')), { kind: 'Logical_Router_Port', uuid, name: port.name, parent: name, type: 'router', mac: port.mac });
+      if (!routerPorts.has(port.name)) {
+        routerPorts.set(port.name, port);
+        routerOfPort.set(port.name, name);
       }
+      for (const ip of port.ips) addIp(ip, { kind: 'Logical_Router_Port', uuid, name: port.name, parent: name, type: 'router', mac: port.mac });
     }
+    const portsInNorthdOrder = [...ports].sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
     ports.sort((a, b) => (a.name < b.name ? -1 : 1));
+    const policies: NbRouterPolicy[] = [];
+    for (const uuid of strSet(r.policies)) {
+      const row = policyRows.get(uuid);
+      if (!row) continue;
+      const nexthops = [...strSet(row.nexthops), ...strSet(row.nexthop)];
+      policies.push({ uuid, router: name, priority: num(row.priority), match: str(row.match), action: str(row.action), nexthops: [...new Set(nexthops)], options: strMap(row.options) });
+    }
+    policies.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
     const routesByPrefix = new Map<string, NbStaticRoute[]>();
     for (const route of routes) {
       if (!route.prefix) continue;
@@ -156,22 +236,45 @@ export function nbView(source: RowSource): NbView {
       if (list) list.push(route);
       else routesByPrefix.set(route.prefix.text, [route]);
     }
-    if (!routers.has(name)) routers.set(name, { uuid: r._uuid, name, staticRoutes: routes, routesByPrefix, ports, row: r });
+    if (!routers.has(name)) routers.set(name, { uuid: r._uuid, name, staticRoutes: routes, routesByPrefix, ports, portsInNorthdOrder, policies, options: strMap(r.options), row: r });
   }
 
   const lspRows = source.rows('Logical_Switch_Port');
+  const switches = new Map<string, NbLogicalSwitch>();
+  const switchPorts = new Map<string, NbSwitchPort>();
+  const SOURCE_ORDER: Record<IpSource, number> = { addresses: 0, dynamic_addresses: 1, port_security: 2, 'virtual-ip': 3 };
   for (const s of sortedRows(source, 'Logical_Switch')) {
     const swName = str(s.name);
+    const ports: NbSwitchPort[] = [];
+    const swIndex = new Map<string, NbSwitchPort[]>();
+    let localnet = false;
     for (const uuid of strSet(s.ports)) {
       const p = lspRows.get(uuid);
       if (!p) continue;
-      const type = str(p.type);
-      if (type === 'router') continue; // its IPs belong to the peer Logical_Router_Port
-      const entries = [...strSet(p.addresses), ...strSet(p.dynamic_addresses)];
-      for (const { mac, ips } of addressIps(entries)) {
-        for (const ip of ips) addIp(ip, { kind: 'Logical_Switch_Port', uuid, name: str(p.name), parent: swName, type, ...(mac ? { mac } : {}) });
+      const wiring = switchPortWiring(p);
+      const port: NbSwitchPort = { uuid, name: str(p.name), switch: swName, type: wiring.type, ips: switchPortIps(p), virtualParents: wiring.virtualParents, options: wiring.options };
+      if (wiring.routerPort) {
+        port.routerPort = wiring.routerPort;
+        const lrp = routerPorts.get(wiring.routerPort);
+        if (lrp && !lrp.switch) lrp.switch = swName;
+      }
+      if (wiring.type === 'localnet') localnet = true;
+      ports.push(port);
+      if (!switchPorts.has(port.name)) switchPorts.set(port.name, port);
+      if (wiring.type === 'router') continue; // its IPs belong to the peer Logical_Router_Port
+      for (const a of port.ips) {
+        const list = swIndex.get(a.ip) ?? [];
+        if (!list.includes(port)) list.push(port);
+        swIndex.set(a.ip, list);
+        if (a.source !== 'virtual-ip') addIp(a.ip, { kind: 'Logical_Switch_Port', uuid, name: port.name, parent: swName, type: port.type, ...(a.mac ? { mac: a.mac } : {}) });
       }
     }
+    ports.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const [ip, list] of swIndex) {
+      const rank = (p: NbSwitchPort) => Math.min(...p.ips.filter((x) => x.ip === ip).map((x) => SOURCE_ORDER[x.source]));
+      list.sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : 1));
+    }
+    if (!switches.has(swName)) switches.set(swName, { uuid: s._uuid, name: swName, ports, localnet, ipIndex: swIndex });
   }
   for (const list of ipIndex.values()) {
     list.sort((a, b) => (a.kind !== b.kind ? (a.kind === 'Logical_Switch_Port' ? -1 : 1) : a.parent !== b.parent ? (a.parent < b.parent ? -1 : 1) : a.name < b.name ? -1 : 1));
@@ -185,7 +288,9 @@ export function nbView(source: RowSource): NbView {
     nbCfgTimestamp: num(g?.nb_cfg_timestamp),
     sbCfgTimestamp: num(g?.sb_cfg_timestamp),
   };
-  return { routers, staticRoutes, ipIndex, global, ...(stale ? { stale } : {}) };
+  const addressSets = new Map<string, string[]>();
+  for (const a of sortedRows(source, 'Address_Set')) if (!addressSets.has(str(a.name))) addressSets.set(str(a.name), strSet(a.addresses));
+  return { routers, staticRoutes, ipIndex, addressSets, switches, switchPorts, routerPorts, routerOfPort, global, ...(stale ? { stale } : {}) };
 }
 
 /** Ports carrying `ip` (switch ports first), or []. */

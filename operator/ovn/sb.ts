@@ -14,7 +14,15 @@ import {
   type RoutingAction,
   type RoutingMatch,
 } from './flows.js';
+import { canonicalIp, parseIp } from './ip.js';
 import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
+
+/** ovn-controller's preference among tunnel types (best first): geneve, stt, vxlan. */
+export const ENCAP_PREFERENCE = ['geneve', 'stt', 'vxlan'] as const;
+export function encapRank(type: string): number {
+  const i = (ENCAP_PREFERENCE as readonly string[]).indexOf(type);
+  return i < 0 ? ENCAP_PREFERENCE.length : i;
+}
 
 /** Where traffic lands: the chassis a port is bound to and its tunnel endpoint. */
 export interface Hypervisor {
@@ -63,6 +71,29 @@ export interface SbPortBinding {
   up?: boolean;
   mac: string[];
   options: Record<string, string>;
+  /** virtual_parent: the parent port that claimed a type=virtual port. */
+  virtualParent?: string;
+  /** encap: the Encap row the port's chassis uses for it (several ovn-encap-ip). */
+  encap?: Uuid;
+  haChassisGroup?: Uuid;
+}
+
+/** An SB MAC_Binding row: an IP learned (ARP/ND) on a logical port. */
+export interface SbMacBinding {
+  uuid: Uuid;
+  logicalPort: string;
+  ip: string;
+  mac: string;
+  datapath: Uuid;
+  /** Milliseconds since the epoch (0 when the release has no timestamp column). */
+  timestamp: number;
+}
+
+/** An HA_Chassis_Group: members by priority, highest first. */
+export interface SbHaChassisGroup {
+  uuid: Uuid;
+  name: string;
+  members: { chassis: Uuid; priority: number }[];
 }
 
 export interface SbEncap {
@@ -94,6 +125,10 @@ export interface SbView {
   portBindings: ReadonlyMap<string, SbPortBinding>;
   chassis: ReadonlyMap<Uuid, SbChassis>;
   chassisByName: ReadonlyMap<string, SbChassis>;
+  encaps: ReadonlyMap<Uuid, SbEncap>;
+  haChassisGroups: ReadonlyMap<Uuid, SbHaChassisGroup>;
+  /** MAC_Binding rows by canonical IP, newest first. */
+  macBindings: ReadonlyMap<string, SbMacBinding[]>;
   /** Chassis_Private.nb_cfg by chassis name (what each ovn-controller has caught up to). */
   chassisNbCfg: ReadonlyMap<string, number>;
   /** SB_Global.nb_cfg: the NB_Global.nb_cfg northd has reflected into the SB. */
@@ -199,19 +234,45 @@ export function sbView(source: RowSource): SbView {
       ...(up !== undefined ? { up: up === 'true' } : {}),
       mac: strSet(p.mac),
       options: strMap(p.options),
+      ...(optStr(p.virtual_parent) ? { virtualParent: optStr(p.virtual_parent) } : {}),
+      ...(optStr(p.encap) ? { encap: optStr(p.encap) } : {}),
+      ...(optStr(p.ha_chassis_group) ? { haChassisGroup: optStr(p.ha_chassis_group) } : {}),
     });
   }
+  const haRows = source.rows('HA_Chassis');
+  const haChassisGroups = new Map<Uuid, SbHaChassisGroup>();
+  for (const g of sortedRows(source, 'HA_Chassis_Group')) {
+    const members = strSet(g.ha_chassis)
+      .map((u) => haRows.get(u))
+      .filter((m): m is Row => m !== undefined && optStr(m.chassis) !== undefined)
+      .map((m) => ({ chassis: optStr(m.chassis)!, priority: num(m.priority) }))
+      .sort((a, b) => b.priority - a.priority || (a.chassis < b.chassis ? -1 : 1));
+    haChassisGroups.set(g._uuid, { uuid: g._uuid, name: str(g.name), members });
+  }
+  const macBindings = new Map<string, SbMacBinding[]>();
+  for (const m of sortedRows(source, 'MAC_Binding')) {
+    const ipText = str(m.ip);
+    if (!parseIp(ipText)) continue;
+    const ip = canonicalIp(ipText);
+    const b: SbMacBinding = { uuid: m._uuid, logicalPort: str(m.logical_port), ip, mac: str(m.mac).toLowerCase(), datapath: str(m.datapath), timestamp: num(m.timestamp) };
+    const list = macBindings.get(ip) ?? [];
+    list.push(b);
+    macBindings.set(ip, list);
+  }
+  for (const list of macBindings.values()) list.sort((a, b) => b.timestamp - a.timestamp || (a.uuid < b.uuid ? -1 : 1));
 
   const encapRows = source.rows('Encap');
+  const encaps = new Map<Uuid, SbEncap>();
   const chassis = new Map<Uuid, SbChassis>();
   const chassisByName = new Map<string, SbChassis>();
   for (const c of sortedRows(source, 'Chassis')) {
-    const encaps = strSet(c.encaps)
+    const chEncaps = strSet(c.encaps)
       .map((u) => encapRows.get(u))
       .filter((e): e is Row => e !== undefined)
       .map((e) => ({ uuid: e._uuid, type: str(e.type), ip: str(e.ip), options: strMap(e.options) }))
-      .sort((a, b) => (a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.ip < b.ip ? -1 : 1));
-    const ch: SbChassis = { uuid: c._uuid, name: str(c.name), hostname: str(c.hostname), encaps };
+      .sort((a, b) => encapRank(a.type) - encapRank(b.type) || (a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.ip < b.ip ? -1 : 1));
+    for (const e of chEncaps) encaps.set(e.uuid, e);
+    const ch: SbChassis = { uuid: c._uuid, name: str(c.name), hostname: str(c.hostname), encaps: chEncaps };
     chassis.set(c._uuid, ch);
     if (!chassisByName.has(ch.name)) chassisByName.set(ch.name, ch);
   }
@@ -230,6 +291,9 @@ export function sbView(source: RowSource): SbView {
     portBindings,
     chassis,
     chassisByName,
+    encaps,
+    haChassisGroups,
+    macBindings,
     chassisNbCfg,
     nbCfg: num(g?.nb_cfg),
     ...(stale ? { stale } : {}),

@@ -6,14 +6,16 @@ import { STAGE_ROUTING, STAGE_ROUTING_ECMP, STAGE_ROUTING_PRE } from './flows.js
 
 export const NB_TABLES: TableSpec[] = [
   { table: 'NB_Global', columns: ['nb_cfg', 'sb_cfg', 'hv_cfg', 'nb_cfg_timestamp', 'sb_cfg_timestamp'] },
-  { table: 'Logical_Router', columns: ['name', 'static_routes', 'ports', 'options', 'external_ids'] },
+  { table: 'Logical_Router', columns: ['name', 'static_routes', 'policies', 'ports', 'options', 'external_ids'] },
+  { table: 'Logical_Router_Policy', columns: ['priority', 'match', 'action', 'nexthop', 'nexthops', 'options', 'external_ids'] },
   {
     table: 'Logical_Router_Static_Route',
     columns: ['ip_prefix', 'nexthop', 'policy', 'route_table', 'output_port', 'external_ids', 'options', 'bfd'],
   },
+  { table: 'Address_Set', columns: ['name', 'addresses'] },
   { table: 'Logical_Router_Port', columns: ['name', 'mac', 'networks', 'peer', 'options'] },
   { table: 'Logical_Switch', columns: ['name', 'ports'] },
-  { table: 'Logical_Switch_Port', columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'options'] },
+  { table: 'Logical_Switch_Port', columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'port_security', 'options'] },
 ];
 
 /**
@@ -37,8 +39,11 @@ export const SB_TABLES: TableSpec[] = [
   },
   {
     table: 'Port_Binding',
-    columns: ['logical_port', 'datapath', 'type', 'chassis', 'requested_chassis', 'additional_chassis', 'up', 'mac', 'options'],
+    columns: ['logical_port', 'datapath', 'type', 'chassis', 'requested_chassis', 'additional_chassis', 'up', 'mac', 'options', 'virtual_parent', 'encap', 'ha_chassis_group'],
   },
+  { table: 'HA_Chassis_Group', columns: ['name', 'ha_chassis'] },
+  { table: 'HA_Chassis', columns: ['chassis', 'priority'] },
+  { table: 'MAC_Binding', columns: ['logical_port', 'ip', 'mac', 'datapath', 'timestamp'] },
   { table: 'Chassis', columns: ['name', 'hostname', 'encaps'] },
   { table: 'Encap', columns: ['type', 'ip', 'options', 'chassis_name'] },
   { table: 'Chassis_Private', columns: ['name', 'chassis', 'nb_cfg'] },

@@ -35,3 +35,14 @@ describe('AffectedIndex', () => {
     expect(hit([{ table: 'Logical_Router', uuid: 'r', new: { _uuid: 'r', name: 'prod' } }])).toEqual([]);
   });
 });
+
+describe('change identities from the OVN model (policies, port_security, virtual ports, MAC_Binding)', () => {
+  const change = (table: string, row: Record<string, unknown>) => affectedBy([{ table, uuid: String(row._uuid ?? 'u1'), new: { _uuid: 'u1', ...row } } as never]);
+  it('maps each row to exactly the identities routes depend on', () => {
+    expect([...change('Logical_Router_Policy', { _uuid: 'p1', priority: 100, match: 'ip4.dst == 10.0.0.0/24', action: 'drop' }).keys]).toEqual(['policy:p1']);
+    expect([...change('Logical_Switch_Port', { name: 'vm1', type: '', addresses: ['0a:00:00:00:00:01 10.0.0.5'], port_security: ['0a:00:00:00:00:01 10.0.0.5 10.0.0.50'], options: {} }).keys].sort()).toEqual(['nexthop:10.0.0.5', 'nexthop:10.0.0.50', 'port:vm1']);
+    expect([...change('Logical_Switch_Port', { name: 'vip', type: 'virtual', addresses: [], options: { 'virtual-ip': '10.0.0.60', 'virtual-parents': 'vm1,vm2' } }).keys].sort()).toEqual(['infra:virtual', 'nexthop:10.0.0.60', 'port:vip', 'port:vm1', 'port:vm2']);
+    expect([...change('MAC_Binding', { logical_port: 'lrp-a', ip: '10.0.0.70', mac: '0a:00:00:00:00:70' }).keys].sort()).toEqual(['nexthop:10.0.0.70', 'port:lrp-a']);
+    expect([...change('Port_Binding', { logical_port: 'vip', virtual_parent: ['vm2'] }).keys].sort()).toEqual(['port:vip', 'port:vm2']);
+  });
+});

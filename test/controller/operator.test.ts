@@ -128,7 +128,11 @@ describe('operator against a real OVN sandbox and the test API server', () => {
     const nb = await ovn.nbctl('--format=csv', '--columns=nexthop,external_ids', 'find', 'Logical_Router_Static_Route', `ip_prefix="${SEED.stalePrefix}"`);
     expect(nb).toContain(SEED.vmIp);
     expect(nb).toContain('ovndrift.io/owner');
-    const repaired = api.list('events', 'default', 'events.k8s.io').filter((e) => e.regarding.name === 'dev-jr-vm-10-9-2-146' && e.reason === 'Repaired');
+    // the Event follows the status write of the same reconcile
+    const repaired = await until('Repaired event', () => {
+      const evs = api.list('events', 'default', 'events.k8s.io').filter((e) => e.regarding.name === 'dev-jr-vm-10-9-2-146' && e.reason === 'Repaired');
+      return evs.length > 0 && evs;
+    });
     expect(repaired).toHaveLength(1);
     expect(repaired[0].note).toContain(SEED.stalePrefix);
   });

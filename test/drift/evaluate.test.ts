@@ -17,6 +17,8 @@ function seed(opts: { form?: typeof routeFlow2303; nbCfg?: number; sbNbCfg?: num
   nb.lrp('dev-jr', 'lrp-b', MAC_B, ['10.215.88.1/22']);
   nb.sw('sw-10.9.0.0-22');
   nb.sw('sw-10.215.88.0-22');
+  nb.link('lrp-a', 'sw-10.9.0.0-22');
+  nb.link('lrp-b', 'sw-10.215.88.0-22');
   nb.lsp('sw-10.9.0.0-22', 'vm1', ['74:db:d1:bf:44:5a 10.9.2.146 fd00:9::146']);
   nb.lsp('sw-10.215.88.0-22', 'vm2', ['74:db:d1:30:9e:dd 10.215.91.233']);
   SEED_PREFIXES.forEach((p, i) => nb.route('dev-jr', p, i === 0 && opts.nbNexthopFirst ? opts.nbNexthopFirst : '10.9.2.146'));
@@ -164,5 +166,45 @@ describe('evaluate', () => {
     expect(t.differences).toEqual([]);
     nb.route('dev-jr', '10.70.0.0/16', '10.9.2.146');
     expect(traceIp(nbView(nb), sbView(sb), 'dev-jr', '10.70.1.1').differences).toEqual(['NB route 10.70.0.0/16 matches 10.70.1.1 but no SB flow does (is ovn-northd running?)']);
+  });
+});
+
+describe('OVN 25.03 ECMP forms (flows shaped exactly as branch-25.03 northd writes them)', () => {
+  // 25.03 build_ecmp_route_flow: a group of one route is `reg8[16..31] = 1; next;` (no select()),
+  // and add_ecmp_symmetric_reply_flows adds a priority-10300 `ct.rpl && ct_mark.ecmp_reply_port` flow.
+  function topo() {
+    const nb = new NbBuilder(1, 1);
+    const r = nb.router('gw');
+    nb.lrp('gw', 'lrp-ext', '0a:00:00:00:00:01', ['172.16.0.1/24']);
+    nb.sw('ext');
+    nb.link('lrp-ext', 'ext');
+    nb.lsp('ext', 'exgw', ['0a:00:00:00:00:10 172.16.0.10']);
+    nb.route('gw', '10.90.0.0/24', '172.16.0.10');
+    const sb = new SbBuilder(1);
+    const dp = sb.datapath('gw', r);
+    sb.chassis('hv-a', 'geneve', '192.0.2.1');
+    sb.bind('exgw', 'hv-a');
+    return { nb, sb, dp };
+  }
+
+  it('a one-member symmetric group is in sync (no false FlowStale), reply and BFD flows are ignored', () => {
+    const { nb, sb, dp } = topo();
+    sb.flow(dp, 'lr_in_ip_routing', 196, 'reg7 == 0 && ip4.dst == 10.90.0.0/24', 'ip.ttl--; flags.loopback = 1; reg8[0..15] = 1; reg8[16..31] = 1; next;');
+    sb.flow(dp, 'lr_in_ip_routing', 10300, 'ct.rpl && ct_mark.ecmp_reply_port == 1 && reg7 == 0 && ip4.dst == 10.90.0.0/24', 'ip.ttl--; flags.loopback = 1; eth.src = 0a:00:00:00:00:01; reg5 = 172.16.0.1; outport = "lrp-ext"; next;');
+    sb.flow(dp, 'lr_in_ip_routing', 10300, 'udp.dst == 3784 && ip4.dst == 10.90.0.0/24', 'next;');
+    sb.flow(dp, 'lr_in_ip_routing_ecmp', 100, 'reg8[0..15] == 1 && reg8[16..31] == 1', 'reg0 = 172.16.0.10; reg5 = 172.16.0.1; eth.src = 0a:00:00:00:00:01; outport = "lrp-ext"; reg9[9] = 1; next;');
+    const ev = evaluate([pcr('x', { router: 'gw', nexthop: '172.16.0.10', cidrs: ['10.90.0.0/24'] })], nbView(nb), sbView(sb), NOW);
+    expect(ev.findings).toEqual([]);
+    expect(ev.routes[0]).toMatchObject({ state: 'InSync', actual: { nexthop: '172.16.0.10', hypervisor: { chassis: 'hv-a', encapType: 'geneve' } } });
+    expect(ev.routes[0]!.sb!.priority).toBe(196);
+  });
+
+  it('a discard route whose flow is drop; is in sync on the SB side (only NexthopMismatch against the desired VM)', () => {
+    const { nb, sb, dp } = topo();
+    nb.route('gw', '10.91.0.0/24', 'discard');
+    sb.flow(dp, 'lr_in_ip_routing', 196, 'reg7 == 0 && ip4.dst == 10.91.0.0/24', 'drop;');
+    const ev = evaluate([pcr('x', { router: 'gw', nexthop: '172.16.0.10', cidrs: ['10.91.0.0/24'] })], nbView(nb), sbView(sb), NOW);
+    expect(ev.findings.map((f) => f.kind)).toEqual(['NexthopMismatch']);
+    expect(ev.findings[0]!.actual).toEqual({ nexthop: 'discard', dropped: true });
   });
 });

@@ -44,7 +44,7 @@ export class NbBuilder extends RowsBuilder {
   }
 
   router(name: string): string {
-    return this.insert('Logical_Router', { name, static_routes: [], ports: [], options: {}, external_ids: {} });
+    return this.insert('Logical_Router', { name, static_routes: [], policies: [], ports: [], options: {}, external_ids: {} });
   }
 
   routerUuid(name: string): string {
@@ -61,10 +61,21 @@ export class NbBuilder extends RowsBuilder {
     return this.insert('Logical_Switch', { name, ports: [] });
   }
 
-  lsp(sw: string, name: string, addresses: string[], type = ''): string {
-    const u = this.insert('Logical_Switch_Port', { name, type, addresses, dynamic_addresses: [], options: {} });
+  lsp(sw: string, name: string, addresses: string[], type = '', extra: { port_security?: string[]; options?: Record<string, string> } = {}): string {
+    const u = this.insert('Logical_Switch_Port', { name, type, addresses, dynamic_addresses: [], port_security: extra.port_security ?? [], options: extra.options ?? {} });
     const s = [...this.rows('Logical_Switch').values()].find((r) => r.name === sw)!;
     (s.ports as string[]).push(u);
+    return u;
+  }
+
+  /** Wires router port `lrp` to switch `sw` as ovn-nbctl does: a type=router switch port naming it. */
+  link(lrp: string, sw: string): string {
+    return this.lsp(sw, `${sw}-to-${lrp}`, ['router'], 'router', { options: { 'router-port': lrp } });
+  }
+
+  policy(router: string, priority: number, match: string, action: string, nexthops: string[] = []): string {
+    const u = this.insert('Logical_Router_Policy', { priority, match, action, nexthop: [], nexthops, options: {}, external_ids: {} });
+    (this.get('Logical_Router', this.routerUuid(router)).policies as string[]).push(u);
     return u;
   }
 
@@ -111,6 +122,10 @@ export class SbBuilder extends RowsBuilder {
   chassis(name: string, encapType: string, encapIp: string, hostname = ''): string {
     const e = this.insert('Encap', { type: encapType, ip: encapIp, options: { csum: 'true' }, chassis_name: name });
     return this.insert('Chassis', { name, hostname, encaps: [e] });
+  }
+
+  macBinding(logicalPort: string, ip: string, mac: string, timestamp = 0): string {
+    return this.insert('MAC_Binding', { logical_port: logicalPort, ip, mac, datapath: '', timestamp });
   }
 
   bind(logicalPort: string, chassisName?: string, type = ''): string {
