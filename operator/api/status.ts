@@ -42,6 +42,8 @@ export const Reason = {
   ReportOnly: 'ReportOnly',
   /** Drift that a human must resolve (unowned rows, missing router, ...). */
   NeedsIntervention: 'NeedsIntervention',
+  /** Some route's verdict cannot be decided (a Logical_Router_Policy match ovn-drift cannot read): never in sync. */
+  Undecidable: 'Undecidable',
   /** TunnelNoTrackPolicy: every selected node applied this generation. */
   Applied: 'Applied',
   /** TunnelNoTrackPolicy: some selected nodes have not reported this generation yet. */
@@ -110,6 +112,8 @@ export interface RouteEvaluation {
   invalid?: FieldError[];
   /** Conflicts with other PodCIDRRoutes (PrefixConflict). */
   conflicts?: string[];
+  /** Prefixes whose verdict cannot be decided (a policy match ovn-drift cannot read), with the reason. */
+  undecided?: Map<string, string>;
   /** Result of a repair attempted in this reconcile, if any. */
   repair?: { ok: boolean; changed: number; message: string; repairedPrefixes?: string[] };
 }
@@ -241,7 +245,8 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
     const fs = byPrefix.get(prefix) ?? [];
     const obs = ev.observed?.get(prefix);
     if (fs.length === 0) {
-      const entry: RouteEntry = { prefix, state: stale ? 'Unknown' : 'InSync' };
+      const why = ev.undecided?.get(prefix);
+      const entry: RouteEntry = { prefix, state: stale || why ? 'Unknown' : 'InSync', ...(why && !stale ? { message: truncate(why, 1024) } : {}) };
       if (obs?.owned !== undefined) entry.owned = obs.owned;
       const exp = toStatusEndpoint(obs?.expected);
       const act = toStatusEndpoint(obs?.actual);
@@ -266,7 +271,11 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
   const all = [...ev.findings];
   const conflicts = ev.conflicts ?? [];
   let conditions: C[];
-  if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {
+  const undecided = stale ? [] : [...(ev.undecided ?? new Map<string, string>()).entries()].filter(([p]) => ev.prefixes.includes(p) && !byPrefix.has(p));
+  if (all.length === 0 && conflicts.length === 0 && undecided.length > 0 && !(ev.repair && !ev.repair.ok)) {
+    const msg = truncate(undecided.map(([p, why]) => `${p}: ${why}`).join('; '));
+    conditions = [cond(Ready, 'False', Reason.Undecidable, msg), cond(Reconciling, 'False', Reason.Undecidable, msg), cond(Stalled, 'True', Reason.Undecidable, msg)];
+  } else if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {
     const msg = `all ${routes.length} route${routes.length === 1 ? '' : 's'} in sync` + (ev.repair?.ok && ev.repair.changed > 0 ? ` (repaired ${ev.repair.changed} NB row${ev.repair.changed === 1 ? '' : 's'})` : '');
     conditions = [cond(Ready, 'True', Reason.InSync, msg), cond(Reconciling, 'False', Reason.InSync, msg), cond(Stalled, 'False', Reason.InSync, msg)];
   } else if (all.length === 0 && conflicts.length > 0) {

@@ -544,6 +544,8 @@ export class Controller {
       if (!m) observed.set(r.route, (m = new Map()));
       m.set(r.prefix, { expected: r.expected, actual: r.actual, owned: r.nb.some((x) => x.owner === r.route) });
     }
+    const undecided = new Map<string, Map<string, string>>();
+    for (const r of evaluation?.routes ?? []) if (r.state === 'Unknown' && r.reason && r.kinds.length === 0) undecided.set(r.route, (undecided.get(r.route) ?? new Map()).set(r.prefix, r.reason));
     const lag = evaluation ? Math.max(0, evaluation.summary.nbCfg - evaluation.summary.sbNbCfg) : undefined;
     const writes: (() => Promise<void>)[] = [];
     for (const it of items) {
@@ -554,6 +556,7 @@ export class Controller {
         remediation: route?.spec.remediation ?? 'Report',
         findings: [...(byRoute.get(name) ?? []), ...global],
         observed: observed.get(name),
+        ...(undecided.has(name) ? { undecided: undecided.get(name)! } : {}),
         ...(lag !== undefined ? { northdLag: lag } : {}),
         ...(views.ok ? {} : { ovsdbUnavailable: views.reason }),
         ...(result.errors.length > 0 ? { invalid: result.errors } : {}),
