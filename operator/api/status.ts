@@ -42,6 +42,8 @@ export const Reason = {
   ReportOnly: 'ReportOnly',
   /** Drift that a human must resolve (unowned rows, missing router, ...). */
   NeedsIntervention: 'NeedsIntervention',
+  /** Some route's verdict cannot be decided (a Logical_Router_Policy match ovn-drift cannot read): never in sync. */
+  Undecidable: 'Undecidable',
   /** TunnelNoTrackPolicy: every selected node applied this generation. */
   Applied: 'Applied',
   /**
@@ -113,6 +115,8 @@ export interface RouteEvaluation {
   invalid?: FieldError[];
   /** Conflicts with other PodCIDRRoutes (PrefixConflict). */
   conflicts?: string[];
+  /** Prefixes whose verdict cannot be decided (a policy match ovn-drift cannot read), with the reason. */
+  undecided?: Map<string, string>;
   /** Result of a repair attempted in this reconcile, if any. */
   repair?: { ok: boolean; changed: number; message: string; repairedPrefixes?: string[] };
   /**
@@ -263,7 +267,8 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
       return entry;
     }
     if (fs.length === 0) {
-      const entry: RouteEntry = { prefix, state: stale ? 'Unknown' : 'InSync' };
+      const why = ev.undecided?.get(prefix);
+      const entry: RouteEntry = { prefix, state: stale || why ? 'Unknown' : 'InSync', ...(why && !stale ? { message: truncate(why, 1024) } : {}) };
       if (obs?.owned !== undefined) entry.owned = obs.owned;
       const exp = toStatusEndpoint(obs?.expected);
       const act = toStatusEndpoint(obs?.actual);
@@ -289,7 +294,11 @@ export function renderStatus(previous: PodCIDRRouteStatus | undefined, ev: Route
   const conflicts = ev.conflicts ?? [];
   let conditions: C[];
   const pendingRoutes = routes.filter((r) => r.state === 'Pending');
-  if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok) && pendingRoutes.length > 0) {
+  const undecided = stale ? [] : [...(ev.undecided ?? new Map<string, string>()).entries()].filter(([p]) => ev.prefixes.includes(p) && !byPrefix.has(p));
+  if (all.length === 0 && conflicts.length === 0 && undecided.length > 0 && !(ev.repair && !ev.repair.ok)) {
+    const msg = truncate(undecided.map(([p, why]) => `${p}: ${why}`).join('; '));
+    conditions = [cond(Ready, 'False', Reason.Undecidable, msg), cond(Reconciling, 'False', Reason.Undecidable, msg), cond(Stalled, 'True', Reason.Undecidable, msg)];
+  } else if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok) && pendingRoutes.length > 0) {
     const msg = `${pendingRoutes.length} route${pendingRoutes.length === 1 ? '' : 's'} waiting for ovn-northd within the settle window: ${pendingRoutes.map((r) => `${r.prefix} (${(r.findings ?? []).join(', ')})`).join(', ')}`;
     conditions = [cond(Ready, 'False', Reason.Pending, msg), cond(Reconciling, 'True', Reason.Pending, msg), cond(Stalled, 'False', Reason.Pending, 'expected to resolve once ovn-northd has compiled the change')];
   } else if (all.length === 0 && conflicts.length === 0 && !(ev.repair && !ev.repair.ok)) {

@@ -222,12 +222,15 @@ export class RouteReconciler {
     }
     const observed = new Map<string, { expected?: Finding['expected']; actual?: Finding['actual']; owned?: boolean }>();
     for (const r of evaluation?.routes ?? []) observed.set(r.prefix, { expected: r.expected, actual: r.actual, owned: r.nb.some((x) => x.owner === name) });
+    const undecided = new Map<string, string>();
+    for (const r of evaluation?.routes ?? []) if (r.state === 'Unknown' && r.reason && r.kinds.length === 0) undecided.set(r.prefix, r.reason);
     const lag = evaluation ? Math.max(0, evaluation.summary.nbCfg - evaluation.summary.sbNbCfg) : undefined;
     const ev: RouteEvaluation = {
       prefixes: route?.spec.cidrs ?? [],
       remediation: route?.spec.remediation ?? 'Report',
       findings,
       observed,
+      ...(undecided.size > 0 ? { undecided } : {}),
       ...(lag !== undefined ? { northdLag: lag } : {}),
       ...(views.ok ? {} : { ovsdbUnavailable: views.reason }),
       ...(result.errors.length > 0 ? { invalid: result.errors } : {}),

@@ -465,7 +465,8 @@ function routesInside(router: NbLogicalRouter, prefix: Prefix): NbStaticRoute[] 
 /** More specific routes of the same policy (and table), and connected networks, inside the prefix. */
 const checkShadowed: Check = (f) => {
   const prefix = prefixOf(f);
-  if (!f.router || !prefix) return { findings: [] };
+  // a default route is the catch-all: every more specific route is meant to take traffic from it
+  if (!f.router || !prefix || prefix.length === 0) return { findings: [] };
   const out: Finding[] = [];
   const inside = (q: Prefix) => q.family === prefix.family && q.length > prefix.length && prefixContains(prefix, { family: q.family, value: q.network });
   const byPrefix = new Map<string, NbStaticRoute[]>();

@@ -99,10 +99,24 @@ export function rowKeys(table: string, row: Row): Key[] {
   return [...out.keys];
 }
 
-/** Map a batch of OVSDB row changes to the identities they touch (old and new values both count). */
+/**
+ * Map a batch of OVSDB row changes to the identities they touch (old and new values both count).
+ * For a port whose row changed (not inserted or deleted), only the IPs it gained or lost count as
+ * nexthop identities: an IP it keeps says nothing new to resources elsewhere that use the same IP
+ * (overlapping tenant subnets); resources that resolved to this port are found by its port key.
+ */
 export function affectedBy(changes: readonly RowChange[]): Affected {
   const out: Affected = { keys: new Set(), all: false, global: false };
   for (const c of changes) {
+    if (c.old && c.new && (c.table === 'Logical_Switch_Port' || c.table === 'Logical_Router_Port')) {
+      const before: Affected = { keys: new Set(), all: false, global: false };
+      const after: Affected = { keys: new Set(), all: false, global: false };
+      keysOfRow(c.table, c.old, before);
+      keysOfRow(c.table, c.new, after);
+      for (const k of before.keys) if (!k.startsWith('nexthop:') || !after.keys.has(k)) out.keys.add(k);
+      for (const k of after.keys) if (!k.startsWith('nexthop:') || !before.keys.has(k)) out.keys.add(k);
+      continue;
+    }
     if (c.old) keysOfRow(c.table, c.old, out);
     if (c.new) keysOfRow(c.table, c.new, out);
   }

@@ -352,7 +352,7 @@ describe('check: drift kinds', () => {
 });
 
 describe('check: JSON shape', () => {
-  it('is exactly {summary, findings}; every finding has exactly the contract keys', async () => {
+  it('is exactly {summary, findings, routes}; every finding has exactly the contract keys', async () => {
     const { rep, r } = await check(
       'shape',
       pcr('a', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28', '10.9.53.0/24', '10.9.54.0/24'] }),
@@ -360,7 +360,7 @@ describe('check: JSON shape', () => {
       pcr('c', { router: 'r1', nexthop: '10.9.2.148', cidrs: ['10.9.58.0/24'] }),
     );
     expect(r.code).toBe(3);
-    expect(Object.keys(rep).sort()).toEqual(['findings', 'summary']);
+    expect(Object.keys(rep).sort()).toEqual(['findings', 'routes', 'summary']);
     expect(typeof rep.summary).toBe('object');
     expect(Array.isArray(rep.findings)).toBe(true);
     expect(rep.findings.length).toBeGreaterThanOrEqual(4);

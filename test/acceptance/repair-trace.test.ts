@@ -263,6 +263,51 @@ describe('trace', () => {
     }
   });
 
+  it('--inport picks the route table of the ingress port (options:route_table)', async () => {
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.90.0/24', '10.9.2.146', '--', '--route-table=T', 'lr-route-add', 'r1', '10.9.90.0/24', '10.9.2.147');
+    const main = await trace('--router', 'r1', '10.9.90.1', '--output', 'json');
+    expect(JSON.parse(main.stdout).sb.hops[0]).toMatchObject({ nexthop: '10.9.2.146', port: { name: 'vm1' } });
+    const t = await trace('--router', 'r1', '--inport', 'r1-lst', '10.9.90.1');
+    expect(t.code, describeRun(t)).toBe(0);
+    expect(t.stdout).toContain('(route table T)');
+    expect(t.stdout).toMatch(/NB {2}route {5}10\.9\.90\.0\/24 via 10\.9\.2\.147 \(dst-ip static route in route table T/);
+    expect(t.stdout).toContain('✓ NB and SB agree');
+    const bad = await trace('--router', 'r1', '--inport', 'nope', '10.9.90.1');
+    expect(bad.code, describeRun(bad)).toBe(1);
+    expect(bad.stdout).toContain('nope is not a Logical_Router_Port of r1');
+  });
+
+  it('--src follows src-ip routes and source-dependent policies; the other family and no covering route are said plainly', async () => {
+    await sb.nbctl('--wait=sb', '--policy=src-ip', 'lr-route-add', 'r1', '10.9.91.0/24', '10.9.2.147', '--', 'lr-policy-add', 'r1', '300', 'ip4.src == 10.9.92.0/24', 'reroute', '10.9.2.146');
+    const src = await trace('--router', 'r1', '--src', '10.9.91.5', '198.51.100.7');
+    expect(src.code, describeRun(src)).toBe(0);
+    expect(src.stdout).toMatch(/NB {2}route {5}10\.9\.91\.0\/24 via 10\.9\.2\.147 \(src-ip static route/);
+    const pol = await trace('--router', 'r1', '--src', '10.9.92.5', '10.9.60.100', '--output', 'json');
+    expect(JSON.parse(pol.stdout).policy).toMatchObject({ priority: 300, action: 'reroute', nexthops: ['10.9.2.146'], hops: [{ nexthop: '10.9.2.146', port: { name: 'vm1' }, endpoint: { hypervisor: { chassis: 'ch1' } } }] });
+    const noSrc = await trace('--router', 'r1', '10.9.60.100');
+    expect(noSrc.stdout).toContain('depends on the source');
+    const fam = await trace('--router', 'r1', '--src', 'fd00::5', '10.9.60.100');
+    expect(fam.code, describeRun(fam)).toBe(1);
+    expect(fam.stderr).toContain('--src fd00::5 is IPv6 but 10.9.60.100 is IPv4');
+    const none = await trace('--router', 'r1', '203.0.113.9');
+    expect(none.code, describeRun(none)).toBe(0);
+    expect(none.stdout).toContain('no route on r1 covers 203.0.113.9: the router drops it');
+  });
+
+  it('check: a reroute policy is PolicyOverride in text and JSON (routes[] with state and kinds), exit 3', async () => {
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.9.93.0/24', '10.9.2.146', '--', 'lr-policy-add', 'r1', '250', 'ip4.dst == 10.9.93.0/24', 'reroute', '10.9.2.147');
+    const spec: RouteSpec = { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.93.0/24'] };
+    const j = await run('policy', [['pol', spec]]);
+    expect(j.code, describeRun(j)).toBe(3);
+    const rep = JSON.parse(j.stdout);
+    expect(rep.routes).toEqual([{ route: 'pol', router: 'r1', prefix: '10.9.93.0/24', state: 'Drifted', kinds: ['PolicyOverride'], expected: expect.objectContaining({ nexthop: '10.9.2.146' }), actual: expect.objectContaining({ nexthop: '10.9.2.147', hypervisor: expect.objectContaining({ chassis: 'ch2' }) }) }]);
+    expect(rep.findings[0].message).toContain('priority 250 match "ip4.dst == 10.9.93.0/24" reroutes all of 10.9.93.0/24 to 10.9.2.147');
+    const f = await md.write('policy-text.yaml', pcr('pol', spec));
+    const t = await cli(['check', ...db(), '-f', f], { killAfterMs: 60_000 });
+    expect(t.code, describeRun(t)).toBe(3);
+    expect(t.stdout).toMatch(/10\.9\.93\.0\/24 .*->\s+10\.9\.2\.147 @ geneve 192\.168\.0\.12 \(host2\)\s+✗ PolicyOverride/);
+  });
+
   it('unknown router -> 1 naming it', async () => {
     const r = await trace('--router', 'ghost', '10.9.60.5');
     expect(r.code, describeRun(r)).toBe(1);

@@ -61,3 +61,80 @@ describe('scoped views', () => {
     expect(nbIndex.uuids('Logical_Router_Static_Route', ['prefix:10.77.0.0/16']).size).toBe(0);
   });
 });
+
+describe('change scoping through the OVN model (real northd, operator with the test API server)', () => {
+  // imports kept local to this suite so the scoped-views suite above stays self-contained
+  let ovn: OvnSandbox;
+  let api: import('../support/test-api-server.js').TestApiServer;
+  let controller: import('../../operator/controller/controller.js').Controller;
+  const reconciled: string[][] = [];
+  const pcrBody = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', metadata: { name }, spec });
+  const ready = (name: string) => (api.get('podcidrroutes', name) as any)?.status?.conditions?.find((c: any) => c.type === 'Ready');
+  const G = { group: 'ovndrift.io', version: 'v1alpha1', plural: 'podcidrroutes' };
+
+  beforeAll(async () => {
+    const { TestApiServer } = await import('../support/test-api-server.js');
+    const { Controller } = await import('../../operator/controller/controller.js');
+    const { attachSwitchArgs } = await import('../../operator/ovn/seed-topology.js');
+    const { pino } = await import('pino');
+    ovn = await OvnSandbox.start();
+    await ovn.sbctl('chassis-add', 'hv-a', 'geneve', '192.0.2.1');
+    await ovn.sbctl('chassis-add', 'hv-b', 'geneve', '192.0.2.2');
+    for (const [r, n] of [['pa', 1], ['pb', 2]] as const) {
+      await ovn.nbctl('lr-add', r, ...attachSwitchArgs(r, `${r}-net`, `0a:00:00:00:0${n}:01`, ['10.60.0.1/24']),
+        '--', 'lsp-add', `${r}-net`, `${r}-vm1`, '--', 'lsp-set-addresses', `${r}-vm1`, `0a:00:00:00:0${n}:10 10.60.0.10`, '--', 'lsp-set-port-security', `${r}-vm1`, `0a:00:00:00:0${n}:10 10.60.0.10 10.60.0.50`,
+        '--', 'lsp-add', `${r}-net`, `${r}-vm2`, '--', 'lsp-set-addresses', `${r}-vm2`, `0a:00:00:00:0${n}:11 10.60.0.11`);
+    }
+    await ovn.nbctl('--wait=sb', 'lr-route-add', 'pa', '10.61.0.0/24', '10.60.0.10', '--', 'lr-route-add', 'pa', '10.62.0.0/24', '10.60.0.50', '--', 'lr-route-add', 'pb', '10.61.0.0/24', '10.60.0.10');
+    for (const r of ['pa', 'pb']) {
+      await ovn.sbctl('lsp-bind', `${r}-vm1`, 'hv-a');
+      await ovn.sbctl('lsp-bind', `${r}-vm2`, 'hv-b');
+    }
+    api = await TestApiServer.start();
+    controller = new Controller({ kubeConfig: api.kubeConfig(), nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, identity: 'x', lease: false, resyncMs: 0, logger: pino({ level: 'silent' }), onReconcile: (n) => reconciled.push(n) });
+    await controller.start();
+  });
+  afterAll(async () => {
+    await controller?.stop();
+    await api?.close();
+    await ovn?.stop();
+  });
+
+  it('a policy, and a port_security change, re-evaluate exactly the routes they affect', async () => {
+    const { CustomObjectsApi } = await import('@kubernetes/client-node');
+    const { until } = await import('../support/until.js');
+    const custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
+    await custom.createClusterCustomObject({ ...G, body: pcrBody('a', { router: 'pa', nexthop: '10.60.0.10', cidrs: ['10.61.0.0/24'] }) });
+    await custom.createClusterCustomObject({ ...G, body: pcrBody('ps', { router: 'pa', nexthop: '10.60.0.50', cidrs: ['10.62.0.0/24'] }) });
+    await custom.createClusterCustomObject({ ...G, body: pcrBody('b', { router: 'pb', nexthop: '10.60.0.10', cidrs: ['10.61.0.0/24'] }) });
+    await until('all Ready', () => ['a', 'ps', 'b'].every((n) => ready(n)?.status === 'True'));
+    await controller.idle();
+
+    // a reroute policy on router pa: only pa's resources are looked at, a drifts (PolicyOverride)
+    reconciled.length = 0;
+    await ovn.nbctl('--wait=sb', 'lr-policy-add', 'pa', '100', 'ip4.dst == 10.61.0.0/24', 'reroute', '10.60.0.11');
+    await until('a PolicyOverride', () => ready('a')?.status === 'False' && ready('a')?.reason === 'PolicyOverride');
+    await controller.idle();
+    expect(new Set(reconciled.flat())).not.toContain('b');
+    expect((api.get('podcidrroutes', 'a') as any).status.routes[0]).toMatchObject({ state: 'Drifted', findings: ['PolicyOverride'], actual: { nexthop: '10.60.0.11' } });
+    expect(ready('b')?.status).toBe('True');
+
+    // the policy row alone changes (match no longer selects the prefix): a is in sync again
+    reconciled.length = 0;
+    const uuid = (await ovn.nbctl('--bare', '--columns=_uuid', 'find', 'Logical_Router_Policy', 'priority=100')).trim();
+    await ovn.nbctl('--wait=sb', 'set', 'Logical_Router_Policy', uuid, 'match="ip4.dst == 10.99.0.0/24"');
+    await until('a Ready again', () => ready('a')?.status === 'True');
+    await controller.idle();
+    expect(new Set(reconciled.flat())).not.toContain('b');
+
+    // the allowed-address pair disappears from port_security: only ps loses its nexthop port
+    reconciled.length = 0;
+    await ovn.nbctl('--wait=sb', 'lsp-set-port-security', 'pa-vm1', '0a:00:00:00:01:10 10.60.0.10');
+    await until('ps NexthopPortNotFound', () => ready('ps')?.status === 'False');
+    await controller.idle();
+    expect((api.get('podcidrroutes', 'ps') as any).status.routes[0].findings).toContain('NexthopPortNotFound');
+    expect(new Set(reconciled.flat())).not.toContain('b');
+    expect(ready('a')?.status).toBe('True');
+    expect(ready('b')?.status).toBe('True');
+  });
+});

@@ -208,3 +208,41 @@ describe('OVN 25.03 ECMP forms (flows shaped exactly as branch-25.03 northd writ
     expect(ev.findings[0]!.actual).toEqual({ nexthop: 'discard', dropped: true });
   });
 });
+
+describe('encap: the one ovn-controller uses', () => {
+  it('Port_Binding.encap when set (several ovn-encap-ip), else the best type shared with the other chassis', () => {
+    const nb = new NbBuilder(1, 1);
+    const r = nb.router('r');
+    nb.lrp('r', 'lrp-1', '0a:00:00:00:00:01', ['10.1.0.1/24']);
+    nb.sw('s');
+    nb.link('lrp-1', 's');
+    nb.lsp('s', 'vm1', ['0a:00:00:00:00:10 10.1.0.10']);
+    nb.lsp('s', 'vm2', ['0a:00:00:00:00:11 10.1.0.11']);
+    nb.route('r', '10.2.0.0/24', '10.1.0.10');
+    nb.route('r', '10.3.0.0/24', '10.1.0.11');
+    const sb = new SbBuilder(1);
+    const dp = sb.datapath('r', r);
+    // hv-a: vxlan + stt + geneve (two geneve IPs); hv-b: stt and vxlan only -> shared best is stt
+    const ga1 = sb.insert('Encap', { type: 'geneve', ip: '192.0.2.1', options: {}, chassis_name: 'hv-a' });
+    const ga2 = sb.insert('Encap', { type: 'geneve', ip: '192.0.2.11', options: {}, chassis_name: 'hv-a' });
+    const sa = sb.insert('Encap', { type: 'stt', ip: '192.0.2.21', options: {}, chassis_name: 'hv-a' });
+    const va = sb.insert('Encap', { type: 'vxlan', ip: '192.0.2.31', options: {}, chassis_name: 'hv-a' });
+    sb.insert('Chassis', { name: 'hv-a', hostname: '', encaps: [va, sa, ga1, ga2] });
+    const sbB = sb.insert('Encap', { type: 'stt', ip: '192.0.2.2', options: {}, chassis_name: 'hv-b' });
+    const vbB = sb.insert('Encap', { type: 'vxlan', ip: '192.0.2.32', options: {}, chassis_name: 'hv-b' });
+    sb.insert('Chassis', { name: 'hv-b', hostname: '', encaps: [vbB, sbB] });
+    sb.bind('vm1', 'hv-a');
+    const pb2 = sb.bind('vm2', 'hv-a');
+    sb.get('Port_Binding', pb2).encap = [ga2];
+    for (const [p, nh] of [['10.2.0.0/24', '10.1.0.10'], ['10.3.0.0/24', '10.1.0.11']] as const) {
+      const f = routeFlow2303(p, nh, '10.1.0.1', '0a:00:00:00:00:01', 'lrp-1');
+      sb.flow(dp, 'lr_in_ip_routing', 73, f.match, f.actions);
+    }
+    const ev = evaluate([pcr('x', { router: 'r', nexthop: '10.1.0.10', cidrs: ['10.2.0.0/24'] }), pcr('y', { router: 'r', nexthop: '10.1.0.11', cidrs: ['10.3.0.0/24'] })], nbView(nb), sbView(sb), NOW);
+    expect(ev.findings).toEqual([]);
+    expect(ev.routes.map((x) => [x.route, x.actual.hypervisor?.encapType, x.actual.hypervisor?.encapIp])).toEqual([
+      ['x', 'stt', '192.0.2.21'],
+      ['y', 'geneve', '192.0.2.11'],
+    ]);
+  });
+});

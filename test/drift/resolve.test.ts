@@ -251,6 +251,30 @@ describe('resolving routes the way OVN does (real northd, ovn-trace as oracle)',
     await assertOracle('edge', 'lrp-edge-to-join', '0a:00:00:0e:00:01', '10.78.0.0/24');
   });
 
+  it('a distributed gateway port of another router resolves to its HA chassis group: the cr- binding holder, else the highest priority', async () => {
+    await ovn.nbctl(
+      '--', 'lr-add', 'core',
+      ...attachSwitchArgs('core', 'transit', '0a:00:00:10:00:01', ['100.65.0.1/24']),
+      '--', 'lr-add', 'dgw',
+      ...attachSwitchArgs('dgw', 'transit', '0a:00:00:10:00:02', ['100.65.0.2/24']),
+      '--', 'lrp-set-gateway-chassis', 'lrp-dgw-to-transit', 'hv-a', '10',
+      '--', 'lrp-set-gateway-chassis', 'lrp-dgw-to-transit', 'hv-b', '20',
+    );
+    await ovn.nbctl('--wait=sb', 'lr-route-add', 'core', '10.85.0.0/24', '100.65.0.2');
+    const route = pcr('dgp', { router: 'core', nexthop: '100.65.0.2', cidrs: ['10.85.0.0/24'] });
+    let ev = await check([route]);
+    expect(ev.findings).toEqual([]);
+    // no ovn-controller claimed cr-lrp-dgw-to-transit: the highest-priority member (hv-b) is active
+    expect(ev.routes[0]!.actual).toMatchObject({ nexthop: '100.65.0.2', hypervisor: { chassis: 'hv-b' } });
+    expect(ev.routes[0]!.actual.hypervisors!.map((h) => h.chassis).sort()).toEqual(['hv-a', 'hv-b']);
+    // after a failover ovn-controller on hv-a claims the cr- port: that chassis is where traffic goes
+    const hvA = (await ovn.sbctl('--bare', '--columns=_uuid', 'find', 'Chassis', 'name=hv-a')).trim();
+    await ovn.sbctl('set', 'Port_Binding', 'cr-lrp-dgw-to-transit', `chassis=${hvA}`);
+    ev = await check([route]);
+    expect(ev.routes[0]!.actual.hypervisor?.chassis).toBe('hv-a');
+    await assertOracle('core', 'lrp-core-to-transit', '0a:00:00:10:00:01', '10.85.0.0/24');
+  });
+
   it('discard routes, ecmp_symmetric_reply and shadowing: no false FlowStale, the part and where named', async () => {
     await tenant('fx', 'fx-net', '0a:00:00:0f:00:01', '10.79.0.1/24', [
       ['fx-vm1', '0a:00:00:0f:00:10', '10.79.0.10'],
