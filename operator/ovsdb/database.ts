@@ -99,6 +99,12 @@ const REPLICA_MONITOR = 'ovn-drift-replica';
 const SERVER_MONITOR = 'ovn-drift-server';
 const SERVER_COLUMNS = ['name', 'model', 'connected', 'leader', 'index', 'cid'];
 
+interface SchemaPlan {
+  schema: DatabaseSchema;
+  effective: Map<string, TableSpec>;
+  missing: Missing;
+}
+
 interface Session {
   client: OvsdbClient;
   remote: string;
@@ -191,6 +197,13 @@ export function planSpecs(schema: DatabaseSchema, specs: Iterable<TableSpec>): {
     effective.push(out);
   }
   return { effective, missing };
+}
+
+/** One sentence naming what a server's schema lacks, for messages (undefined when nothing is missing). */
+export function describeMissing(missing: Missing, db: string, version?: string): string | undefined {
+  const names = [...missing.tables, ...missing.columns.map((c) => `${c.table}.${c.column}`)];
+  if (names.length === 0) return undefined;
+  return `the server's ${db} schema${version ? ` (version ${version})` : ''} has no ${names.join(', ')}: what needs them cannot be checked against this server`;
 }
 
 /** A stable text of a schema's tables, to notice a conversion (a hand-edited schema may keep its cksum). */
@@ -352,22 +365,30 @@ export class Database extends EventEmitter {
     throw new UnreachableError(`cannot reach ${opts.db} at any remote (${list})`, attempts, { cause: failures[0] });
   }
 
-  /** Re-plans the followed tables for a (new) schema; the cache keeps its rows to diff against. */
-  private adoptSchema(schema: DatabaseSchema): boolean {
-    if (schemaKey(schema) === schemaKey(this.currentSchema)) return false;
-    this.log.info({ from: this.currentSchema.version, to: schema.version }, 'ovsdb schema changed: re-planning the monitor');
-    this.currentSchema = schema;
+  /** The plan for a schema the server now serves, or undefined when it is the one we follow. */
+  private planIfChanged(schema: DatabaseSchema): SchemaPlan | undefined {
+    if (schemaKey(schema) === schemaKey(this.currentSchema)) return undefined;
     const plan = planSpecs(schema, this.specs.values());
-    this.effective = new Map(plan.effective.map((t) => [t.table, t]));
+    return { schema, effective: new Map(plan.effective.map((t) => [t.table, t])), missing: plan.missing };
+  }
+
+  /**
+   * Switches to a new schema's plan; the cache keeps its rows to diff against (call right before
+   * applying the monitor reply made with this plan, so reads never mix the two).
+   */
+  private adoptPlan(plan: SchemaPlan): void {
+    const { schema } = plan;
+    this.log.info({ from: this.currentSchema.version, to: schema.version }, 'ovsdb schema changed: following the new schema');
+    this.currentSchema = schema;
+    this.effective = plan.effective;
     this.missingNow = plan.missing;
-    const next = new TableCache(schema, plan.effective);
+    const next = new TableCache(schema, [...plan.effective.values()]);
     next.adopt(this.cache);
     this.cache = next;
     this.lastTxnId = undefined;
     this.sinceUsable = false;
     this.logMissing();
     this.emit('schema', schema);
-    return true;
   }
 
   private logMissing(): void {
@@ -399,10 +420,11 @@ export class Database extends EventEmitter {
       await client.close();
       return;
     }
-    this.adoptSchema(session.schema);
+    const plan = this.planIfChanged(session.schema);
     const t0 = process.hrtime.bigint();
     const b0 = client.bytesReceived;
-    const mon = await this.monitorTables(session, this.sinceUsable ? this.lastTxnId : undefined);
+    // after a conversion the history means nothing: a full sync, diffed against what we hold
+    const mon = await this.monitorTables(session, this.sinceUsable && !plan ? this.lastTxnId : undefined, plan?.effective ?? this.effective);
     if (this.closed) {
       await client.close();
       return;
@@ -411,6 +433,7 @@ export class Database extends EventEmitter {
     const old = this.session;
     this.session = session;
     this.preferred = Math.max(0, this.remotes.findIndex((r) => r.text === session.remote));
+    if (plan) this.adoptPlan(plan);
     let changes: RowChange[];
     if (mon.found) {
       try {
@@ -460,11 +483,15 @@ export class Database extends EventEmitter {
    * Sends the replica's monitor, trying monitor_cond_since (with `since` when given), then
    * monitor_cond, then monitor. `found` says the reply carries only changes since `since`.
    */
-  private async monitorTables(session: Session, since: string | undefined): Promise<{ updates: TableUpdates; found: boolean; lastTxnId?: string }> {
+  private async monitorTables(
+    session: Session,
+    since: string | undefined,
+    effective: Map<string, TableSpec> = this.effective,
+  ): Promise<{ updates: TableUpdates; found: boolean; lastTxnId?: string }> {
     const requests: MonitorRequests = {};
-    for (const [table, spec] of this.effective) {
+    for (const [table, spec] of effective) {
       // name the columns even when following all of them: otherwise the server adds _version
-      const columns = spec.columns ?? Object.keys(this.currentSchema.tables[table]?.columns ?? {}).filter((c) => !c.startsWith('_'));
+      const columns = spec.columns ?? Object.keys(session.schema.tables[table]?.columns ?? {}).filter((c) => !c.startsWith('_'));
       requests[table] = { columns, ...(spec.where ? { where: spec.where } : {}) };
     }
     const order: MonitorMethod[] = ['monitor_cond_since', 'monitor_cond', 'monitor'];
@@ -477,7 +504,7 @@ export class Database extends EventEmitter {
           return { updates: r.updates, found: r.found && since !== undefined, lastTxnId: r.lastTxnId };
         }
         if (method === 'monitor_cond') return { updates: await session.client.monitorCond(this.opts.db, REPLICA_MONITOR, requests), found: false };
-        return { updates: filterUpdates(await session.client.monitor(this.opts.db, REPLICA_MONITOR, requests), this.effective), found: false };
+        return { updates: filterUpdates(await session.client.monitor(this.opts.db, REPLICA_MONITOR, requests), effective), found: false };
       } catch (err) {
         if (!(err instanceof RpcError && err.errorString === 'unknown method') || method === 'monitor') throw err;
         this.log.info({ method }, `server has no ${method}: falling back`);
@@ -497,12 +524,13 @@ export class Database extends EventEmitter {
     session.queued = [];
     try {
       session.schema = await session.client.getSchema(this.opts.db);
-      this.adoptSchema(session.schema);
+      const plan = this.planIfChanged(session.schema);
       // the history does not survive a conversion: a full sync, diffed against what we hold
       this.lastTxnId = undefined;
       this.sinceUsable = false;
-      const mon = await this.monitorTables(session, undefined);
+      const mon = await this.monitorTables(session, undefined, plan?.effective ?? this.effective);
       if (session !== this.session || this.closed) return;
+      if (plan) this.adoptPlan(plan);
       this.emitChanges(this.cache.resync(mon.updates));
       if (session.method === 'monitor_cond_since') {
         this.lastTxnId = mon.lastTxnId;
