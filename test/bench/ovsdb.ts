@@ -77,7 +77,7 @@ function flowRow(i: number, dp: string): Operation {
 }
 
 async function build(remote: string): Promise<string[]> {
-  const c = await OvsdbClient.connect(remote, { requestTimeoutMs: 600_000 });
+  const c = await OvsdbClient.connect(remote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
   const dps: Operation[] = [];
   for (let i = 0; i < DATAPATHS; i++) dps.push({ op: 'insert', table: 'Datapath_Binding', 'uuid-name': `dp${i}`, row: { tunnel_key: i + 1, external_ids: map({ name: `dp${i}` }) } });
   const res = (await c.transact('OVN_Southbound', dps)) as { uuid: [string, string] }[];
@@ -167,13 +167,13 @@ async function reconnect(): Promise<void> {
     const tb = Date.now();
     const dps = await build(leader.unixRemote);
     console.log(`built ${fmt(FLOWS)} Logical_Flow rows on a 3-member RAFT SB in ${fmt((Date.now() - tb) / 1000, 1)} s (leader ${leader.tcpRemote}, no northd)`);
-    const writer = await OvsdbClient.connect(leader.unixRemote, { requestTimeoutMs: 600_000 });
+    const writer = await OvsdbClient.connect(leader.unixRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
     const figures: Record<string, Resync[]> = {};
     const initial: Record<string, { ms: number; bytes: number }> = {};
     for (const method of ['monitor_cond_since', 'monitor_cond'] as MonitorMethod[]) {
       const proxy = await TcpProxy.start(leader.port);
       proxies.push(proxy);
-      const db = await Database.open({ remote: proxy.remote, db: 'OVN_Southbound', tables: [{ table: 'Logical_Flow' }], monitorMethod: method, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, backoffMinMs: 50, backoffMaxMs: 100 });
+      const db = await Database.open({ remote: proxy.remote, db: 'OVN_Southbound', tables: [{ table: 'Logical_Flow' }], monitorMethod: method, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 20_000, backoffMinMs: 50, backoffMaxMs: 100 });
       initial[method] = { ms: db.status().sync!.ms, bytes: db.status().sync!.bytes };
       // be at a recent, small transaction (the server trims its history to about the database's size)
       await writer.transact('OVN_Southbound', [flowRow(FLOWS + 999_000 + (method === 'monitor_cond' ? 1 : 0), dps[0]!)]);
