@@ -436,15 +436,15 @@ export class Database extends EventEmitter {
     if (plan) this.adoptPlan(plan);
     let changes: RowChange[];
     if (mon.found) {
-      try {
-        changes = this.cache.apply(mon.updates);
-      } catch (err) {
+      const misfit = misfitOf(mon.updates, this.cache);
+      if (misfit) {
         // the server's changes do not fit what we hold: start over with a full sync
         this.lastTxnId = undefined;
         this.sinceUsable = false;
         this.session = old;
-        throw err;
+        throw new OvsdbError('Protocol', `${session.remote}: monitor_cond_since changes do not fit the replica (${misfit}): resyncing in full`);
       }
+      changes = this.cache.apply(mon.updates);
     } else {
       changes = this.cache.resync(mon.updates);
     }
@@ -539,8 +539,7 @@ export class Database extends EventEmitter {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'ovsdb re-monitor after schema change failed: reconnecting');
       session.queued = undefined;
-      await session.client.close();
-      if (session === this.session && !this.closed) this.onClose(session, err instanceof OvsdbError ? err : new DisconnectedError((err as Error).message));
+      await session.client.close(); // its 'close' starts the reconnect
       return;
     }
     const queued = session.queued ?? [];
@@ -597,6 +596,18 @@ export class Database extends EventEmitter {
         if (good) return;
         await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed || this.session !== cur || cur.client.closed) continue;
+        if (cur.info.readOnly) {
+          // a backup may have been promoted to active (ovsdb-server/disconnect-active-ovsdb-server)
+          try {
+            if (!(await refusesWrites(cur.client, this.opts.db, this.currentSchema))) {
+              cur.info = { ...cur.info, readOnly: false };
+              this.updateServerInfo(cur);
+              continue;
+            }
+          } catch {
+            /* the connection is going away: the reconnect loop takes over */
+          }
+        }
         if (this.remotes.length < 2) continue; // nowhere else to go: wait for this server to recover
         let found: { session: Session } | undefined;
         try {
@@ -638,7 +649,6 @@ export class Database extends EventEmitter {
 
   private onClose(session: Session, err: OvsdbError | undefined): void {
     if (session !== this.session || this.closed) return;
-    if (this.reconnecting) return;
     this.lastError = err ?? new DisconnectedError(`connection to ${session.remote} closed`);
     this.disconnectedSince = Date.now();
     this.log.warn({ remote: session.remote, err: this.lastError.message }, 'ovsdb disconnected');
@@ -901,6 +911,15 @@ function serverInfoOf(row: Row): ServerInfo {
   const index = Array.isArray(row.index) ? (row.index[0] as number | undefined) : undefined;
   const cid = Array.isArray(row.cid) ? (row.cid[0] as string | undefined) : undefined;
   return { model: String(row.model), connected: row.connected === true, leader: row.leader === true, ...(index !== undefined ? { index } : {}), ...(cid !== undefined ? { cid } : {}) };
+}
+
+/** Why monitor_cond_since changes cannot apply to the cache (a modify of a row it lacks), or undefined. */
+function misfitOf(updates: TableUpdates, cache: TableCache): string | undefined {
+  for (const [table, rows] of updates) {
+    const have = cache.rows(table);
+    for (const [id, u] of rows) if ('modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
+  }
+  return undefined;
 }
 
 /** Follows our row of _Server.Database (no monitor_cond_since: _Server does not support it). */
