@@ -60,7 +60,7 @@ export class ServerSet {
       members.push(new OvsdbServerProcess(`${name}${i + 1}`, this.dir, file, await freePort(), join(this.dir, `${name}${i + 1}.sock`)));
     }
     this.servers.push(...members);
-    await Promise.all(members.map((m) => m.start()));
+    await Promise.all(members.map((m) => startSlow(m)));
     const deadline = Date.now() + 600_000;
     for (const m of members) {
       while (!/Status: cluster member/.test(await this.clusterStatus(m, dbName)) || /Leader: unknown/.test(await this.clusterStatus(m, dbName))) {
@@ -110,6 +110,30 @@ export class ServerSet {
   async stop(): Promise<void> {
     for (const s of this.servers) await s.stop();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** start(), allowing a server that loads a large database more than start()'s 10 s to open its sockets. */
+async function startSlow(m: OvsdbServerProcess): Promise<void> {
+  try {
+    await m.start();
+    return;
+  } catch (err) {
+    if (!m.running) throw err;
+  }
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: m.port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (!m.running || Date.now() > deadline) throw new Error(`ovsdb-server ${m.name} did not start: ${m.logTail()}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
