@@ -113,10 +113,14 @@ export interface Transactor extends RowSource {
 /**
  * Commits the plan in one NB transaction with an nb_cfg bump (as `ovn-nbctl --wait=sb` does), then
  * waits, bounded by timeoutMs, until SB_Global.nb_cfg (or NB_Global.sb_cfg) reaches it. A failed
- * guard rejects with the OVSDB layer's TransactionFailed error and nothing is written.
+ * guard rejects with the OVSDB layer's TransactionFailed error and nothing is written. A stale NB
+ * or SB view rejects first (StaleView/Disconnected, nothing written: a repair the SB cannot
+ * confirm is not a repair); a server that refuses writes rejects with WriteRefused.
  */
 export async function applyRepair(nbDb: Transactor, sbDb: RowSource, plan: { operations: Operation[] }, opts: { timeoutMs: number }): Promise<ApplyResult> {
   if (plan.operations.length === 0) return { applied: false, sbSynced: true, waitedMs: 0 };
+  nbDb.assertFresh?.();
+  sbDb.assertFresh?.();
   const ops: Operation[] = [
     ...plan.operations,
     { op: 'mutate', table: 'NB_Global', where: [], mutations: [['nb_cfg', '+=', 1]] },

@@ -18,7 +18,7 @@ import jayson from 'jayson';
 import { pino, type Logger } from 'pino';
 import { JsonStreamFramer, SKIP } from './framing.js';
 import { parseRemotes, type Remote } from './remote.js';
-import { normalizeSchema } from './notation.js';
+import { normalizeSchema, ZERO_UUID } from './notation.js';
 import { addRowUpdate, decodeTableUpdates, predecodeRowUpdate, type RowUpdate, type TableUpdates } from './replica.js';
 import {
   DisconnectedError,
@@ -142,8 +142,9 @@ async function openStream(remote: Remote, opts: ConnectOptions): Promise<Socket>
 }
 
 /**
- * One connection to ONE remote. Events: 'update' (monitorId, tableUpdates, method) for every
- * monitor notification, 'close' (error | undefined) once.
+ * One connection to ONE remote. Events: 'update' (monitorId, tableUpdates, method, lastTxnId?)
+ * for every monitor notification (lastTxnId with update3), 'canceled' (monitorId) when the server
+ * cancels a monitor (`monitor_canceled`, after a schema conversion), 'close' (error | undefined) once.
  */
 export class OvsdbClient extends EventEmitter {
   private readonly pending = new Map<number, Pending>();
@@ -156,6 +157,8 @@ export class OvsdbClient extends EventEmitter {
   private probeSentAt = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly requestTimeoutMs: number;
+  /** monitor_cond_since requests awaiting their reply (their rows sit one level deeper). */
+  private sincePending = 0;
   /** Row updates of the message being received, taken out of it by the framer's onUnit hook. */
   private collected: TableUpdates = new Map();
   /** Row updates collected from each reply, until its request's caller takes them. */
@@ -171,12 +174,14 @@ export class OvsdbClient extends EventEmitter {
     this.log = (opts.logger ?? silent).child({ remote });
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.framer = new JsonStreamFramer((m) => this.onMessage(m), {
-      unitDepth: 3,
+      // a monitor_cond_since reply nests its rows one level deeper: [found, last-txn-id, updates]
+      unitDepth: (path) => (this.sincePending > 0 && path[0] === 'result' && path[1] === 2 ? 4 : 3),
       // rows of a monitor reply (result -> table -> uuid) are decoded as they arrive, so the wire
       // form of a 100k-row reply is never held next to its decoded form
       onUnit: (path, v) => {
         if (path[0] !== 'result' || !predecodeRowUpdate(v)) return v;
-        addRowUpdate(this.collected, path[1] as string, path[2] as string, v as RowUpdate);
+        const [table, id] = path.length === 4 ? [path[2], path[3]] : [path[1], path[2]];
+        addRowUpdate(this.collected, table as string, id as string, v as RowUpdate);
         return SKIP;
       },
     });
@@ -185,7 +190,12 @@ export class OvsdbClient extends EventEmitter {
         echo: (params: unknown[], cb: (e: unknown, r?: unknown) => void) => cb(null, params),
         update: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update', params[0], params[1], cb),
         update2: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update2', params[0], params[1], cb),
-        update3: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update3', params[0], params[2], cb),
+        update3: (params: unknown[], cb: (e: unknown) => void) => this.onNotification('update3', params[0], params[2], cb, params[1]),
+        // the server converted the database (schema upgrade): the monitor is gone, the session stays
+        monitor_canceled: (params: unknown[], cb: (e: unknown) => void) => {
+          this.emit('canceled', params[0]);
+          cb(null);
+        },
         locked: (_p: unknown[], cb: (e: unknown) => void) => cb(null),
         stolen: (_p: unknown[], cb: (e: unknown) => void) => cb(null),
       },
@@ -271,6 +281,34 @@ export class OvsdbClient extends EventEmitter {
     return this.tableUpdatesOf(await this.request('monitor_cond', [db, monitorId, req]));
   }
 
+  /**
+   * monitor_cond_since (ovsdb-server >= 2.12): like monitor_cond, but a server that still has
+   * `lastTxnId` in its history answers found=true and sends only the changes since then (insert,
+   * modify, delete); otherwise found=false and every row (initial). Later changes arrive as
+   * 'update' events (update3) carrying the new last transaction id.
+   */
+  async monitorCondSince(db: string, monitorId: string, requests: MonitorRequests, lastTxnId: string = ZERO_UUID): Promise<{ found: boolean; lastTxnId: string; updates: TableUpdates }> {
+    const req: Record<string, object[]> = {};
+    for (const [table, r] of Object.entries(requests)) req[table] = [{ ...(r.columns ? { columns: r.columns } : {}), ...(r.where ? { where: r.where } : {}) }];
+    this.sincePending++;
+    let result: unknown;
+    try {
+      result = await this.request('monitor_cond_since', [db, monitorId, req, lastTxnId]);
+    } finally {
+      this.sincePending--;
+    }
+    if (!Array.isArray(result) || result.length !== 3 || typeof result[0] !== 'boolean' || typeof result[1] !== 'string') {
+      throw new ProtocolError(`monitor_cond_since reply from ${this.remote} is not [found, last-txn-id, updates]: ${JSON.stringify(result)?.slice(0, 200)}`);
+    }
+    const collected = this.collectedFor.get(result);
+    return { found: result[0], lastTxnId: result[1], updates: decodeTableUpdates(result[2], collected) };
+  }
+
+  /** Asks the server to cancel monitors with `monitor_canceled` (instead of disconnecting) when it converts a database. */
+  async setDbChangeAware(): Promise<void> {
+    await this.request('set_db_change_aware', [true]);
+  }
+
   /** RFC 7047 monitor (no conditions): initial rows as {new}; changes arrive as 'update' events. */
   async monitor(db: string, monitorId: string, requests: MonitorRequests): Promise<TableUpdates> {
     const req: Record<string, object> = {};
@@ -350,9 +388,9 @@ export class OvsdbClient extends EventEmitter {
     else p.resolve(m.result);
   }
 
-  private onNotification(method: string, monitorId: unknown, updates: unknown, cb: (e: unknown) => void): void {
+  private onNotification(method: string, monitorId: unknown, updates: unknown, cb: (e: unknown) => void, lastTxnId?: unknown): void {
     try {
-      this.emit('update', monitorId, decodeTableUpdates(updates), method);
+      this.emit('update', monitorId, decodeTableUpdates(updates), method, typeof lastTxnId === 'string' ? lastTxnId : undefined);
     } catch (err) {
       const e = err instanceof OvsdbError ? err : new ProtocolError(`handling ${method} from ${this.remote} failed: ${(err as Error).message}`, { cause: err });
       this.log.error({ err: e }, 'ovsdb notification failed');

@@ -1,7 +1,11 @@
 // A live replica of one OVSDB database: picks a server among the remotes (the RAFT leader when
-// clustered), follows the chosen tables with monitor_cond (falling back to RFC 7047 monitor), keeps
-// the table cache exact, reconnects with exponential backoff and jitter and converges after a
-// reconnect, follows leadership and flags a follower cut off from its cluster as stale.
+// clustered), follows the chosen tables with monitor_cond_since (falling back to monitor_cond, then
+// RFC 7047 monitor), keeps the table cache exact, reconnects with exponential backoff and jitter
+// and, where the server still has the history, transfers only the changes made while away.
+// Follows leadership; says precisely why a view may be stale (cluster member cut off, relay cut
+// off from its source, read-only backup, log index behind); follows what the server's schema has
+// (a followed table or column it lacks is recorded as missing, never fails the monitor) and
+// re-reads the schema when the server converts the database.
 // Imports only operator/ovsdb, node and pino.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
@@ -10,8 +14,19 @@ import { OvsdbClient, type ConnectOptions, type MonitorRequests } from './client
 import { parseRemotes, type Remote } from './remote.js';
 import { TableCache, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
 import { evaluateConditions } from './conditions.js';
-import { decodeRow } from './notation.js';
-import { DisconnectedError, OvsdbError, RpcError, StaleViewError, TimeoutError, TlsError, UnreachableError } from './errors.js';
+import { decodeRow, ZERO_UUID } from './notation.js';
+import {
+  DisconnectedError,
+  OvsdbError,
+  RpcError,
+  StaleViewError,
+  TimeoutError,
+  TlsError,
+  TransactionFailedError,
+  UnreachableError,
+  WriteRefusedError,
+  type Staleness,
+} from './errors.js';
 import type { Condition, DatabaseSchema, Operation, Row, RowChange, TableSpec, Uuid } from './types.js';
 
 export interface DatabaseOptions extends ConnectOptions {
@@ -27,9 +42,14 @@ export interface DatabaseOptions extends ConnectOptions {
   /** First reconnect delay (default 250 ms); doubles per failed attempt up to backoffMaxMs (default 8000 ms), with jitter. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
-  /** Force the monitor method (normally monitor_cond, with monitor as fallback). */
-  monitorMethod?: 'monitor_cond' | 'monitor';
+  /**
+   * The first monitor method to try (default monitor_cond_since); each falls back to the next
+   * (monitor_cond, then monitor) when the server answers "unknown method".
+   */
+  monitorMethod?: MonitorMethod;
 }
+
+export type MonitorMethod = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
 
 /** What the _Server database says about our database on the connected server. */
 export interface ServerInfo {
@@ -37,20 +57,64 @@ export interface ServerInfo {
   connected: boolean;
   leader: boolean;
   index?: number;
+  /** RAFT cluster id (clustered only): indexes compare only within one cluster. */
+  cid?: string;
+  /** The server refused a probe write ("not allowed"): a backup (--sync-from) or read-only remote. */
+  readOnly?: boolean;
 }
+
+/** How the replica was last brought up to date on a (re)connection, and totals. */
+export interface SyncStats {
+  /** Monitor method of the last sync. */
+  method: MonitorMethod;
+  /** monitor_cond_since only: the server still had our last transaction and sent only the changes. */
+  found: boolean;
+  /** Row updates received in the monitor reply. */
+  rows: number;
+  /** Bytes received from sending the monitor request to applying its reply. */
+  bytes: number;
+  /** Time from sending the monitor request to the replica being current. */
+  ms: number;
+  /** Row changes the sync applied to the replica. */
+  changes: number;
+  /** Totals over every sync of this Database (initial one included). */
+  totalRows: number;
+  totalBytes: number;
+  syncs: number;
+}
+
+/** Followed tables and columns the connected server's schema lacks (older releases). */
+export interface Missing {
+  tables: string[];
+  columns: { table: string; column: string }[];
+}
+
+/** Freshness as data: `fresh`, or why not (not connected, or a Staleness reason). */
+export type Freshness =
+  | { fresh: true; server: string }
+  | { fresh: false; reason: 'disconnected'; db: string; detail: string; since: number }
+  | ({ fresh: false } & Staleness);
 
 const REPLICA_MONITOR = 'ovn-drift-replica';
 const SERVER_MONITOR = 'ovn-drift-server';
-const SERVER_COLUMNS = ['name', 'model', 'connected', 'leader', 'index'];
+const SERVER_COLUMNS = ['name', 'model', 'connected', 'leader', 'index', 'cid'];
+
+interface SchemaPlan {
+  schema: DatabaseSchema;
+  effective: Map<string, TableSpec>;
+  missing: Missing;
+}
 
 interface Session {
   client: OvsdbClient;
   remote: string;
   info: ServerInfo;
   serverCache: TableCache | undefined;
+  /** The database schema as this server serves it. */
+  schema: DatabaseSchema;
   /** Monitor notifications received before the session's initial state was applied. */
-  queued: [unknown, TableUpdates][] | undefined;
-  method: 'monitor_cond' | 'monitor';
+  queued: [unknown, TableUpdates, string | undefined][] | undefined;
+  method: MonitorMethod;
 }
 
 
@@ -60,29 +124,120 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   return Math.round(d / 2 + random() * (d / 2));
 }
 
-/** Pure: how good a server is for us (higher is better); undefined = never use. */
+/** Pure: how good a server is for us (higher is better). */
 export function rankServer(info: ServerInfo): number {
+  if (info.readOnly) return 1; // a backup: last resort, flagged stale
+  if (info.model === 'relay') return info.connected ? 3 : 1;
   if (info.model !== 'clustered') return 3;
   if (info.connected && info.leader) return 3;
   if (info.connected) return 2;
   return 1; // a follower cut off from its cluster: last resort, flagged stale
 }
 
+/**
+ * Pure: why a view served by this server may be stale, or undefined. `seenIndex` is the highest
+ * RAFT index this replica saw in the same cluster (cid).
+ */
+export function staleReason(info: ServerInfo, server: string, db: string, seenIndex?: number): Omit<Staleness, 'since'> | undefined {
+  if (info.model === 'clustered' && !info.connected) {
+    return { reason: 'cut-off', server, db, detail: `${server} serves ${db} as a cluster member cut off from its cluster (no leader; connected=false): its view may be stale` };
+  }
+  if (info.model === 'relay' && !info.connected) {
+    return { reason: 'relay-cut-off', server, db, detail: `${server} serves ${db} as a relay cut off from its source (connected=false): its view may be stale` };
+  }
+  if (info.readOnly) {
+    return {
+      reason: 'backup',
+      server,
+      db,
+      detail: `${server} serves ${db} read-only (a backup server, ovsdb-server --sync-from, or a read-only remote): a backup may lag the active server without saying so; connect to the active server`,
+    };
+  }
+  if (info.model === 'clustered' && info.index !== undefined && seenIndex !== undefined && info.index < seenIndex) {
+    return {
+      reason: 'index-behind',
+      server,
+      db,
+      index: info.index,
+      seenIndex,
+      detail: `${server} serves ${db} at RAFT index ${info.index}, behind index ${seenIndex} already seen from the cluster: its view is older than what was read before`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Pure: the part of the requested specs the server's schema has. A missing table is left out; a
+ * missing column is left out of its table's columns; a condition clause on a missing column is
+ * dropped (monitor_cond clauses are a disjunction; none left follows no row).
+ */
+export function planSpecs(schema: DatabaseSchema, specs: Iterable<TableSpec>): { effective: TableSpec[]; missing: Missing } {
+  const effective: TableSpec[] = [];
+  const missing: Missing = { tables: [], columns: [] };
+  for (const spec of specs) {
+    const t = schema.tables[spec.table];
+    if (!t) {
+      missing.tables.push(spec.table);
+      continue;
+    }
+    const out: TableSpec = { table: spec.table };
+    if (spec.columns) {
+      out.columns = spec.columns.filter((c) => {
+        if (t.columns[c]) return true;
+        missing.columns.push({ table: spec.table, column: c });
+        return false;
+      });
+    }
+    if (spec.where) {
+      const has = (c: string) => c === '_uuid' || !!t.columns[c];
+      const kept = spec.where.filter((w) => !Array.isArray(w) || has(w[0]));
+      for (const w of spec.where) if (Array.isArray(w) && !has(w[0]) && !missing.columns.some((m) => m.table === spec.table && m.column === w[0])) missing.columns.push({ table: spec.table, column: w[0] });
+      out.where = kept.length > 0 || spec.where.length === 0 ? kept : ([false] as unknown as Condition[]);
+    }
+    effective.push(out);
+  }
+  return { effective, missing };
+}
+
+/** One sentence naming what a server's schema lacks, for messages (undefined when nothing is missing). */
+export function describeMissing(missing: Missing, db: string, version?: string): string | undefined {
+  const names = [...missing.tables, ...missing.columns.map((c) => `${c.table}.${c.column}`)];
+  if (names.length === 0) return undefined;
+  return `the server's ${db} schema${version ? ` (version ${version})` : ''} has no ${names.join(', ')}: what needs them cannot be checked against this server`;
+}
+
+/** A stable text of a schema's tables, to notice a conversion (a hand-edited schema may keep its cksum). */
+function schemaKey(schema: DatabaseSchema): string {
+  return `${schema.version}|${JSON.stringify(schema.tables)}`;
+}
+
 export class Database extends EventEmitter {
-  readonly schema: DatabaseSchema;
+  private currentSchema: DatabaseSchema;
   private readonly remotes: Remote[];
+  /** What the caller asked to follow (kept whole: a later schema may have what this one lacks). */
   private readonly specs: Map<string, TableSpec>;
-  private readonly cache: TableCache;
+  /** The part of specs the current schema has. */
+  private effective: Map<string, TableSpec>;
+  private missingNow: Missing;
+  private cache: TableCache;
   private readonly log: Logger;
   private session: Session | undefined;
   private closed = false;
   private reconnectCount = 0;
-  private stale = false;
+  private stale: Staleness | undefined;
   private hunting = false;
   private reconnecting = false;
   private held: RowChange[][] | undefined = [];
   private lastError: OvsdbError | undefined;
+  private disconnectedSince = 0;
   private preferred = 0;
+  /** The last transaction id the replica is at (monitor_cond_since / update3). */
+  private lastTxnId: string | undefined;
+  /** False after a condition change or schema change until a full sync: lastTxnId must not be used. */
+  private sinceUsable = false;
+  /** Highest RAFT index seen per cluster id. */
+  private readonly seenIndex = new Map<string, number>();
+  private stats: SyncStats | undefined;
   /** Backoff waits in progress; close() ends them so no timer keeps the process alive. */
   private readonly waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
 
@@ -92,11 +247,20 @@ export class Database extends EventEmitter {
     remotes: Remote[],
   ) {
     super();
-    this.schema = schema;
+    this.currentSchema = schema;
     this.remotes = remotes;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ db: opts.db });
     this.specs = new Map(opts.tables.map((t) => [t.table, { ...t }]));
-    this.cache = new TableCache(schema, opts.tables);
+    const plan = planSpecs(schema, this.specs.values());
+    this.effective = new Map(plan.effective.map((t) => [t.table, t]));
+    this.missingNow = plan.missing;
+    this.cache = new TableCache(schema, plan.effective);
+    this.logMissing();
+  }
+
+  /** The schema of the database as the connected server serves it. */
+  get schema(): DatabaseSchema {
+    return this.currentSchema;
   }
 
   private get leaderOnly(): boolean {
@@ -107,26 +271,26 @@ export class Database extends EventEmitter {
    * Connects (to the leader of a cluster when it can), follows the tables and resolves after the
    * initial sync. Rejects with Unreachable (naming every remote and why) when no usable server
    * answers within connectTimeoutMs, TlsError for TLS configuration problems, BadRemote for a bad
-   * remote string.
+   * remote string. A followed table or column the server lacks is not an error: see missing().
    */
   static async open(opts: DatabaseOptions): Promise<Database> {
     const remotes = parseRemotes(opts.remote);
     const deadline = Date.now() + (opts.connectTimeoutMs ?? 5000);
     let attempt = 0;
     for (;;) {
-      let found: { session: Session; schema: DatabaseSchema } | undefined;
+      let found: { session: Session } | undefined;
       let failure: OvsdbError;
       try {
         // every remote gets a share of what is left, so open() gives up in about connectTimeoutMs
         const share = Math.max(200, Math.floor((deadline - Date.now()) / remotes.length));
-        found = await Database.pickServer(remotes, { ...opts, connectTimeoutMs: share }, opts.leaderOnly ?? remotes.length > 1, undefined);
+        found = await Database.pickServer(remotes, { ...opts, connectTimeoutMs: share }, opts.leaderOnly ?? remotes.length > 1);
       } catch (err) {
         if (!(err instanceof OvsdbError)) throw err;
         if (err instanceof TlsError) throw err;
         failure = err;
       }
       if (found) {
-        const db = new Database(opts, found.schema, remotes);
+        const db = new Database(opts, found.session.schema, remotes);
         try {
           await db.startSession(found.session);
         } catch (err) {
@@ -144,17 +308,10 @@ export class Database extends EventEmitter {
 
   /**
    * Tries the remotes in order (starting at `start`) and returns the best server: the first
-   * leader (or standalone server); otherwise, after trying all, the best follower. Throws
-   * Unreachable naming every remote tried and why.
+   * leader (or writable standalone server, or connected relay); otherwise, after trying all, the
+   * best of the rest. Throws Unreachable naming every remote tried and why.
    */
-  private static async pickServer(
-    remotes: Remote[],
-    opts: DatabaseOptions,
-    leaderOnly: boolean,
-    schema: DatabaseSchema | undefined,
-    start = 0,
-    skip?: string,
-  ): Promise<{ session: Session; schema: DatabaseSchema }> {
+  private static async pickServer(remotes: Remote[], opts: DatabaseOptions, leaderOnly: boolean, start = 0, skip?: string): Promise<{ session: Session }> {
     const attempts: { remote: string; error: string }[] = [];
     const failures: OvsdbError[] = [];
     const fallbacks: { session: Session; rank: number }[] = [];
@@ -165,23 +322,31 @@ export class Database extends EventEmitter {
       try {
         client = await OvsdbClient.connect(r.text, opts);
         const c = client;
-        const known = schema;
         const answer = await withDeadline(c, opts.connectTimeoutMs ?? 5000, async () => {
           const dbs = await c.listDbs();
           if (!dbs.includes(opts.db)) throw new UnreachableError(`${r.text} does not serve ${opts.db} (it serves ${dbs.join(', ')})`);
-          const dbSchema = known ?? (await c.getSchema(opts.db));
-          return { dbSchema, ...(await readServerInfo(c, opts.db, dbs.includes('_Server'))) };
+          // read every time: the server may have converted the database since we last saw it
+          const dbSchema = await c.getSchema(opts.db);
+          return { dbSchema, ...(await readServerInfo(c, opts.db, dbs.includes('_Server'), dbSchema)) };
         });
-        schema = answer.dbSchema;
-        const { info, serverCache } = answer;
-        const session: Session = { client, remote: r.text, info, serverCache, queued: undefined, method: 'monitor_cond' };
+        const { info, serverCache, dbSchema } = answer;
+        const session: Session = { client, remote: r.text, info, serverCache, schema: dbSchema, queued: undefined, method: 'monitor_cond' };
         const rank = rankServer(info);
         if (rank === 3 || (!leaderOnly && rank === 2)) {
           for (const f of fallbacks) await f.session.client.close();
-          return { session, schema };
+          return { session };
         }
         fallbacks.push({ session, rank });
-        attempts.push({ remote: r.text, error: info.connected ? 'a follower, not the leader' : 'a follower cut off from its cluster' });
+        attempts.push({
+          remote: r.text,
+          error: info.readOnly
+            ? 'a read-only (backup) server'
+            : info.model === 'relay'
+              ? 'a relay cut off from its source'
+              : info.connected
+                ? 'a follower, not the leader'
+                : 'a follower cut off from its cluster',
+        });
       } catch (err) {
         await client?.close();
         let e = err instanceof OvsdbError ? err : new UnreachableError(`${r.text}: ${(err as Error).message}`, [], { cause: err });
@@ -193,24 +358,73 @@ export class Database extends EventEmitter {
     if (fallbacks.length > 0) {
       fallbacks.sort((a, b) => b.rank - a.rank);
       for (const f of fallbacks.slice(1)) await f.session.client.close();
-      return { session: fallbacks[0]!.session, schema: schema! };
+      return { session: fallbacks[0]!.session };
     }
     if (failures.length > 0 && failures.every((f) => f instanceof TlsError)) throw failures[0]!;
     const list = attempts.map((a) => `${a.remote}: ${a.error}`).join('; ');
     throw new UnreachableError(`cannot reach ${opts.db} at any remote (${list})`, attempts, { cause: failures[0] });
   }
 
+  /** The plan for a schema the server now serves, or undefined when it is the one we follow. */
+  private planIfChanged(schema: DatabaseSchema): SchemaPlan | undefined {
+    if (schemaKey(schema) === schemaKey(this.currentSchema)) return undefined;
+    const plan = planSpecs(schema, this.specs.values());
+    return { schema, effective: new Map(plan.effective.map((t) => [t.table, t])), missing: plan.missing };
+  }
+
+  /**
+   * Switches to a new schema's plan; the cache keeps its rows to diff against (call right before
+   * applying the monitor reply made with this plan, so reads never mix the two).
+   */
+  private adoptPlan(plan: SchemaPlan): void {
+    const { schema } = plan;
+    this.log.info({ from: this.currentSchema.version, to: schema.version }, 'ovsdb schema changed: following the new schema');
+    this.currentSchema = schema;
+    this.effective = plan.effective;
+    this.missingNow = plan.missing;
+    const next = new TableCache(schema, [...plan.effective.values()]);
+    next.adopt(this.cache);
+    this.cache = next;
+    this.lastTxnId = undefined;
+    this.sinceUsable = false;
+    this.logMissing();
+    this.emit('schema', schema);
+  }
+
+  private logMissing(): void {
+    const m = this.missingNow;
+    if (m.tables.length + m.columns.length === 0) return;
+    this.log.warn({ tables: m.tables, columns: m.columns.map((c) => `${c.table}.${c.column}`) }, `the server's ${this.opts.db} schema lacks followed tables/columns: checks that need them are degraded`);
+  }
+
   /** Monitors on a fresh connection, brings the cache to its state and makes it current. */
   private async startSession(session: Session): Promise<void> {
     const { client } = session;
     session.queued = [];
-    client.on('update', (id: unknown, tu: TableUpdates) => this.onUpdate(session, id, tu));
+    client.on('update', (id: unknown, tu: TableUpdates, _method: string, txnId?: string) => this.onUpdate(session, id, tu, txnId));
+    client.on('canceled', (id: unknown) => {
+      if (id === REPLICA_MONITOR) void this.remonitor(session);
+    });
     client.once('close', (err?: OvsdbError) => this.onClose(session, err));
+    try {
+      await client.setDbChangeAware();
+    } catch (err) {
+      // old servers disconnect on a conversion instead: the reconnect re-reads the schema
+      if (!(err instanceof RpcError)) throw err;
+    }
     if (session.serverCache) {
-      const initial = await monitorServer(client, this.opts.db);
+      const initial = await monitorServer(client, this.opts.db, session.serverCache.schema);
       session.serverCache.resync(initial);
     }
-    const initial = await this.monitorTables(session);
+    if (this.closed) {
+      await client.close();
+      return;
+    }
+    const plan = this.planIfChanged(session.schema);
+    const t0 = process.hrtime.bigint();
+    const b0 = client.bytesReceived;
+    // after a conversion the history means nothing: a full sync, diffed against what we hold
+    const mon = await this.monitorTables(session, this.sinceUsable && !plan ? this.lastTxnId : undefined, plan?.effective ?? this.effective);
     if (this.closed) {
       await client.close();
       return;
@@ -219,40 +433,123 @@ export class Database extends EventEmitter {
     const old = this.session;
     this.session = session;
     this.preferred = Math.max(0, this.remotes.findIndex((r) => r.text === session.remote));
-    const changes = this.cache.resync(initial);
+    if (plan) this.adoptPlan(plan);
+    let changes: RowChange[];
+    if (mon.found) {
+      const misfit = misfitOf(mon.updates, this.cache);
+      if (misfit) {
+        // the server's changes do not fit what we hold: start over with a full sync
+        this.lastTxnId = undefined;
+        this.sinceUsable = false;
+        this.session = old;
+        throw new OvsdbError('Protocol', `${session.remote}: monitor_cond_since changes do not fit the replica (${misfit}): resyncing in full`);
+      }
+      changes = this.cache.apply(mon.updates);
+    } else {
+      changes = this.cache.resync(mon.updates);
+    }
+    if (session.method === 'monitor_cond_since') {
+      this.lastTxnId = mon.lastTxnId;
+      this.sinceUsable = true;
+    } else {
+      this.lastTxnId = undefined;
+    }
     const queued = session.queued;
     session.queued = undefined;
     this.emitChanges(changes);
-    for (const [id, tu] of queued) this.onUpdate(session, id, tu);
+    for (const [id, tu, txnId] of queued) this.onUpdate(session, id, tu, txnId);
+    const rows = TableCache.countUpdates(mon.updates);
+    const bytes = client.bytesReceived - b0;
+    this.stats = {
+      method: session.method,
+      found: mon.found,
+      rows,
+      bytes,
+      ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      changes: changes.length,
+      totalRows: (this.stats?.totalRows ?? 0) + rows,
+      totalBytes: (this.stats?.totalBytes ?? 0) + bytes,
+      syncs: (this.stats?.syncs ?? 0) + 1,
+    };
+    this.disconnectedSince = 0;
     this.updateServerInfo(session);
     if (old && old !== session) await old.client.close();
-    this.log.info({ remote: session.remote, leader: session.info.leader, rows: changes.length }, 'ovsdb replica synced');
+    this.log.info({ remote: session.remote, leader: session.info.leader, method: session.method, found: mon.found, rows, bytes, changes: changes.length }, 'ovsdb replica synced');
     this.emit('connected', session.remote);
-    if (this.leaderOnly && !(session.info.leader && session.info.connected)) void this.huntLeader();
+    if (this.leaderOnly && rankServer(session.info) < 3) void this.huntLeader();
   }
 
-  private async monitorTables(session: Session): Promise<TableUpdates> {
+  /**
+   * Sends the replica's monitor, trying monitor_cond_since (with `since` when given), then
+   * monitor_cond, then monitor. `found` says the reply carries only changes since `since`.
+   */
+  private async monitorTables(
+    session: Session,
+    since: string | undefined,
+    effective: Map<string, TableSpec> = this.effective,
+  ): Promise<{ updates: TableUpdates; found: boolean; lastTxnId?: string }> {
     const requests: MonitorRequests = {};
-    for (const [table, spec] of this.specs) {
+    for (const [table, spec] of effective) {
       // name the columns even when following all of them: otherwise the server adds _version
-      const columns = spec.columns ?? Object.keys(this.schema.tables[table]?.columns ?? {}).filter((c) => !c.startsWith('_'));
-      requests[table] = { columns, where: spec.where };
+      const columns = spec.columns ?? Object.keys(session.schema.tables[table]?.columns ?? {}).filter((c) => !c.startsWith('_'));
+      requests[table] = { columns, ...(spec.where ? { where: spec.where } : {}) };
     }
-    if ((this.opts.monitorMethod ?? 'monitor_cond') === 'monitor_cond') {
+    const order: MonitorMethod[] = ['monitor_cond_since', 'monitor_cond', 'monitor'];
+    const first = order.indexOf(this.opts.monitorMethod ?? 'monitor_cond_since');
+    for (const method of order.slice(first)) {
+      session.method = method;
       try {
-        return await session.client.monitorCond(this.opts.db, REPLICA_MONITOR, requests);
+        if (method === 'monitor_cond_since') {
+          const r = await session.client.monitorCondSince(this.opts.db, REPLICA_MONITOR, requests, since ?? ZERO_UUID);
+          return { updates: r.updates, found: r.found && since !== undefined, lastTxnId: r.lastTxnId };
+        }
+        if (method === 'monitor_cond') return { updates: await session.client.monitorCond(this.opts.db, REPLICA_MONITOR, requests), found: false };
+        return { updates: filterUpdates(await session.client.monitor(this.opts.db, REPLICA_MONITOR, requests), effective), found: false };
       } catch (err) {
-        if (!(err instanceof RpcError && err.errorString === 'unknown method')) throw err;
-        this.log.info('server has no monitor_cond: falling back to monitor');
+        if (!(err instanceof RpcError && err.errorString === 'unknown method') || method === 'monitor') throw err;
+        this.log.info({ method }, `server has no ${method}: falling back`);
       }
     }
-    session.method = 'monitor';
-    return filterUpdates(await session.client.monitor(this.opts.db, REPLICA_MONITOR, requests), this.specs);
+    throw new OvsdbError('Protocol', 'no monitor method left');
   }
 
-  private onUpdate(session: Session, id: unknown, tu: TableUpdates): void {
+  /**
+   * The server cancelled our monitor (it converted the database to a new schema): re-read the
+   * schema, re-plan what to follow and monitor again on the same connection. Any failure closes
+   * the connection, and the reconnect does the same.
+   */
+  private async remonitor(session: Session): Promise<void> {
+    if (session !== this.session || this.closed) return;
+    this.log.info({ remote: session.remote }, 'ovsdb monitor cancelled by the server (schema conversion): re-reading the schema');
+    session.queued = [];
+    try {
+      session.schema = await session.client.getSchema(this.opts.db);
+      const plan = this.planIfChanged(session.schema);
+      // the history does not survive a conversion: a full sync, diffed against what we hold
+      this.lastTxnId = undefined;
+      this.sinceUsable = false;
+      const mon = await this.monitorTables(session, undefined, plan?.effective ?? this.effective);
+      if (session !== this.session || this.closed) return;
+      if (plan) this.adoptPlan(plan);
+      this.emitChanges(this.cache.resync(mon.updates));
+      if (session.method === 'monitor_cond_since') {
+        this.lastTxnId = mon.lastTxnId;
+        this.sinceUsable = true;
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'ovsdb re-monitor after schema change failed: reconnecting');
+      session.queued = undefined;
+      await session.client.close(); // its 'close' starts the reconnect
+      return;
+    }
+    const queued = session.queued ?? [];
+    session.queued = undefined;
+    for (const [id, tu, txnId] of queued) this.onUpdate(session, id, tu, txnId);
+  }
+
+  private onUpdate(session: Session, id: unknown, tu: TableUpdates, txnId?: string): void {
     if (session.queued) {
-      session.queued.push([id, tu]);
+      session.queued.push([id, tu, txnId]);
       return;
     }
     if (session !== this.session) return;
@@ -260,26 +557,34 @@ export class Database extends EventEmitter {
       session.serverCache.apply(tu);
       this.updateServerInfo(session);
     } else if (id === REPLICA_MONITOR) {
-      this.emitChanges(this.cache.apply(session.method === 'monitor' ? filterUpdates(tu, this.specs, this.cache) : tu));
+      this.emitChanges(this.cache.apply(session.method === 'monitor' ? filterUpdates(tu, this.effective, this.cache) : tu));
+      if (txnId !== undefined) this.lastTxnId = txnId;
     }
   }
 
   private updateServerInfo(session: Session): void {
     if (session.serverCache) {
       const row = [...session.serverCache.rows('Database').values()].find((r) => r.name === this.opts.db);
-      if (row) session.info = serverInfoOf(row);
+      if (row) session.info = { ...serverInfoOf(row), ...(session.info.readOnly ? { readOnly: true } : {}) };
     }
     const { info } = session;
-    const wasStale = this.stale;
-    this.stale = info.model === 'clustered' && !info.connected;
-    if (this.stale && !wasStale) {
-      this.log.warn({ remote: session.remote }, 'ovsdb server is cut off from its cluster: view is stale');
-      this.emit('stale', session.remote);
+    const cid = info.cid ?? '';
+    const seen = this.seenIndex.get(cid);
+    const why = staleReason(info, session.remote, this.opts.db, seen);
+    if (info.index !== undefined && info.model === 'clustered' && (seen === undefined || info.index > seen)) this.seenIndex.set(cid, info.index);
+    const was = this.stale;
+    this.stale = why ? { ...why, since: was?.reason === why.reason && was.server === why.server ? was.since : Date.now() } : undefined;
+    if (this.stale && (!was || was.reason !== this.stale.reason)) {
+      this.log.warn({ remote: session.remote, reason: this.stale.reason }, `ovsdb view is stale: ${this.stale.detail}`);
+      this.emit('stale', session.remote, this.stale);
+    } else if (!this.stale && was) {
+      this.log.info({ remote: session.remote }, 'ovsdb view is fresh again');
+      this.emit('fresh', session.remote);
     }
-    if (this.stale || (this.leaderOnly && info.model === 'clustered' && !info.leader)) void this.huntLeader();
+    if (this.stale || (this.leaderOnly && rankServer(info) < 3)) void this.huntLeader();
   }
 
-  /** Looks for a better server (the leader, or any connected one when ours is stale) and moves there. */
+  /** Looks for a better server (the leader, or any fresh one when ours is stale) and moves there. */
   private async huntLeader(): Promise<void> {
     if (this.hunting || this.closed) return;
     this.hunting = true;
@@ -287,13 +592,26 @@ export class Database extends EventEmitter {
       for (let attempt = 0; !this.closed; attempt++) {
         const cur = this.session;
         if (!cur || cur.client.closed) return; // the reconnect loop takes over
-        const good = cur.info.model !== 'clustered' || (cur.info.connected && (cur.info.leader || !this.leaderOnly));
+        const good = !this.stale && (rankServer(cur.info) === 3 || (!this.leaderOnly && rankServer(cur.info) === 2));
         if (good) return;
         await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed || this.session !== cur || cur.client.closed) continue;
+        if (cur.info.readOnly) {
+          // a backup may have been promoted to active (ovsdb-server/disconnect-active-ovsdb-server)
+          try {
+            if (!(await refusesWrites(cur.client, this.opts.db, this.currentSchema))) {
+              cur.info = { ...cur.info, readOnly: false };
+              this.updateServerInfo(cur);
+              continue;
+            }
+          } catch {
+            /* the connection is going away: the reconnect loop takes over */
+          }
+        }
+        if (this.remotes.length < 2) continue; // nowhere else to go: wait for this server to recover
         let found: { session: Session } | undefined;
         try {
-          found = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.schema, this.preferred + 1, cur.remote);
+          found = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.preferred + 1, cur.remote);
         } catch {
           continue;
         }
@@ -302,13 +620,13 @@ export class Database extends EventEmitter {
           await found.session.client.close();
           continue;
         }
-        this.log.info({ from: cur.remote, to: found.session.remote }, 'ovsdb moving to the cluster leader');
+        this.log.info({ from: cur.remote, to: found.session.remote }, 'ovsdb moving to a better server (the cluster leader, or a fresh one)');
         try {
           await this.startSession(found.session);
           this.reconnectCount++;
         } catch (err) {
           await found.session.client.close();
-          this.log.warn({ err: (err as Error).message }, 'ovsdb move to leader failed');
+          this.log.warn({ err: (err as Error).message }, 'ovsdb move to a better server failed');
         }
       }
     } finally {
@@ -332,6 +650,7 @@ export class Database extends EventEmitter {
   private onClose(session: Session, err: OvsdbError | undefined): void {
     if (session !== this.session || this.closed) return;
     this.lastError = err ?? new DisconnectedError(`connection to ${session.remote} closed`);
+    this.disconnectedSince = Date.now();
     this.log.warn({ remote: session.remote, err: this.lastError.message }, 'ovsdb disconnected');
     this.emit('disconnected', this.lastError);
     void this.reconnect();
@@ -345,7 +664,7 @@ export class Database extends EventEmitter {
         await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed) return;
         try {
-          const { session } = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.schema, this.preferred);
+          const { session } = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.preferred);
           if (this.closed) {
             await session.client.close();
             return;
@@ -383,6 +702,7 @@ export class Database extends EventEmitter {
 
   // ---- reads ----
 
+  /** Rows of a followed table (empty when the server's schema lacks the table: see missing()). */
   rows(table: string): ReadonlyMap<Uuid, Row> {
     if (!this.specs.has(table)) throw new OvsdbError('NotFollowed', `table ${table} is not followed by this replica of ${this.opts.db} (add it to tables)`);
     return this.cache.rows(table);
@@ -392,29 +712,99 @@ export class Database extends EventEmitter {
     return this.rows(table).get(id);
   }
 
-  status(): { connected: boolean; remote?: string; leader?: boolean; stale: boolean; reconnects: number } {
-    const s = this.session;
-    const connected = !!s && !s.client.closed;
-    return { connected, remote: s?.remote, leader: connected ? s!.info.leader : undefined, stale: connected && this.stale, reconnects: this.reconnectCount };
+  /**
+   * Followed tables and columns the connected server's schema lacks (older OVN releases, e.g. no
+   * Chassis_Private, no Port_Binding.additional_chassis, no BFD): their rows read as absent and
+   * their columns as defaults, so checks that need them must say they cannot tell.
+   */
+  missing(): Missing {
+    return { tables: [...this.missingNow.tables], columns: this.missingNow.columns.map((c) => ({ ...c })) };
   }
 
-  /** Throws StaleView on a follower cut off from its cluster, Disconnected when not connected. */
+  /** True when the server's schema has the table (and the column, if given) and the replica follows it. */
+  has(table: string, column?: string): boolean {
+    const spec = this.effective.get(table);
+    if (!spec) return false;
+    if (column === undefined) return true;
+    return spec.columns ? spec.columns.includes(column) : !!this.currentSchema.tables[table]?.columns[column];
+  }
+
+  status(): {
+    connected: boolean;
+    remote?: string;
+    leader?: boolean;
+    model?: string;
+    stale: boolean;
+    staleness?: Staleness;
+    reconnects: number;
+    method?: MonitorMethod;
+    sync?: SyncStats;
+    missing: Missing;
+  } {
+    const s = this.session;
+    const connected = !!s && !s.client.closed;
+    return {
+      connected,
+      remote: s?.remote,
+      leader: connected ? s!.info.leader : undefined,
+      model: connected ? s!.info.model : undefined,
+      stale: connected && !!this.stale,
+      ...(connected && this.stale ? { staleness: { ...this.stale } } : {}),
+      reconnects: this.reconnectCount,
+      ...(connected ? { method: s!.method } : {}),
+      ...(this.stats ? { sync: { ...this.stats } } : {}),
+      missing: this.missing(),
+    };
+  }
+
+  /** Freshness as data: fresh, not connected (with since when), or stale with its reason. */
+  freshness(): Freshness {
+    const s = this.session;
+    if (!s || s.client.closed || this.closed) {
+      const why = this.lastError ? this.lastError.message : 'no connection';
+      return { fresh: false, reason: 'disconnected', db: this.opts.db, detail: `not connected to ${this.opts.db} (${why})`, since: this.disconnectedSince || Date.now() };
+    }
+    if (this.stale) return { fresh: false, ...this.stale };
+    return { fresh: true, server: s.remote };
+  }
+
+  /** Throws StaleView (with `.staleness`) when the view may be stale, Disconnected when not connected. */
   assertFresh(): void {
     const s = this.session;
     if (!s || s.client.closed || this.closed) {
       throw new DisconnectedError(`not connected to ${this.opts.db}${this.lastError ? ` (${this.lastError.message})` : ''}`, { cause: this.lastError });
     }
-    if (this.stale) {
-      throw new StaleViewError(`${s.remote} serves ${this.opts.db} as a follower cut off from its cluster (connected=false): its view may be stale`);
-    }
+    if (this.stale) throw new StaleViewError(this.stale.detail, { ...this.stale });
   }
 
   // ---- writes ----
 
-  /** Runs a transaction on the current connection (the leader for clusters). */
+  /**
+   * Runs a transaction on the current connection (the leader for clusters). Throws StaleView on a
+   * stale view (except a read-only one, where the server itself refuses), WriteRefused when the
+   * server refuses writes (read-only backup: "not allowed"; RBAC: "permission error").
+   */
   async transact(ops: Operation[]): Promise<unknown[]> {
-    this.assertFresh();
-    return this.session!.client.transact(this.opts.db, ops);
+    if (this.stale?.reason !== 'backup') this.assertFresh();
+    const s = this.session;
+    if (!s || s.client.closed) this.assertFresh();
+    try {
+      return await s!.client.transact(this.opts.db, ops);
+    } catch (err) {
+      if (err instanceof TransactionFailedError && (err.has('NotAllowed') || err.has('PermissionError'))) {
+        const ro = err.has('NotAllowed');
+        const first = err.errors.find((e) => e.code === (ro ? 'NotAllowed' : 'PermissionError'))!;
+        throw new WriteRefusedError(
+          ro
+            ? `${s!.remote} refused the write to ${this.opts.db}: the server is read-only (a backup server, ovsdb-server --sync-from, or a read-only remote); write to the active server (${first.details ?? first.error})`
+            : `${s!.remote} refused the write to ${this.opts.db}: permission denied by the server's role-based access control (${first.details ?? first.error})`,
+          s!.remote,
+          ro ? 'read-only' : 'permission',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
   }
 
   /** Changes which rows of a table the replica follows (monitor_cond_change). */
@@ -422,21 +812,26 @@ export class Database extends EventEmitter {
     const spec = this.specs.get(table);
     if (!spec) throw new OvsdbError('NotFollowed', `table ${table} is not followed by this replica of ${this.opts.db} (add it to tables)`);
     spec.where = where;
+    const plan = planSpecs(this.currentSchema, [spec]);
+    const eff = plan.effective[0];
+    if (eff) this.effective.set(table, eff);
+    // the replica no longer matches what the last transaction id stands for
+    this.sinceUsable = false;
     const s = this.session;
-    if (!s || s.client.closed) return; // applied on reconnect
-    if (s.method === 'monitor_cond') {
-      await s.client.monitorCondChange(REPLICA_MONITOR, { [table]: where });
+    if (!s || s.client.closed || !eff) return; // applied on reconnect
+    if (s.method !== 'monitor') {
+      await s.client.monitorCondChange(REPLICA_MONITOR, { [table]: eff.where });
     } else {
       // RFC 7047 monitor has no conditions: take the whole state again and filter it here
       s.queued = [];
       try {
         await s.client.monitorCancel(REPLICA_MONITOR);
-        const initial = await this.monitorTables(s);
-        this.emitChanges(this.cache.resync(initial));
+        const mon = await this.monitorTables(s, undefined);
+        this.emitChanges(this.cache.resync(mon.updates));
       } finally {
         const queued = s.queued;
         s.queued = undefined;
-        for (const [id, tu] of queued) this.onUpdate(s, id, tu);
+        for (const [id, tu, txnId] of queued) this.onUpdate(s, id, tu, txnId);
       }
     }
   }
@@ -475,28 +870,67 @@ async function withDeadline<T>(client: OvsdbClient, ms: number, fn: () => Promis
   }
 }
 
-async function readServerInfo(client: OvsdbClient, db: string, hasServerDb: boolean): Promise<{ info: ServerInfo; serverCache: TableCache | undefined }> {
-  if (!hasServerDb) return { info: { model: 'standalone', connected: true, leader: true }, serverCache: undefined };
-  const serverSchema = await client.getSchema('_Server');
-  const serverCache = new TableCache(serverSchema, [{ table: 'Database', columns: SERVER_COLUMNS }]);
-  const res = (await client.transact('_Server', [{ op: 'select', table: 'Database', where: [['name', '==', db]], columns: SERVER_COLUMNS }])) as { rows: Record<string, unknown>[] }[];
-  const raw = res[0]?.rows[0];
-  if (!raw) return { info: { model: 'standalone', connected: true, leader: true }, serverCache };
-  return { info: serverInfoOf(decodeRow('', raw, serverSchema.tables.Database!)), serverCache };
+async function readServerInfo(
+  client: OvsdbClient,
+  db: string,
+  hasServerDb: boolean,
+  schema: DatabaseSchema,
+): Promise<{ info: ServerInfo; serverCache: TableCache | undefined }> {
+  let info: ServerInfo = { model: 'standalone', connected: true, leader: true };
+  let serverCache: TableCache | undefined;
+  if (hasServerDb) {
+    const serverSchema = await client.getSchema('_Server');
+    const columns = SERVER_COLUMNS.filter((c) => serverSchema.tables.Database?.columns[c]);
+    serverCache = new TableCache(serverSchema, [{ table: 'Database', columns }]);
+    const res = (await client.transact('_Server', [{ op: 'select', table: 'Database', where: [['name', '==', db]], columns }])) as { rows: Record<string, unknown>[] }[];
+    const raw = res[0]?.rows[0];
+    if (raw) info = serverInfoOf(decodeRow('', raw, serverSchema.tables.Database!));
+  }
+  // _Server does not tell a backup (ovsdb-server --sync-from) from an active server: both say
+  // standalone. A write that is aborted by request tells: a read-only server refuses the insert
+  // ("not allowed") before reaching the abort, any other answers "aborted". Nothing is written.
+  if (info.model === 'standalone') info.readOnly = await refusesWrites(client, db, schema);
+  return { info, serverCache };
+}
+
+/** Probes with [insert, abort]: true when the server refuses the insert as read-only. */
+async function refusesWrites(client: OvsdbClient, db: string, schema: DatabaseSchema): Promise<boolean> {
+  const table = Object.keys(schema.tables).sort()[0];
+  if (!table) return false;
+  try {
+    await client.transact(db, [{ op: 'insert', table, row: {} }, { op: 'abort' }]);
+  } catch (err) {
+    if (err instanceof TransactionFailedError) return err.has('NotAllowed');
+    if (err instanceof RpcError) return false;
+    throw err;
+  }
+  return false;
 }
 
 function serverInfoOf(row: Row): ServerInfo {
   const index = Array.isArray(row.index) ? (row.index[0] as number | undefined) : undefined;
-  return { model: String(row.model), connected: row.connected === true, leader: row.leader === true, ...(index !== undefined ? { index } : {}) };
+  const cid = Array.isArray(row.cid) ? (row.cid[0] as string | undefined) : undefined;
+  return { model: String(row.model), connected: row.connected === true, leader: row.leader === true, ...(index !== undefined ? { index } : {}), ...(cid !== undefined ? { cid } : {}) };
 }
 
-async function monitorServer(client: OvsdbClient, db: string): Promise<TableUpdates> {
-  const req = { Database: { columns: SERVER_COLUMNS, where: [['name', '==', db]] as Condition[] } };
+/** Why monitor_cond_since changes cannot apply to the cache (a modify of a row it lacks), or undefined. */
+function misfitOf(updates: TableUpdates, cache: TableCache): string | undefined {
+  for (const [table, rows] of updates) {
+    const have = cache.rows(table);
+    for (const [id, u] of rows) if ('modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
+  }
+  return undefined;
+}
+
+/** Follows our row of _Server.Database (no monitor_cond_since: _Server does not support it). */
+async function monitorServer(client: OvsdbClient, db: string, serverSchema: DatabaseSchema): Promise<TableUpdates> {
+  const columns = SERVER_COLUMNS.filter((c) => serverSchema.tables.Database?.columns[c]);
+  const req = { Database: { columns, where: [['name', '==', db]] as Condition[] } };
   try {
     return await client.monitorCond('_Server', SERVER_MONITOR, req);
   } catch (err) {
     if (!(err instanceof RpcError && err.errorString === 'unknown method')) throw err;
-    return client.monitor('_Server', SERVER_MONITOR, { Database: { columns: SERVER_COLUMNS } });
+    return client.monitor('_Server', SERVER_MONITOR, { Database: { columns } });
   }
 }
 

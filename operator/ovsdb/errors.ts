@@ -13,6 +13,7 @@ export type OvsdbErrorCode =
   | 'RpcError'
   | 'TransactionFailed'
   | 'NotFollowed'
+  | 'WriteRefused'
   | OperationErrorCode;
 
 export class OvsdbError extends Error {
@@ -51,10 +52,54 @@ export class DisconnectedError extends OvsdbError {
   }
 }
 
-/** Connected to a clustered database member that is cut off from its cluster. */
+/**
+ * Why a connected replica may be stale (all plain data, for verdicts and messages):
+ * - `cut-off`: a RAFT member not connected to its cluster (`_Server` connected=false);
+ * - `relay-cut-off`: a relay (`_Server` model relay) that lost its source (connected=false);
+ * - `backup`: a read-only backup of an active/backup pair (`ovsdb-server --sync-from`), which may
+ *   lag the active server and is not told when it does;
+ * - `index-behind`: a RAFT member whose log index is behind one this replica already saw.
+ */
+export type StaleReason = 'cut-off' | 'relay-cut-off' | 'backup' | 'index-behind';
+
+export interface Staleness {
+  reason: StaleReason;
+  /** The remote serving the stale copy. */
+  server: string;
+  db: string;
+  /** When this replica first saw the condition (ms since the epoch). */
+  since: number;
+  /** One sentence naming the server and why (what StaleViewError.message says). */
+  detail: string;
+  /** For index-behind: the server's index and the highest index seen before. */
+  index?: number;
+  seenIndex?: number;
+}
+
+/** Connected, but to a server whose copy may be stale (see Staleness for the reasons). */
 export class StaleViewError extends OvsdbError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly staleness?: Staleness,
+    options?: ErrorOptions,
+  ) {
     super('StaleView', message, options);
+  }
+}
+
+/**
+ * The server refused a write as such (not a failed guard): `read-only` for a backup server or a
+ * read-only remote ("not allowed"), `permission` for OVSDB RBAC ("permission error"). The
+ * message names the server and the database; `cause` is the TransactionFailedError.
+ */
+export class WriteRefusedError extends OvsdbError {
+  constructor(
+    message: string,
+    readonly server: string,
+    readonly why: 'read-only' | 'permission',
+    options?: ErrorOptions,
+  ) {
+    super('WriteRefused', message, options);
   }
 }
 
@@ -125,6 +170,7 @@ export type OperationErrorCode =
   | 'SyntaxError'
   | 'UnknownColumn'
   | 'PermissionError'
+  | 'NotAllowed'
   | 'OperationError';
 
 /** One failed entry of a `transact` result. `index` is the operation's position (or ops.length for commit). */
@@ -157,6 +203,8 @@ export class NotOwnerError extends OperationError {}
 export class OperationSyntaxError extends OperationError {}
 export class UnknownColumnError extends OperationError {}
 export class PermissionError extends OperationError {}
+/** ovsdb-server in read-only mode (a backup, or a read-only remote) refused a write ("not allowed"). */
+export class NotAllowedError extends OperationError {}
 
 type OpErrorClass = new (
   code: OperationErrorCode,
@@ -181,6 +229,7 @@ const OPERATION_ERRORS: Record<string, [OperationErrorCode, OpErrorClass]> = {
   'syntax error': ['SyntaxError', OperationSyntaxError],
   'unknown column': ['UnknownColumn', UnknownColumnError],
   'permission error': ['PermissionError', PermissionError],
+  'not allowed': ['NotAllowed', NotAllowedError],
 };
 
 /** Maps one RFC 7047 error entry to its class. Unknown strings become a plain OperationError. */

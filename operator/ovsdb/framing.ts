@@ -62,8 +62,12 @@ interface Frame {
 export const SKIP: unique symbol = Symbol('skip');
 
 export interface FramerOptions {
-  /** Containers shallower than this are built by the scanner; values at this depth are parsed one by one. */
-  unitDepth?: number;
+  /**
+   * Containers shallower than this are built by the scanner; values at this depth are parsed one by
+   * one. A function gets the key path of the value about to be read (e.g. ['result', 2, 'Logical_Flow'])
+   * and returns the unit depth for it, so one reply shape can be cut deeper than another.
+   */
+  unitDepth?: number | ((path: readonly (string | number)[]) => number);
   /**
    * Called with each value completed at `unitDepth` and its key path (a reused array: copy it to
    * keep it); returns what to store in its place, or SKIP to store nothing.
@@ -75,7 +79,7 @@ export class JsonStreamFramer {
   /** Bytes pushed so far. */
   bytesReceived = 0;
 
-  private readonly unitDepth: number;
+  private readonly unitDepthOpt: number | ((path: readonly (string | number)[]) => number);
   private readonly onUnit: FramerOptions['onUnit'];
   private frames: Frame[] = [];
   private state: State = State.Value;
@@ -96,7 +100,7 @@ export class JsonStreamFramer {
     private readonly onMessage: (message: unknown) => void,
     opts: FramerOptions = {},
   ) {
-    this.unitDepth = Math.max(1, opts.unitDepth ?? 3);
+    this.unitDepthOpt = typeof opts.unitDepth === 'function' ? opts.unitDepth : Math.max(1, opts.unitDepth ?? 3);
     this.onUnit = opts.onUnit;
   }
 
@@ -142,7 +146,7 @@ export class JsonStreamFramer {
           }
           const depth = this.frames.length;
           if (depth === 0 && b !== LBRACE && b !== LBRACKET) throw this.unexpected(buf, i, 'a JSON object or array');
-          if ((b === LBRACE || b === LBRACKET) && depth < this.unitDepth) {
+          if ((b === LBRACE || b === LBRACKET) && depth < this.unitDepth()) {
             this.frames.push(b === LBRACE ? { value: {}, isArray: false, key: undefined } : { value: [], isArray: true, key: undefined });
             this.state = b === LBRACE ? State.ObjKeyOrEnd : State.ArrValueOrEnd;
             i++;
@@ -314,7 +318,7 @@ export class JsonStreamFramer {
       value = body.indexOf(BACKSLASH) < 0 ? body.toString('utf8') : JSON.parse(`"${body.toString('utf8')}"`);
     } else {
       value = JSON.parse(bytes.toString('utf8'));
-      if (this.onUnit && this.capKind === Capture.Container && this.frames.length === this.unitDepth) {
+      if (this.onUnit && this.capKind === Capture.Container && this.frames.length === this.unitDepth()) {
         value = this.onUnit(this.currentPath(), value);
         if (value === SKIP) {
           this.state = State.CommaOrEnd;
@@ -323,6 +327,13 @@ export class JsonStreamFramer {
       }
     }
     this.attach(value);
+  }
+
+  /** The unit depth for the value about to be read (its path is the current frames' keys). */
+  private unitDepth(): number {
+    const u = this.unitDepthOpt;
+    if (typeof u === 'number') return u;
+    return this.frames.length === 0 ? 1 : Math.max(1, u(this.currentPath()));
   }
 
   private currentPath(): (string | number)[] {

@@ -7,5 +7,5 @@ export { parseRemote, parseRemotes, type Remote } from './remote.js';
 export { JsonStreamFramer } from './framing.js';
 export { OvsdbClient, type ConnectOptions, type TlsFiles, type MonitorRequest, type MonitorRequests } from './client.js';
 export { TableCache, valueEquals, rowEquals, type TableUpdates, type RowUpdate } from './replica.js';
-export { Database, backoffDelay, rankServer, type DatabaseOptions, type ServerInfo } from './database.js';
+export { Database, backoffDelay, rankServer, staleReason, planSpecs, describeMissing, type DatabaseOptions, type ServerInfo, type SyncStats, type Missing, type Freshness, type MonitorMethod } from './database.js';
 export { evaluateConditions } from './conditions.js';

@@ -285,6 +285,18 @@ export class TableCache {
     return changes;
   }
 
+  /** Takes over another cache's rows (after a schema change: a new plan, the same content to diff against). */
+  adopt(from: TableCache): void {
+    for (const [table, rows] of from.tables) this.tables.set(table, rows);
+  }
+
+  /** Number of row updates in a TableUpdates (for sync statistics). */
+  static countUpdates(updates: TableUpdates): number {
+    let n = 0;
+    for (const rows of updates.values()) n += rows.size;
+    return n;
+  }
+
   /** Forgets a table's rows (e.g. before a condition change is re-applied). */
   clearTable(table: string): void {
     this.tables.get(table)?.clear();

@@ -1,11 +1,11 @@
 // Clustered databases on a real 3-member RAFT NB: the Database prefers the leader, follows it when
-// the leader is stopped, and flags a follower cut off from its cluster as stale.
+// the leader is stopped, and flags a follower cut off from its cluster as stale (reason cut-off).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { OvnSandbox, clusterLeader, type OvsdbServerProcess } from '../../operator/sandbox/sandbox.js';
-import { Database, OvsdbError } from '../../operator/ovsdb/index.js';
+import { Database, OvsdbError, type StaleViewError } from '../../operator/ovsdb/index.js';
 import { until } from './helpers.js';
 
 const execFileP = promisify(execFile);
@@ -110,6 +110,10 @@ describe('Database on a RAFT cluster', () => {
     expect(err).toBeInstanceOf(OvsdbError);
     expect((err as OvsdbError).code).toBe('StaleView');
     expect((err as OvsdbError).message).toContain(follower.tcpRemote);
+    expect((err as StaleViewError).staleness).toMatchObject({ reason: 'cut-off', server: follower.tcpRemote, db: 'OVN_Northbound' });
+    expect((err as OvsdbError).message).toContain('cut off from its cluster');
+    expect(db.freshness()).toMatchObject({ fresh: false, reason: 'cut-off', server: follower.tcpRemote });
+    expect(db.status().staleness).toMatchObject({ reason: 'cut-off' });
     await expect(db.transact([{ op: 'comment', comment: 'x' }])).rejects.toMatchObject({ code: 'StaleView' });
 
     // opening with the whole list while only the cut-off member answers: a stale view, said so
@@ -122,5 +126,6 @@ describe('Database on a RAFT cluster', () => {
     for (const m of sandbox.nb.members) await m.start();
     await until(() => !db.status().stale, 'fresh again', 30_000);
     expect(() => db.assertFresh()).not.toThrow();
+    expect(db.freshness()).toMatchObject({ fresh: true });
   });
 });
