@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { EXIT } from '../cli.js';
 import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
-import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type RepairReport } from '../drift/index.js';
+import { checkJson, evaluate, planRepair, renderCheckText, StaleView, type Evaluation, type RepairReport } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
 import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -127,6 +127,8 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
   let views = readViews(dbs);
   let evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
   let repair: RepairReport | undefined;
+  // a stale view gives no verdicts, and a repair that cannot be confirmed is not a repair
+  if (isStale(evaluation)) return { code: EXIT.runtime, evaluation };
   if (opts.repair) {
     const plan = planRepair(opts.routes, views.nb, { adopt: opts.adopt });
     try {
@@ -139,10 +141,13 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
     views = readViews(dbs);
     evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
   }
+  if (isStale(evaluation)) return { code: EXIT.runtime, evaluation, ...(repair ? { repair } : {}) };
   // a route whose state is Unknown (a policy match ovn-drift cannot decide) is not in sync either
   const undecided = evaluation.routes.some((r) => r.state === 'Unknown');
   return { code: evaluation.findings.length > 0 || undecided ? EXIT.drift : EXIT.ok, evaluation, ...(repair ? { repair } : {}) };
 }
+
+const isStale = (ev: Evaluation) => ev.findings.some((f) => f.kind === StaleView);
 
 export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {
   if (output === 'json') write(`${JSON.stringify(checkJson(outcome.evaluation, outcome.repair), null, 2)}\n`);

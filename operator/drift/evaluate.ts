@@ -542,8 +542,14 @@ function globalFindings(nb: NbView, sb: SbView, lag: NorthdLag | undefined, rout
   const whole = (kind: DriftKind, message: string): Finding => ({ kind, route: '', router: '', prefix: '', expected: {}, actual: {}, message });
   if (nb.stale) out.push(whole(StaleView, `NB replica cannot be trusted: ${nb.stale}`));
   if (sb.stale) out.push(whole(StaleView, `SB replica cannot be trusted: ${sb.stale}`));
-  if (lag && !routeFindings.some((f) => f.kind === NorthdLagging)) out.push(whole(NorthdLagging, describeLag(lag)));
+  if (lag && !nb.stale && !sb.stale && !routeFindings.some((f) => f.kind === NorthdLagging)) out.push(whole(NorthdLagging, describeLag(lag)));
   return out;
+}
+
+/** A route with no verdict (the view it would be judged from may be stale). */
+function unknownRoute(resource: PodCIDRRoute, prefix: string): RouteState {
+  const spec = resource.spec;
+  return { route: resource.metadata.name, router: spec.router, prefix, policy: spec.policy, routeTable: spec.routeTable, inSync: false, state: 'Unknown', kinds: [], expected: { nexthop: spec.nexthop }, actual: {}, nb: [], findings: [] };
 }
 
 /**
@@ -553,8 +559,14 @@ function globalFindings(nb: NbView, sb: SbView, lag: NorthdLag | undefined, rout
 export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbView, now: Date): Evaluation {
   const lag = northdLag(nb, sb, now);
   const routes: RouteState[] = [];
+  const staleReason = nb.stale !== undefined ? `NB replica cannot be trusted: ${nb.stale}` : sb.stale !== undefined ? `SB replica cannot be trusted: ${sb.stale}` : undefined;
   for (const resource of desired) {
     for (const prefix of resource.spec.cidrs) {
+      if (staleReason !== undefined) {
+        // A copy that may be stale gives no verdict at all: every route is Unknown, only StaleView is said.
+        routes.push({ ...unknownRoute(resource, prefix), reason: staleReason });
+        continue;
+      }
       const f = gatherFacts(resource, prefix, nb, sb, lag);
       const findings = checkRoute(f, nb, sb).sort(compareFindings);
       const stale = nb.stale !== undefined || sb.stale !== undefined;
