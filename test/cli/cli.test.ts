@@ -50,7 +50,7 @@ describe('ovn-drift check', () => {
     const r = await cli('check', ...db(), '-f', manifest, '--output', 'json');
     expect(r.code).toBe(3);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['summary', 'findings']);
+    expect(Object.keys(out)).toEqual(['summary', 'findings', 'routes']);
     expect(out.summary).toMatchObject({ routes: 5, inSync: 4, outOfSync: 1 });
     expect(out.findings.map((f: { kind: string }) => f.kind)).toEqual(['FlowStale', 'NorthdLagging']);
     const f = out.findings[0];
