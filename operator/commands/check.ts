@@ -5,10 +5,11 @@
 // Wiring only: the decisions live in operator/drift, the I/O in operator/ovn/connect.ts.
 import { access, constants } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from '../cli.js';
 import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
-import { checkJson, evaluate, planRepair, renderCheckText, type Evaluation, type RepairReport } from '../drift/index.js';
+import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
 import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -34,6 +35,8 @@ ${CONNECTION_HELP}
   -f, --file PATH       manifest file or directory (repeatable)
   --repair              fix the NB routes ovn-drift owns or creates, wait for the SB, re-check
   --adopt               with --repair, also take over unowned rows for exactly these prefixes
+  --settle SECS         a flow finding with no evidence that ovn-northd is behind is re-read until it is
+                        gone or has lasted this long, then reported as drift (default 3; 0 disables)
 
 exit status: 0 in sync, 1 bad input or usage, 2 databases unreachable or runtime error, 3 drift remains`;
 
@@ -114,6 +117,35 @@ export interface CheckOptions extends ConnectionFlags {
   routes: PodCIDRRoute[];
   repair: boolean;
   adopt: boolean;
+  /** Settle window for flow findings without evidence that northd is behind (0 = off). */
+  settleMs?: number;
+}
+
+/** How often a check inside the settle window re-reads the (live) replicas. */
+const SETTLE_POLL_MS = 100;
+
+/**
+ * Evaluates, and while some routes have only flow findings with no evidence that northd is behind,
+ * re-reads the live replicas until those findings are gone or have lasted the window (a finding
+ * that changes restarts its window; the whole wait is bounded by three windows). Findings that
+ * outlasted the window are drift, with their age as NorthdLagging evidence.
+ */
+async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], settleMs: number): Promise<Evaluation> {
+  const memory: SettleMemory = new Map();
+  const start = Date.now();
+  const key = (r: { route: string; prefix: string }) => `${r.route}\u0000${r.prefix}`;
+  for (;;) {
+    const views = readViews(dbs);
+    const evaluation = evaluate(routes, views.nb, views.sb, new Date());
+    if (settleMs <= 0 || isStale(evaluation)) return evaluation;
+    const now = Date.now();
+    const { pending } = settle(evaluation.routes.map((r) => ({ key: key(r), findings: r.findings })), memory, now, settleMs);
+    if (pending.size === 0 || now - start >= 3 * settleMs) {
+      const evidence = evaluation.routes.map((r) => outlastedWindow(r.findings, memory.get(key(r)), now, settleMs)).filter((f): f is NonNullable<typeof f> => f !== undefined);
+      return addFindings(evaluation, evidence);
+    }
+    await sleep(SETTLE_POLL_MS);
+  }
 }
 
 export interface CheckOutcome {
@@ -123,10 +155,13 @@ export interface CheckOutcome {
 }
 
 /** The check itself, on open databases: evaluate, optionally repair and re-evaluate. */
-export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs'>): Promise<CheckOutcome> {
+export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs'>): Promise<CheckOutcome> {
+  const settleMs = opts.settleMs ?? 0;
   let views = readViews(dbs);
-  let evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
+  let evaluation = await settledEvaluation(dbs, opts.routes, settleMs);
   let repair: RepairReport | undefined;
+  // a stale view gives no verdicts, and a repair that cannot be confirmed is not a repair
+  if (isStale(evaluation)) return { code: EXIT.runtime, evaluation };
   if (opts.repair) {
     const plan = planRepair(opts.routes, views.nb, { adopt: opts.adopt });
     try {
@@ -136,13 +171,15 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
       if (!(err instanceof OvsdbError)) throw err;
       repair = { plan, applied: false, sbSynced: false, waitedMs: 0, error: `${err.code}: ${err.message}` };
     }
-    views = readViews(dbs);
-    evaluation = evaluate(opts.routes, views.nb, views.sb, new Date());
+    evaluation = await settledEvaluation(dbs, opts.routes, settleMs);
   }
+  if (isStale(evaluation)) return { code: EXIT.runtime, evaluation, ...(repair ? { repair } : {}) };
   // a route whose state is Unknown (a policy match ovn-drift cannot decide) is not in sync either
   const undecided = evaluation.routes.some((r) => r.state === 'Unknown');
   return { code: evaluation.findings.length > 0 || undecided ? EXIT.drift : EXIT.ok, evaluation, ...(repair ? { repair } : {}) };
 }
+
+const isStale = (ev: Evaluation) => ev.findings.some((f) => f.kind === StaleView);
 
 export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {
   if (output === 'json') write(`${JSON.stringify(checkJson(outcome.evaluation, outcome.repair), null, 2)}\n`);
@@ -154,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' } },
+      options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' }, settle: { type: 'string' } },
       allowPositionals: false,
     }));
   } catch (err) {
@@ -170,6 +207,7 @@ export async function run(argv: string[]): Promise<number> {
     flags = await connectionFlags(values, 'ovn-drift check');
     if (!values.file || values.file.length === 0) throw new UsageError('ovn-drift check: at least one -f PATH is required');
     if (values.adopt && !values.repair) throw new UsageError('ovn-drift check: --adopt only makes sense with --repair');
+    if (values.settle !== undefined && !/^\d+(\.\d+)?$/.test(values.settle)) throw new UsageError(`ovn-drift check: --settle: ${JSON.stringify(values.settle)} is not a number of seconds (0 disables)`);
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return EXIT.badInput;
@@ -201,7 +239,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   phase('NB and SB replicas synced');
   try {
-    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs });
+    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs, settleMs: Math.round(Number(values.settle ?? '3') * 1000) });
     phase('evaluated');
     printCheck(outcome, flags.output);
     phase('printed');

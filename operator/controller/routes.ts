@@ -16,7 +16,7 @@ import { routeDependencyKeys } from '../ovn/identities.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
 import { ConflictingRoute } from '../drift/kinds.js';
 import { planRemoval } from '../drift/removal.js';
-import { settle, type SettleMemory } from '../drift/settle.js';
+import { outlastedWindow, settle, type SettleMemory } from '../drift/settle.js';
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
 import { PODCIDRROUTES } from '../api/crds.js';
 import { REPAIRABLE, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../api/status.js';
@@ -212,8 +212,13 @@ export class RouteReconciler {
       const memory = this.settling.get(name) ?? new Map();
       this.settling.set(name, memory);
       const byPrefix = (p: string) => findings.filter((f) => f.route === name && f.prefix === p);
-      const result = settle(route.spec.cidrs.map((p) => ({ key: p, findings: byPrefix(p) })), memory, Date.now(), deps.settleMs ?? 10_000);
+      const nowMs = Date.now();
+      const windowMs = deps.settleMs ?? 10_000;
+      const result = settle(route.spec.cidrs.map((p) => ({ key: p, findings: byPrefix(p) })), memory, nowMs, windowMs);
       for (const k of [...memory.keys()]) if (!route.spec.cidrs.includes(k)) memory.delete(k);
+      // an NB route with no flow for longer than the window: evidence northd is behind, since then
+      const evidence = route.spec.cidrs.map((p) => outlastedWindow(byPrefix(p), memory.get(p), nowMs, windowMs)).filter((x): x is Finding => x !== undefined);
+      if (evidence.length > 0) findings = [...findings, ...evidence];
       if (result.pending.size > 0) {
         settlingPrefixes = new Map([...result.pending].map((p) => [p, byPrefix(p)]));
         findings = findings.filter((f) => !(f.route === name && result.pending.has(f.prefix)));

@@ -75,12 +75,16 @@ export interface Evaluation {
   summary: Summary;
 }
 
-/** How far ovn-northd is behind, from the nb_cfg counters (undefined when caught up). */
+/** Evidence that ovn-northd is behind (undefined when there is none). */
 export interface NorthdLag {
+  /** nb_cfg: NB_Global.nb_cfg ahead of SB_Global.nb_cfg. stage-hint: SB routing flows built from NB rows that no longer exist. */
+  evidence?: 'nb_cfg' | 'stage-hint';
   nbCfg: number;
   sbNbCfg: number;
   /** Milliseconds since northd last confirmed the SB in sync (NB_Global.sb_cfg_timestamp), if known. */
   sinceMs?: number;
+  /** stage-hint evidence: the dangling hints (first 8 hex digits of the vanished NB rows) and the prefixes of their flows. */
+  danglingHints?: { hint: string; prefix: string }[];
 }
 
 /** Everything the checks of one resource × prefix look at, gathered once. */
@@ -228,10 +232,44 @@ export function findRouteFlow(
 export function northdLag(nb: NbView, sb: SbView, now: Date): NorthdLag | undefined {
   if (nb.global.nbCfg <= sb.nbCfg) return undefined;
   const since = nb.global.sbCfgTimestamp > 0 ? now.getTime() - nb.global.sbCfgTimestamp : undefined;
-  return { nbCfg: nb.global.nbCfg, sbNbCfg: sb.nbCfg, ...(since !== undefined && since >= 0 ? { sinceMs: since } : {}) };
+  return { evidence: 'nb_cfg', nbCfg: nb.global.nbCfg, sbNbCfg: sb.nbCfg, ...(since !== undefined && since >= 0 ? { sinceMs: since } : {}) };
+}
+
+/**
+ * Flows on the router's datapath that static routes produced (stage-hint = first 8 hex digits of
+ * the NB row) whose NB row no longer exists: proof that northd has not caught up, whatever nb_cfg
+ * says (most CMSs never bump it). Connected-route flows carry the router port's hint: skipped.
+ */
+const danglingCache = new WeakMap<SbView, WeakMap<NbLogicalRouter, { hint: string; prefix: string }[]>>();
+
+export function danglingStageHints(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined): { hint: string; prefix: string }[] {
+  if (!datapath || !router) return [];
+  let bySb = danglingCache.get(sb);
+  if (!bySb) danglingCache.set(sb, (bySb = new WeakMap()));
+  const cached = bySb.get(router);
+  if (cached) return cached;
+  const found = findDanglingHints(sb, datapath, router);
+  bySb.set(router, found);
+  return found;
+}
+
+function findDanglingHints(sb: SbView, datapath: string, router: NbLogicalRouter): { hint: string; prefix: string }[] {
+  const known = new Set(router.staticRoutes.map((r) => r.uuid.slice(0, 8)));
+  const out: { hint: string; prefix: string }[] = [];
+  for (const flow of sb.routingFlows.get(datapath) ?? []) {
+    const hint = flow.stageHint;
+    if (!hint || flow.action.kind === 'connected' || flow.action.kind === 'other' || !flow.route) continue;
+    if (!known.has(hint.slice(0, 8))) out.push({ hint, prefix: flow.route.prefix.text });
+  }
+  return out;
 }
 
 function describeLag(l: NorthdLag): string {
+  if (l.evidence === 'stage-hint' && l.danglingHints) {
+    const which = l.danglingHints.slice(0, 3).map((d) => `${d.prefix} (stage-hint ${d.hint})`).join(', ');
+    const more = l.danglingHints.length > 3 ? ` and ${l.danglingHints.length - 3} more` : '';
+    return `ovn-northd has not caught up: SB routing flows ${which}${more} were built from NB Logical_Router_Static_Route rows that no longer exist (NB_Global.nb_cfg=${l.nbCfg}, SB_Global.nb_cfg=${l.sbNbCfg}: nothing bumped nb_cfg)`;
+  }
   const since = l.sinceMs !== undefined ? `, SB last confirmed in sync ${Math.round(l.sinceMs / 1000)}s ago` : '';
   return `ovn-northd has not caught up: NB_Global.nb_cfg=${l.nbCfg} but SB_Global.nb_cfg=${l.sbNbCfg}${since}`;
 }
@@ -255,6 +293,10 @@ export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, 
   const datapath = router ? routerDatapath(sb, router) : undefined;
   const flow = findRouteFlow(sb, datapath, spec, prefix, routeTableIds(sb, datapath, router, spec.routeTable));
   const hops = flow && datapath ? flowHops(sb, flow, datapath) : undefined;
+  if (!lag) {
+    const dangling = danglingStageHints(sb, datapath, router);
+    if (dangling.length > 0) lag = { evidence: 'stage-hint', nbCfg: nb.global.nbCfg, sbNbCfg: sb.nbCfg, danglingHints: dangling };
+  }
   const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, resolution, topology, expected, nbRoutes, actual: endpointOfHops(topology, spec.router, hops) };
   if (router) facts.router = router;
   if (resolution.chassis) facts.nexthopChassis = resolution.chassis;
@@ -543,8 +585,14 @@ function globalFindings(nb: NbView, sb: SbView, lag: NorthdLag | undefined, rout
   const whole = (kind: DriftKind, message: string): Finding => ({ kind, route: '', router: '', prefix: '', expected: {}, actual: {}, message });
   if (nb.stale) out.push(whole(StaleView, `NB replica cannot be trusted: ${nb.stale}`));
   if (sb.stale) out.push(whole(StaleView, `SB replica cannot be trusted: ${sb.stale}`));
-  if (lag && !routeFindings.some((f) => f.kind === NorthdLagging)) out.push(whole(NorthdLagging, describeLag(lag)));
+  if (lag && !nb.stale && !sb.stale && !routeFindings.some((f) => f.kind === NorthdLagging)) out.push(whole(NorthdLagging, describeLag(lag)));
   return out;
+}
+
+/** A route with no verdict (the view it would be judged from may be stale). */
+function unknownRoute(resource: PodCIDRRoute, prefix: string): RouteState {
+  const spec = resource.spec;
+  return { route: resource.metadata.name, router: spec.router, prefix, policy: spec.policy, routeTable: spec.routeTable, inSync: false, state: 'Unknown', kinds: [], expected: { nexthop: spec.nexthop }, actual: {}, nb: [], findings: [] };
 }
 
 /**
@@ -554,8 +602,14 @@ function globalFindings(nb: NbView, sb: SbView, lag: NorthdLag | undefined, rout
 export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbView, now: Date): Evaluation {
   const lag = northdLag(nb, sb, now);
   const routes: RouteState[] = [];
+  const staleReason = nb.stale !== undefined ? `NB replica cannot be trusted: ${nb.stale}` : sb.stale !== undefined ? `SB replica cannot be trusted: ${sb.stale}` : undefined;
   for (const resource of desired) {
     for (const prefix of resource.spec.cidrs) {
+      if (staleReason !== undefined) {
+        // A copy that may be stale gives no verdict at all: every route is Unknown, only StaleView is said.
+        routes.push({ ...unknownRoute(resource, prefix), reason: staleReason });
+        continue;
+      }
       const f = gatherFacts(resource, prefix, nb, sb, lag);
       const findings = checkRoute(f, nb, sb).sort(compareFindings);
       const stale = nb.stale !== undefined || sb.stale !== undefined;
@@ -599,4 +653,20 @@ export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbVie
       checkedAt: now.toISOString(),
     },
   };
+}
+
+/** The evaluation with findings added to their routes (e.g. evidence found after the settle window). */
+export function addFindings(ev: Evaluation, extra: readonly Finding[]): Evaluation {
+  if (extra.length === 0) return ev;
+  const routes = ev.routes.map((r) => {
+    const mine = extra.filter((f) => f.route === r.route && f.prefix === r.prefix && f.router === r.router);
+    if (mine.length === 0) return r;
+    const findings = [...r.findings, ...mine].sort(compareFindings);
+    return { ...r, findings, kinds: [...new Set(findings.map((x) => x.kind))], inSync: false, state: 'Drifted' as const };
+  });
+  const findings = [...ev.findings, ...extra].sort(compareFindings);
+  const kinds: Partial<Record<DriftKind, number>> = {};
+  for (const f of findings) kinds[f.kind] = (kinds[f.kind] ?? 0) + 1;
+  const inSync = routes.filter((r) => r.inSync).length;
+  return { findings, routes, summary: { ...ev.summary, findings: findings.length, kinds, inSync, outOfSync: routes.length - inSync } };
 }

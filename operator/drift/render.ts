@@ -61,6 +61,11 @@ export function renderRepairText(r: RepairReport): string {
 }
 
 export function renderCheckText(ev: Evaluation, repair?: RepairReport): string {
+  const stale = ev.findings.filter((f) => f.kind === 'StaleView');
+  if (stale.length > 0) {
+    // no verdicts from a copy that may be stale: say which server and why, nothing else
+    return [...stale.map(findingLine), '', `no route verdicts given: ${ev.routes.length} route${ev.routes.length === 1 ? '' : 's'} Unknown until the view is fresh`].join('\n');
+  }
   const rows: string[][] = [['ROUTER', 'PREFIX', 'EXPECTED (nexthop @ hypervisor)', '', 'ACTUAL (SB flow)', 'STATUS']];
   for (const r of ev.routes) {
     const status = r.inSync ? 'in sync' : r.state === 'Unknown' && r.kinds.length === 0 ? 'unknown' : r.kinds.join(', ');

@@ -5,7 +5,7 @@
 // (evidence northd is behind), an NB mismatch, a port or chassis problem — is drift at once.
 // The window restarts when the finding changes (other kinds, or the flow now says another
 // nexthop). Pure: the memory is plain data, time is passed in; must not import I/O code.
-import { FlowMissing, FlowStale, type Finding } from './kinds.js';
+import { FlowMissing, FlowStale, NorthdLagging, type Finding } from './kinds.js';
 
 /** Finding kinds that may be a flow northd has not compiled yet. */
 export const SETTLING_KINDS: ReadonlySet<string> = new Set([FlowMissing, FlowStale]);
@@ -36,9 +36,15 @@ function signature(findings: readonly Finding[]): string {
   return [...new Set(findings.map((f) => `${f.kind}>${f.actual.nexthop ?? ''}`))].sort().join('|');
 }
 
-/** True when every finding of the route is a flow finding (and there is at least one). */
+/**
+ * The text evaluate puts in a FlowMissing whose nexthop no router port reaches: northd builds no
+ * flow for it by design ("No path for static route"), so there is nothing to wait for.
+ */
+const NO_PATH = 'No path for static route';
+
+/** True when every finding of the route is a flow finding northd may still be compiling (and there is one). */
 export function settles(findings: readonly Finding[]): boolean {
-  return findings.length > 0 && findings.every((f) => SETTLING_KINDS.has(f.kind));
+  return findings.length > 0 && findings.every((f) => SETTLING_KINDS.has(f.kind) && !f.message.includes(NO_PATH));
 }
 
 /**
@@ -66,4 +72,26 @@ export function settle(routes: readonly SettleInput[], memory: SettleMemory, now
     }
   }
   return nextAtMs === undefined ? { pending } : { pending, nextAtMs };
+}
+
+/**
+ * After the window: a flow finding that outlasted it is drift. An NB route that has had no flow for
+ * longer than the window is itself evidence that ovn-northd is behind (unless northd deliberately
+ * builds no flow: a nexthop no router port reaches). A FlowStale that outlasts it stays FlowStale
+ * (its evidence, if any, is the flow's stage-hint naming a vanished NB row).
+ * Returns the NorthdLagging finding to add, measured from when the finding was first seen.
+ */
+export function outlastedWindow(findings: readonly Finding[], entry: SettleEntry | undefined, nowMs: number, windowMs: number): Finding | undefined {
+  if (!entry || windowMs <= 0 || nowMs - entry.sinceMs < windowMs || !findings.length || !findings.every((f) => f.kind === FlowMissing)) return undefined;
+  const f = findings[0]!;
+  const secs = Math.round((nowMs - entry.sinceMs) / 1000);
+  return {
+    kind: NorthdLagging,
+    route: f.route,
+    router: f.router,
+    prefix: f.prefix,
+    expected: f.expected,
+    actual: f.actual,
+    message: `ovn-northd has not compiled the NB route for ${f.prefix} for ${secs}s (since ${new Date(entry.sinceMs).toISOString()}, longer than the settle window): is ovn-northd running and connected? (nothing bumped nb_cfg, so the counters cannot show it)`,
+  };
 }
