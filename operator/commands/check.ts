@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from '../cli.js';
 import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
-import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
+import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
 import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -35,6 +35,9 @@ ${CONNECTION_HELP}
   -f, --file PATH       manifest file or directory (repeatable)
   --repair              fix the NB routes ovn-drift owns or creates, wait for the SB, re-check
   --adopt               with --repair, also take over unowned rows for exactly these prefixes
+  --chassis-down-after SECS
+                        a nexthop's chassis whose ovn-controller has not confirmed the newest nb_cfg for
+                        this long is down: NexthopDown (default 60)
   --settle SECS         a flow finding with no evidence that ovn-northd is behind is re-read until it is
                         gone or has lasted this long, then reported as drift (default 3; 0 disables)
 
@@ -119,6 +122,7 @@ export interface CheckOptions extends ConnectionFlags {
   adopt: boolean;
   /** Settle window for flow findings without evidence that northd is behind (0 = off). */
   settleMs?: number;
+  chassisDownAfterMs?: number;
 }
 
 /** How often a check inside the settle window re-reads the (live) replicas. */
@@ -130,13 +134,13 @@ const SETTLE_POLL_MS = 100;
  * that changes restarts its window; the whole wait is bounded by three windows). Findings that
  * outlasted the window are drift, with their age as NorthdLagging evidence.
  */
-async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], settleMs: number): Promise<Evaluation> {
+async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], settleMs: number, opts: EvaluateOptions): Promise<Evaluation> {
   const memory: SettleMemory = new Map();
   const start = Date.now();
   const key = (r: { route: string; prefix: string }) => `${r.route}\u0000${r.prefix}`;
   for (;;) {
     const views = readViews(dbs);
-    const evaluation = evaluate(routes, views.nb, views.sb, new Date());
+    const evaluation = evaluate(routes, views.nb, views.sb, new Date(), opts);
     if (settleMs <= 0 || isStale(evaluation)) return evaluation;
     const now = Date.now();
     const { pending } = settle(evaluation.routes.map((r) => ({ key: key(r), findings: r.findings })), memory, now, settleMs);
@@ -155,10 +159,11 @@ export interface CheckOutcome {
 }
 
 /** The check itself, on open databases: evaluate, optionally repair and re-evaluate. */
-export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs'>): Promise<CheckOutcome> {
+export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs' | 'chassisDownAfterMs'>): Promise<CheckOutcome> {
   const settleMs = opts.settleMs ?? 0;
+  const evalOpts: EvaluateOptions = opts.chassisDownAfterMs !== undefined ? { chassisDownAfterMs: opts.chassisDownAfterMs } : {};
   let views = readViews(dbs);
-  let evaluation = await settledEvaluation(dbs, opts.routes, settleMs);
+  let evaluation = await settledEvaluation(dbs, opts.routes, settleMs, evalOpts);
   let repair: RepairReport | undefined;
   // a stale view gives no verdicts, and a repair that cannot be confirmed is not a repair
   if (isStale(evaluation)) return { code: EXIT.runtime, evaluation };
@@ -171,7 +176,7 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
       if (!(err instanceof OvsdbError)) throw err;
       repair = { plan, applied: false, sbSynced: false, waitedMs: 0, error: `${err.code}: ${err.message}` };
     }
-    evaluation = await settledEvaluation(dbs, opts.routes, settleMs);
+    evaluation = await settledEvaluation(dbs, opts.routes, settleMs, evalOpts);
   }
   if (isStale(evaluation)) return { code: EXIT.runtime, evaluation, ...(repair ? { repair } : {}) };
   // a route whose state is Unknown (a policy match ovn-drift cannot decide) is not in sync either
@@ -191,7 +196,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' }, settle: { type: 'string' } },
+      options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' }, settle: { type: 'string' }, 'chassis-down-after': { type: 'string' } },
       allowPositionals: false,
     }));
   } catch (err) {
@@ -207,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     flags = await connectionFlags(values, 'ovn-drift check');
     if (!values.file || values.file.length === 0) throw new UsageError('ovn-drift check: at least one -f PATH is required');
     if (values.adopt && !values.repair) throw new UsageError('ovn-drift check: --adopt only makes sense with --repair');
+    if (values['chassis-down-after'] !== undefined && !/^\d+(\.\d+)?$/.test(values['chassis-down-after'])) throw new UsageError(`ovn-drift check: --chassis-down-after: ${JSON.stringify(values['chassis-down-after'])} is not a number of seconds`);
     if (values.settle !== undefined && !/^\d+(\.\d+)?$/.test(values.settle)) throw new UsageError(`ovn-drift check: --settle: ${JSON.stringify(values.settle)} is not a number of seconds (0 disables)`);
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
@@ -239,7 +245,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   phase('NB and SB replicas synced');
   try {
-    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs, settleMs: Math.round(Number(values.settle ?? '3') * 1000) });
+    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs, settleMs: Math.round(Number(values.settle ?? '3') * 1000), chassisDownAfterMs: Math.round(Number(values['chassis-down-after'] ?? '60') * 1000) });
     phase('evaluated');
     printCheck(outcome, flags.output);
     phase('printed');

@@ -37,6 +37,8 @@ flags (environment fallback in parentheses):
                           finalizer is removed anyway, with a Warning Event naming the rows left behind (default 5m)
   --settle D              a flow finding with no evidence that ovn-northd is behind is Pending (Reconciling,
                           no Event) until it persisted this long (default 10s; 0 disables)
+  --chassis-down-after D  a nexthop's chassis that has not confirmed the newest nb_cfg this long is down:
+                          NexthopDown (default 60s; judged from NB_Global/Chassis_Private timestamps)
   --workers N             concurrent PodCIDRRoute reconciles (default 4)
   --agent-stale-after D   a node agent report older than this fails the node (default 15m)
   --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
@@ -81,6 +83,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         'finalizer-timeout': { type: 'string' },
         workers: { type: 'string' },
         settle: { type: 'string' },
+        'chassis-down-after': { type: 'string' },
         'agent-stale-after': { type: 'string' },
         'agent-missing-grace': { type: 'string' },
         'metrics-addr': { type: 'string' },
@@ -142,6 +145,9 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   const settleText = values.settle ?? '10s';
   const settleMs = settleText === '0' ? 0 : parseDuration(settleText);
   if (settleMs === undefined) problems.push(`--settle: ${JSON.stringify(settleText)} is not a duration (e.g. 10s, 0 to disable)`);
+  const downText = values['chassis-down-after'] ?? '60s';
+  const chassisDownAfterMs = parseDuration(downText);
+  if (chassisDownAfterMs === undefined) problems.push(`--chassis-down-after: ${JSON.stringify(downText)} is not a duration (e.g. 60s)`);
   const workers = Number(values.workers ?? '4');
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(values.workers)} is not a whole number from 1 to 64`);
   const policyTiming: { staleAfterMs?: number; missingGraceMs?: number } = {};
@@ -186,6 +192,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     ...(finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs } : {}),
     workers,
     ...(settleMs !== undefined ? { settleMs } : {}),
+    ...(chassisDownAfterMs !== undefined ? { chassisDownAfterMs } : {}),
     policyTiming,
     eventNamespace: values['event-namespace'] ?? 'default',
     logger,

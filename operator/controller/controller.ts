@@ -49,6 +49,8 @@ export interface ControllerOptions {
   repairTimeoutMs?: number;
   /** Settle window for flow findings without evidence that northd is behind (default 10 s; 0 = off). */
   settleMs?: number;
+  /** A nexthop's chassis that has not confirmed the newest nb_cfg this long is down (default 60 s). */
+  chassisDownAfterMs?: number;
   /** How long a deleted PodCIDRRoute (deletionPolicy Delete) waits for OVN before its finalizer is dropped (default 5 min). */
   finalizerTimeoutMs?: number;
   /** Concurrent PodCIDRRoute reconciles (default 4); a repair waiting for the SB never holds a worker. */
@@ -126,6 +128,7 @@ export class Controller {
       ...(opts.repairTimeoutMs !== undefined ? { repairTimeoutMs: opts.repairTimeoutMs } : {}),
       ...(opts.finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs: opts.finalizerTimeoutMs } : {}),
       ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+      ...(opts.chassisDownAfterMs !== undefined ? { chassisDownAfterMs: opts.chassisDownAfterMs } : {}),
       ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}),
     });
     this.policyReconciler = new PolicyReconciler({

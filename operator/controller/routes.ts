@@ -52,6 +52,8 @@ export interface RouteReconcilerDeps {
   repairTimeoutMs?: number;
   /** Settle window for flow findings without evidence that northd is behind (default 10 s; 0 = off). */
   settleMs?: number;
+  /** A nexthop's chassis that has not confirmed the newest nb_cfg this long is down (default 60 s). */
+  chassisDownAfterMs?: number;
   /** How long a deleted resource waits for OVN before its finalizer is dropped anyway (default 5 min). */
   finalizerTimeoutMs?: number;
   onReconcile?: (names: string[]) => void;
@@ -88,7 +90,11 @@ export class RouteReconciler {
   private readonly totals = { states: {} as Record<string, number>, kinds: {} as Record<string, number> };
   readonly stats = { batches: 0, evaluated: 0, statusWrites: 0, repairs: 0, gatherMs: 0, evaluateMs: 0, renderMs: 0, writeMs: 0 };
 
-  constructor(private readonly deps: RouteReconcilerDeps) {}
+  private readonly evalOpts: { chassisDownAfterMs?: number };
+
+  constructor(private readonly deps: RouteReconcilerDeps) {
+    this.evalOpts = deps.chassisDownAfterMs !== undefined ? { chassisDownAfterMs: deps.chassisDownAfterMs } : {};
+  }
 
   /** Remember when a change that concerns `name` was seen (the earliest one counts). */
   marked(name: string, t: number): void {
@@ -160,7 +166,7 @@ export class RouteReconciler {
     const read = () => gatherViews(replicas.nb, replicas.sb, replicas.openError, scope);
     let views = read();
     const te = performance.now();
-    let evaluation: Evaluation | undefined = views.ok && route ? evaluate([route], views.nb, views.sb, now) : undefined;
+    let evaluation: Evaluation | undefined = views.ok && route ? evaluate([route], views.nb, views.sb, now, this.evalOpts) : undefined;
     const tr = performance.now();
     this.stats.gatherMs += te - tg;
     this.stats.evaluateMs += tr - te;
@@ -198,7 +204,7 @@ export class RouteReconciler {
             repair = { ok: false, changed: 0, message: (err as Error).message };
             log.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, 'repair failed');
             views = read();
-            evaluation = views.ok ? evaluate([route], views.nb, views.sb, new Date()) : undefined;
+            evaluation = views.ok ? evaluate([route], views.nb, views.sb, new Date(), this.evalOpts) : undefined;
           }
         }
       }

@@ -4,11 +4,13 @@
 // Pure: no I/O, no clock (time is passed in); must not import the OVSDB client.
 import type { PodCIDRRoute, PodCIDRRouteSpec } from '../api/podcidrroute.js';
 import { canonicalIp, comparePrefixText, parseIp, parsePrefix, prefixContains, type Prefix } from '../ovn/ip.js';
-import type { NbLogicalRouter, NbStaticRoute, NbView } from '../ovn/nb.js';
+import type { NbBfd, NbLogicalRouter, NbStaticRoute, NbView } from '../ovn/nb.js';
 import { ecmpKey, routingFlowKey, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
 import { topologyOf, type NexthopResolution, type Topology } from '../ovn/topology.js';
 import { parsePolicyMatch, policyCovers, subtractPrefix } from '../ovn/policy.js';
 import {
+  BfdDown,
+  NexthopDown,
   ChassisMismatch,
   ConflictingRoute,
   DRIFT_KINDS,
@@ -108,6 +110,52 @@ export interface RouteFacts {
   flowNexthops?: string[];
   actual: Endpoint;
   lag?: NorthdLag;
+  /** Why the desired nexthop is down (port not up, or its chassis stopped answering), if it is. */
+  down?: string;
+  /** NB routes for this prefix whose BFD session is down (northd withdraws them by design). */
+  bfdDown: { route: NbStaticRoute; session: NbBfd }[];
+}
+
+/** What an evaluation needs beyond the views and the time. */
+export interface EvaluateOptions {
+  /** A chassis whose Chassis_Private.nb_cfg stays behind SB_Global.nb_cfg longer than this is down (default 60 s). */
+  chassisDownAfterMs?: number;
+}
+
+export const DEFAULT_CHASSIS_DOWN_AFTER_MS = 60_000;
+
+/**
+ * Whether the port carrying the nexthop (or its chassis) is down: Port_Binding.up=false on a bound
+ * switch port, or a chassis whose ovn-controller has not confirmed the newest nb_cfg for longer
+ * than `downAfterMs` — judged from the timestamps the databases carry (NB_Global.nb_cfg_timestamp,
+ * written by northd when it saw that nb_cfg; Chassis_Private.nb_cfg_timestamp, written by the
+ * chassis' ovn-controller), so clock skew between those hosts and this one shifts the verdict by
+ * that skew. Where nothing bumps nb_cfg (SB_Global.nb_cfg = 0) chassis liveness is unknown.
+ */
+export function nexthopDown(res: NexthopResolution, nb: NbView, sb: SbView, nowMs: number, downAfterMs: number): string | undefined {
+  const port = res.port;
+  const ch = res.chassis;
+  if (!port || !ch) return undefined;
+  if (port.kind === 'Logical_Switch_Port') {
+    const pb = sb.portBindings.get(port.name);
+    if (pb?.chassis && pb.up === false) return `nexthop ${res.nexthop} is on port ${port.name}, bound to chassis ${ch.name} but not up (Port_Binding.up=false): the VM, or ovn-controller on that hypervisor, is down`;
+  }
+  const confirmed = sb.chassisNbCfg.get(ch.name);
+  if (confirmed === undefined || sb.nbCfg === 0 || confirmed >= sb.nbCfg) return undefined;
+  const since = nb.global.nbCfgTimestamp;
+  if (!since || nowMs - since < downAfterMs) return undefined;
+  const last = sb.chassisNbCfgTimestamp.get(ch.name);
+  return `chassis ${ch.name}${ch.hostname ? ` (${ch.hostname})` : ''} of nexthop ${res.nexthop} has not confirmed nb_cfg ${sb.nbCfg} (Chassis_Private.nb_cfg=${confirmed}) for ${Math.round((nowMs - since) / 1000)}s${last ? `, last confirmed ${new Date(last).toISOString()}` : ''}: its ovn-controller is not answering (the hypervisor may be dead)`;
+}
+
+/** NB routes whose BFD session is down: northd gives them no flow (or drops them from their ECMP group). */
+function bfdDownRoutes(nb: NbView, routes: readonly NbStaticRoute[]): { route: NbStaticRoute; session: NbBfd }[] {
+  const out: { route: NbStaticRoute; session: NbBfd }[] = [];
+  for (const route of routes) {
+    const session = route.bfdUuid ? nb.bfd.get(route.bfdUuid) : undefined;
+    if (session && (session.status === 'down' || session.status === 'admin_down')) out.push({ route, session });
+  }
+  return out;
 }
 
 type Check = (f: RouteFacts, nb: NbView, sb: SbView) => { findings: Finding[]; stop?: boolean };
@@ -279,7 +327,7 @@ const sameNexthop = (a: string, b: string) => canonicalIp(a) === canonicalIp(b);
 // ---------------------------------------------------------------------------------------------
 // Gathering: one RouteFacts per resource × prefix, plain data.
 
-export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbView, lag: NorthdLag | undefined): RouteFacts {
+export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbView, lag: NorthdLag | undefined, now: Date = new Date(), opts: EvaluateOptions = {}): RouteFacts {
   const spec = resource.spec;
   const topology = topologyOf(nb, sb);
   const router = nb.routers.get(spec.router);
@@ -297,7 +345,9 @@ export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, 
     const dangling = danglingStageHints(sb, datapath, router);
     if (dangling.length > 0) lag = { evidence: 'stage-hint', nbCfg: nb.global.nbCfg, sbNbCfg: sb.nbCfg, danglingHints: dangling };
   }
-  const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, resolution, topology, expected, nbRoutes, actual: endpointOfHops(topology, spec.router, hops) };
+  const facts: RouteFacts = { resource: resource.metadata.name, spec, prefix, resolution, topology, expected, nbRoutes, actual: endpointOfHops(topology, spec.router, hops), bfdDown: bfdDownRoutes(nb, nbRoutes) };
+  const down = nexthopDown(resolution, nb, sb, now.getTime(), opts.chassisDownAfterMs ?? DEFAULT_CHASSIS_DOWN_AFTER_MS);
+  if (down) facts.down = down;
   if (router) facts.router = router;
   if (resolution.chassis) facts.nexthopChassis = resolution.chassis;
   if (flow) facts.flow = flow;
@@ -395,8 +445,20 @@ function unreachableHint(f: RouteFacts): string {
     : '';
 }
 
+const checkNexthopDown: Check = (f) => (f.down ? { findings: [finding(f, NexthopDown, f.expected, f.down)] } : { findings: [] });
+
+/** The routes northd builds flows for: BFD-down routes are withdrawn by design. */
+const liveRoutes = (f: RouteFacts) => f.nbRoutes.filter((r) => !f.bfdDown.some((d) => d.route === r));
+
+const checkBfd: Check = (f) => ({
+  findings: f.bfdDown.map(({ route, session }) =>
+    finding(f, BfdDown, f.flow ? f.actual : {},
+      `NB route ${f.prefix} via ${route.nexthop} on ${f.spec.router} is BFD-monitored and its session is ${session.status} (BFD ${session.uuid.slice(0, 8)}: logical port ${session.logicalPort}, dst ${session.dstIp}): ovn-northd withdrew it from the SB by design`),
+  ),
+});
+
 const checkFlowExists: Check = (f) => {
-  if (f.nbRoutes.length === 0 || f.flow) return { findings: [] };
+  if (liveRoutes(f).length === 0 || f.flow) return { findings: [] };
   const lag = f.lag ? `; ${describeLag(f.lag)}` : '';
   return {
     findings: [finding(f, FlowMissing, {}, `SB has no ${'lr_in_ip_routing'} flow for ${f.prefix} on the datapath of ${f.spec.router}${unreachableHint(f)}${lag}`)],
@@ -404,8 +466,8 @@ const checkFlowExists: Check = (f) => {
 };
 
 const checkFlowCurrent: Check = (f) => {
-  if (f.nbRoutes.length === 0 || !f.flow) return { findings: [] };
-  const want = new Set(f.nbRoutes.map((r) => (r.discard ? 'discard' : canonicalIp(r.nexthop))));
+  if (liveRoutes(f).length === 0 || !f.flow) return { findings: [] };
+  const want = new Set(liveRoutes(f).map((r) => (r.discard ? 'discard' : canonicalIp(r.nexthop))));
   const got = new Set((f.flowNexthops ?? []).map((n) => (n === 'discard' ? n : canonicalIp(n))));
   if (want.size === got.size && [...want].every((n) => got.has(n))) return { findings: [] };
   const flowSays = f.flowNexthops ? `routes ${f.prefix} to ${f.flowNexthops.join(', ')}` : `does not route ${f.prefix} to a nexthop (${f.flow.actions})`;
@@ -544,10 +606,12 @@ export const CHECKS: readonly [string, Check][] = [
   ['routerExists', checkRouterExists],
   ['nexthopPort', checkNexthopPort],
   ['nexthopBinding', checkNexthopBinding],
+  ['nexthopDown', checkNexthopDown],
   ['expectedChassis', checkExpectedChassis],
   ['routeExists', checkRouteExists],
   ['nexthop', checkNexthop],
   ['competingRoutes', checkCompetingRoutes],
+  ['bfd', checkBfd],
   ['flowExists', checkFlowExists],
   ['flowCurrent', checkFlowCurrent],
   ['policies', checkPolicies],
@@ -599,7 +663,7 @@ function unknownRoute(resource: PodCIDRRoute, prefix: string): RouteState {
  * Compares desired PodCIDRRoutes with the NB and SB views at `now`: one RouteState per
  * resource × prefix and the sorted list of findings.
  */
-export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbView, now: Date): Evaluation {
+export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbView, now: Date, opts: EvaluateOptions = {}): Evaluation {
   const lag = northdLag(nb, sb, now);
   const routes: RouteState[] = [];
   const staleReason = nb.stale !== undefined ? `NB replica cannot be trusted: ${nb.stale}` : sb.stale !== undefined ? `SB replica cannot be trusted: ${sb.stale}` : undefined;
@@ -610,7 +674,7 @@ export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbVie
         routes.push({ ...unknownRoute(resource, prefix), reason: staleReason });
         continue;
       }
-      const f = gatherFacts(resource, prefix, nb, sb, lag);
+      const f = gatherFacts(resource, prefix, nb, sb, lag, now, opts);
       const findings = checkRoute(f, nb, sb).sort(compareFindings);
       const stale = nb.stale !== undefined || sb.stale !== undefined;
       const state: RouteStateName = stale || (findings.length === 0 && f.unknown) ? 'Unknown' : findings.length > 0 ? 'Drifted' : 'InSync';

@@ -75,6 +75,12 @@ function keysOfRow(table: string, row: Row, out: Affected): void {
     case 'Encap':
       out.keys.add(key('chassis', str(row.chassis_name)));
       return;
+    case 'BFD': {
+      // a BFD session matters to the resources whose nexthop it monitors
+      const ip = str(row.dst_ip);
+      if (parseIp(ip)) out.keys.add(key('nexthop', canonicalIp(ip)));
+      return;
+    }
     case 'Chassis_Private':
       out.keys.add(key('chassis', str(row.name)));
       return;

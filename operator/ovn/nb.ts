@@ -28,6 +28,8 @@ export interface NbStaticRoute {
   discard: boolean;
   /** The route is BFD-monitored (bfd column set). */
   bfd: boolean;
+  /** The NB BFD row monitoring it, when set. */
+  bfdUuid?: Uuid;
   externalIds: Record<string, string>;
   /** ovndrift.io/owner, when ovn-drift owns the row. */
   owner?: string;
@@ -141,8 +143,19 @@ export interface NbView {
   /** Routers by Logical_Router_Port name. */
   routerOfPort: ReadonlyMap<string, string>;
   global: NbGlobal;
+  /** NB BFD sessions by uuid (status: up, down, init, admin_down). */
+  bfd: ReadonlyMap<Uuid, NbBfd>;
   /** Set when the replica is a follower cut off from its cluster. */
   stale?: string;
+}
+
+/** An NB BFD row: the session ovn-controller runs for a BFD-monitored route. */
+export interface NbBfd {
+  uuid: Uuid;
+  logicalPort: string;
+  dstIp: string;
+  /** up, down, init or admin_down ("" when ovn-controller has not reported yet). */
+  status: string;
 }
 
 export function nbView(source: RowSource): NbView {
@@ -180,6 +193,7 @@ export function nbView(source: RowSource): NbView {
         ecmpSymmetricReply: strMap(row.options).ecmp_symmetric_reply === 'true',
         discard: str(row.nexthop) === 'discard',
         bfd: strSet(row.bfd).length > 0,
+        ...(strSet(row.bfd)[0] ? { bfdUuid: strSet(row.bfd)[0] } : {}),
         externalIds,
         row,
       };
@@ -290,7 +304,9 @@ export function nbView(source: RowSource): NbView {
   };
   const addressSets = new Map<string, string[]>();
   for (const a of sortedRows(source, 'Address_Set')) if (!addressSets.has(str(a.name))) addressSets.set(str(a.name), strSet(a.addresses));
-  return { routers, staticRoutes, ipIndex, addressSets, switches, switchPorts, routerPorts, routerOfPort, global, ...(stale ? { stale } : {}) };
+  const bfd = new Map<Uuid, NbBfd>();
+  for (const b of sortedRows(source, 'BFD')) bfd.set(b._uuid, { uuid: b._uuid, logicalPort: str(b.logical_port), dstIp: str(b.dst_ip), status: str(b.status) });
+  return { routers, staticRoutes, ipIndex, addressSets, switches, switchPorts, routerPorts, routerOfPort, global, bfd, ...(stale ? { stale } : {}) };
 }
 
 /** Ports carrying `ip` (switch ports first), or []. */

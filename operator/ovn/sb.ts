@@ -131,6 +131,8 @@ export interface SbView {
   macBindings: ReadonlyMap<string, SbMacBinding[]>;
   /** Chassis_Private.nb_cfg by chassis name (what each ovn-controller has caught up to). */
   chassisNbCfg: ReadonlyMap<string, number>;
+  /** Chassis_Private.nb_cfg_timestamp by chassis name: when that ovn-controller last caught up (ms). */
+  chassisNbCfgTimestamp: ReadonlyMap<string, number>;
   /** SB_Global.nb_cfg: the NB_Global.nb_cfg northd has reflected into the SB. */
   nbCfg: number;
   stale?: string;
@@ -278,7 +280,11 @@ export function sbView(source: RowSource): SbView {
   }
 
   const chassisNbCfg = new Map<string, number>();
-  for (const cp of sortedRows(source, 'Chassis_Private')) chassisNbCfg.set(str(cp.name), num(cp.nb_cfg));
+  const chassisNbCfgTimestamp = new Map<string, number>();
+  for (const cp of sortedRows(source, 'Chassis_Private')) {
+    chassisNbCfg.set(str(cp.name), num(cp.nb_cfg));
+    chassisNbCfgTimestamp.set(str(cp.name), num(cp.nb_cfg_timestamp));
+  }
 
   const g = sortedRows(source, 'SB_Global')[0];
   return {
@@ -295,6 +301,7 @@ export function sbView(source: RowSource): SbView {
     haChassisGroups,
     macBindings,
     chassisNbCfg,
+    chassisNbCfgTimestamp,
     nbCfg: num(g?.nb_cfg),
     ...(stale ? { stale } : {}),
   };

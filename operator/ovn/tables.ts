@@ -16,6 +16,8 @@ export const NB_TABLES: TableSpec[] = [
   { table: 'Logical_Router_Port', columns: ['name', 'mac', 'networks', 'peer', 'options'] },
   { table: 'Logical_Switch', columns: ['name', 'ports'] },
   { table: 'Logical_Switch_Port', columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'port_security', 'options'] },
+  // BFD sessions of BFD-monitored static routes (OVN >= 21.03; a server without it degrades BfdDown)
+  { table: 'BFD', columns: ['logical_port', 'dst_ip', 'status'] },
 ];
 
 /**
@@ -46,5 +48,5 @@ export const SB_TABLES: TableSpec[] = [
   { table: 'MAC_Binding', columns: ['logical_port', 'ip', 'mac', 'datapath', 'timestamp'] },
   { table: 'Chassis', columns: ['name', 'hostname', 'encaps'] },
   { table: 'Encap', columns: ['type', 'ip', 'options', 'chassis_name'] },
-  { table: 'Chassis_Private', columns: ['name', 'chassis', 'nb_cfg'] },
+  { table: 'Chassis_Private', columns: ['name', 'chassis', 'nb_cfg', 'nb_cfg_timestamp'] },
 ];

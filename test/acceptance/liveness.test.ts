@@ -82,6 +82,57 @@ describe('northd liveness without nb_cfg (OVN 23.03, local)', () => {
     }
   });
 
+  it('BfdDown: a BFD-monitored route whose session is down has no flow by design; named, not blamed on northd', async () => {
+    const bfd = (await sb.nbctl('create', 'BFD', 'logical_port=r1-ls1', 'dst_ip=10.61.0.10')).trim();
+    await sb.nbctl(`--bfd=${bfd}`, 'lr-route-add', 'r1', '10.66.0.0/24', '10.61.0.10');
+    await waitSb(sb); // with no ovn-controller answering, northd marks the session down and withdraws the route
+    expect((await sb.nbctl('get', 'BFD', bfd, 'status')).trim()).toBe('down');
+    const f = await md.write('bfd.yaml', pcr('bfd', { router: 'r1', nexthop: '10.61.0.10', cidrs: ['10.66.0.0/24'] }));
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'json', '--settle', '30']);
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(kinds(rep)).toEqual(['BfdDown']);
+    expect(rep.findings[0]!.message).toMatch(/session is down .*logical port r1-ls1, dst 10\.61\.0\.10/);
+  });
+
+  it('NexthopDown: the nexthop port is bound but not up (Port_Binding.up=false)', async () => {
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.67.0.0/24', '10.61.0.11');
+    await sb.sbctl('set', 'Port_Binding', 'vmB', 'up=false');
+    try {
+      const f = await md.write('down.yaml', pcr('down', { router: 'r1', nexthop: '10.61.0.11', cidrs: ['10.67.0.0/24'] }));
+      const r = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+      expect(r.code, describeRun(r)).toBe(3);
+      const rep = parseReport(r);
+      expect(kinds(rep)).toEqual(['NexthopDown']);
+      expect(rep.findings[0]!.message).toContain('vmB');
+      expect(rep.findings[0]!.message).toContain('Port_Binding.up=false');
+    } finally {
+      await sb.sbctl('set', 'Port_Binding', 'vmB', 'up=true');
+    }
+  });
+
+  it('NexthopDown: the chassis stopped confirming nb_cfg (Chassis_Private left behind) for longer than --chassis-down-after', async () => {
+    await vmPort(sb, 'ls1', 'vmC', ['10.61.0.12']);
+    await chassis(sb, 'ch2', '192.168.7.2', 'host2');
+    await bind(sb, 'vmC', 'ch2');
+    const ch2 = (await sb.sbctl('--bare', '--columns=_uuid', 'find', 'Chassis', 'name=ch2')).trim();
+    // what a real ovn-controller keeps current; this one stops answering at nb_cfg 0
+    await sb.sbctl('create', 'Chassis_Private', 'name=ch2', `chassis=${ch2}`, 'nb_cfg=0');
+    await sb.nbctl('--wait=sb', 'lr-route-add', 'r1', '10.68.0.0/24', '10.61.0.12');
+    await sb.nbctl('--wait=sb', 'sync'); // a client bumps nb_cfg; northd confirms it in the SB, ch2 never does
+    await new Promise((r) => setTimeout(r, 1500));
+    const f = await md.write('chassis.yaml', pcr('chassis', { router: 'r1', nexthop: '10.61.0.12', cidrs: ['10.68.0.0/24'] }));
+    const r = await cli(['check', ...db(), '-f', f, '--output', 'json', '--chassis-down-after', '1']);
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(kinds(rep)).toEqual(['NexthopDown']);
+    expect(rep.findings[0]!.message).toMatch(/chassis ch2 \(host2\) .*Chassis_Private\.nb_cfg=0/);
+    expect(rep.findings[0]!.expected.hypervisor).toMatchObject({ chassis: 'ch2', encapIp: '192.168.7.2' });
+    // within the default 60 s the chassis is given time
+    const calm = await cli(['check', ...db(), '-f', f, '--output', 'json']);
+    expect(calm.code, describeRun(calm)).toBe(0);
+  });
+
   it('--settle that is not a number of seconds is bad input (exit 1, names the flag)', async () => {
     const f = await md.write('any.yaml', pcr('any', { router: 'r1', nexthop: '10.61.0.10', cidrs: ['10.65.0.0/24'] }));
     const r = await cli(['check', ...db(), '-f', f, '--settle', 'soon']);
