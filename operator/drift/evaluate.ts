@@ -136,7 +136,9 @@ export function nexthopDown(res: NexthopResolution, nb: NbView, sb: SbView, nowM
   const port = res.port;
   const ch = res.chassis;
   if (!port || !ch) return undefined;
-  if (port.kind === 'Logical_Switch_Port') {
+  if (port.kind === 'Logical_Switch_Port' && port.type === '') {
+    // a VIF: ovn-controller sets up=true once the VM's interface is there (virtual ports and
+    // gateway ports are claimed differently and are judged by their chassis below)
     const pb = sb.portBindings.get(port.name);
     if (pb?.chassis && pb.up === false) return `nexthop ${res.nexthop} is on port ${port.name}, bound to chassis ${ch.name} but not up (Port_Binding.up=false): the VM, or ovn-controller on that hypervisor, is down`;
   }
