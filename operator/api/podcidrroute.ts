@@ -69,12 +69,12 @@ export interface ValidationResult {
 
 /** nexthop: `isIP(self)` */
 function checkNexthopIsIp(nexthop: string): FieldError[] {
-  return parseNetIp(nexthop) ? [] : [{ field: 'spec.nexthop', message: `must be an IPv4 or IPv6 address, got ${nexthop}` }];
+  return parseNetIp(nexthop) ? [] : [{ field: 'spec.nexthop', message: `${JSON.stringify(nexthop)} is not an IPv4 or IPv6 address` }];
 }
 
 /** cidrs[i]: `isCIDR(self)`, `cidr(self).masked() == cidr(self)`, `ip.isCanonical(<address part>)` */
 function checkCidr(c: string, field: string, p: NetPrefix | undefined): FieldError[] {
-  if (!p) return [{ field, message: `must be a CIDR prefix (address/length), got ${c}` }];
+  if (!p) return [{ field, message: `${JSON.stringify(c)} is not a valid CIDR prefix (address/length)` }];
   const out: FieldError[] = [];
   if (hostBitsSet(p)) out.push({ field, message: `host bits set in ${c}: give the network address of the prefix` });
   if (p.family === 6 && !isCanonicalIp(c.slice(0, c.lastIndexOf('/')))) out.push({ field, message: `must be written in canonical form (lower case, shortest IPv6 notation), got ${c}` });
