@@ -23,6 +23,8 @@ export interface ManifestError {
   document: number;
   /** metadata.name when known. */
   resource?: string;
+  /** The document's kind when known (default PodCIDRRoute, the kind this loader validates). */
+  kind?: string;
   field?: string;
   message: string;
 }
@@ -37,7 +39,7 @@ export interface LoadResult {
 /** One line naming file, document, resource and field. */
 export function formatManifestError(e: ManifestError): string {
   const where = [e.document > 0 ? `${e.file} (document ${e.document})` : e.file];
-  if (e.resource) where.push(`PodCIDRRoute ${e.resource}`);
+  if (e.resource) where.push(`${e.kind ?? 'PodCIDRRoute'} ${e.resource}`);
   if (e.field) where.push(e.field);
   return `${where.join(': ')}: ${e.message}`;
 }
@@ -95,7 +97,7 @@ export async function readManifestDocuments(paths: string[]): Promise<{ document
     decodeManifest(text).forEach((doc, i) => {
       const document = i + 1;
       if (doc.error !== undefined) {
-        errors.push({ file, document, ...(doc.resource ? { resource: doc.resource } : {}), ...(doc.field ? { field: doc.field } : {}), message: doc.error });
+        errors.push({ file, document, ...(doc.resource ? { resource: doc.resource } : {}), ...(doc.kind ? { kind: doc.kind } : {}), ...(doc.field ? { field: doc.field } : {}), message: doc.error });
         return;
       }
       const value = doc.value;
@@ -174,6 +176,7 @@ export interface DecodedDocument {
   value?: unknown;
   error?: string;
   resource?: string;
+  kind?: string;
   field?: string;
 }
 
@@ -222,7 +225,8 @@ export function decodeManifest(text: string): DecodedDocument[] {
       return { error: `YAML cannot be decoded: ${(err as Error).message}` };
     }
     const dup = duplicateKey(doc.contents as YamlNode | null, '');
-    if (dup !== undefined) return { error: `duplicate key "${dup.slice(dup.lastIndexOf('.') + 1)}"`, field: dup, ...(nameOf(value) ? { resource: nameOf(value) } : {}) };
+    const kind = isObject(value) && typeof value.kind === 'string' ? value.kind : undefined;
+    if (dup !== undefined) return { error: `duplicate key "${dup.slice(dup.lastIndexOf('.') + 1)}"`, field: dup, ...(nameOf(value) ? { resource: nameOf(value) } : {}), ...(kind ? { kind } : {}) };
     return { value };
   });
 }
