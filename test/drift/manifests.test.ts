@@ -143,8 +143,13 @@ spec: {router: dev-jr, nexthop: 10.9.2.147, cidrs: [10.9.143.0/28]}
 });
 
 describe('strict decoding (as kubectl and kube-apiserver decode)', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
   const write = async (name: string, text: string) => {
     const d = await mkdtemp(join(tmpdir(), 'pcr-strict-'));
+    dirs.push(d);
     const f = join(d, name);
     await writeFile(f, text);
     return f;
