@@ -1,10 +1,11 @@
 // Cluster mode of the agent: watches TunnelNoTrackPolicy objects and this node's Node object
 // through the shared informer of operator/kube (backoff after errors, relist on 410 Gone, a watchdog
 // for silent watches; the Node with fieldSelector metadata.name=<node>, so each agent caches only its
-// own Node), runs agent passes, and writes this node's NodeNoTrackState (created if missing, status
-// written through the status subresource only when it changed, plus a heartbeat). Must not import
+// own Node), runs agent passes, and writes this node's NodeNoTrackState (created if missing and owned
+// by its Node through an ownerReference, so it is garbage-collected with the Node; status written
+// through the status subresource only when it changed, plus a heartbeat). Must not import
 // ovsdb modules; iptables work stays in agent.ts.
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
@@ -51,6 +52,15 @@ function isConflict(err: unknown): boolean {
   return (err as { code?: number })?.code === 409;
 }
 
+/**
+ * The ownerReference that makes a NodeNoTrackState belong to its Node: Kubernetes' garbage collector
+ * deletes the state when the Node is deleted. Not a controller reference and no
+ * blockOwnerDeletion (that would need update rights on nodes/finalizers).
+ */
+export function nodeOwnerReference(node: { name: string; uid: string }): { apiVersion: string; kind: string; name: string; uid: string } {
+  return { apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid };
+}
+
 /** Creates or updates NodeNoTrackState/<node> status; returns what was written. */
 export class NodeStateWriter {
   private last?: { status: NodeNoTrackStateStatus; at: number };
@@ -58,7 +68,21 @@ export class NodeStateWriter {
     private readonly api: CustomObjectsApi,
     private readonly nodeName: string,
     private readonly heartbeatMs: number,
+    /** The node's uid when known (from the Node informer): the state is created owned by it. */
+    private readonly nodeUid: () => string | undefined = () => undefined,
   ) {}
+
+  /** Adds the Node ownerReference to a state created before the uid was known (or by an older agent). */
+  private async adopt(current: Obj): Promise<Obj> {
+    const uid = this.nodeUid();
+    const refs = ((current.metadata as { ownerReferences?: { uid?: string }[] } | undefined)?.ownerReferences ?? []);
+    if (!uid || refs.some((r) => r.uid === uid)) return current;
+    const others = refs.filter((r) => (r as { kind?: string }).kind !== 'Node');
+    return (await this.api.patchClusterCustomObject(
+      { group: GROUP, version: VERSION, plural: NODE_NOTRACK_STATE_PLURAL, name: this.nodeName, body: { metadata: { ownerReferences: [...others, nodeOwnerReference({ name: this.nodeName, uid })], resourceVersion: current.metadata?.resourceVersion } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as Obj;
+  }
 
   /** Same status apart from the check time? */
   private static same(a: NodeNoTrackStateStatus, b: NodeNoTrackStateStatus): boolean {
@@ -80,7 +104,15 @@ export class NodeStateWriter {
             group: GROUP,
             version: VERSION,
             plural: NODE_NOTRACK_STATE_PLURAL,
-            body: { apiVersion: API_VERSION, kind: NODE_NOTRACK_STATE_KIND, metadata: { name: this.nodeName, labels: { 'app.kubernetes.io/managed-by': 'ovn-drift-agent' } } },
+            body: {
+              apiVersion: API_VERSION,
+              kind: NODE_NOTRACK_STATE_KIND,
+              metadata: {
+                name: this.nodeName,
+                labels: { 'app.kubernetes.io/managed-by': 'ovn-drift-agent' },
+                ...(this.nodeUid() ? { ownerReferences: [nodeOwnerReference({ name: this.nodeName, uid: this.nodeUid()! })] } : {}),
+              },
+            },
           })) as Obj;
         } catch (e) {
           if (isConflict(e)) continue; // created concurrently: read again
@@ -88,6 +120,7 @@ export class NodeStateWriter {
         }
       }
       try {
+        current = await this.adopt(current);
         await this.api.replaceClusterCustomObjectStatus({ ...ref, body: { ...current, status } });
         this.last = { status, at: nowMs };
         return true;
@@ -144,7 +177,7 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
     logger: log,
   });
   for (const inf of [policyInformer, nodeInformer]) inf.on(changed);
-  const writer = new NodeStateWriter(custom, opts.nodeName, opts.heartbeatMs ?? 300_000);
+  const writer = new NodeStateWriter(custom, opts.nodeName, opts.heartbeatMs ?? 300_000, () => nodeInformer.get(opts.nodeName)?.metadata?.uid);
   let previous: NodeNoTrackStateStatus | undefined;
   const report = async (r: PassResult): Promise<void> => {
     opts.onResult?.(r);

@@ -1,7 +1,7 @@
 // Reads TunnelNoTrackPolicy manifests from YAML files or directories (multi-document YAML; other
 // kinds are skipped with a notice). Reading and parsing are operator/api/manifests.ts's; validation
 // lives in operator/api/tunnelnotrackpolicy.ts. Must not import kube, iptables or ovsdb modules.
-import { describeDocument, readManifestDocuments } from '../api/manifests.js';
+import { describeDocument, formatManifestError, readManifestDocuments } from '../api/manifests.js';
 import { isObject } from '../api/meta.js';
 import { TUNNEL_NOTRACK_POLICY_KIND, formatFieldErrors, validateTunnelNoTrackPolicy, type ValidPolicy } from '../api/tunnelnotrackpolicy.js';
 import { AgentError } from './errors.js';
@@ -24,7 +24,9 @@ export async function loadTunnelNoTrackPolicies(paths: string[]): Promise<Loaded
   const { documents, errors } = await readManifestDocuments(paths);
   if (errors.length > 0) {
     const e = errors[0]!;
-    const message = e.document > 0
+    const message = e.field
+      ? formatManifestError(e) // a duplicate key: file, document, resource and field
+      : e.document > 0
       ? `${e.file}: document ${e.document} ${e.message.replace(/^YAML syntax error: /, 'is not valid YAML: ')}`
       : `cannot read manifest path ${e.file}: ${e.message.replace(/^cannot read: /, '')}`;
     throw new AgentError('ManifestUnreadable', message);

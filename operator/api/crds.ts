@@ -1,9 +1,10 @@
 // Names of the ovndrift.io custom resources as the API server serves them (group, version,
 // plural), shared by the operator's informers and status writers, and a loader for the canonical
-// CRD YAML in crds/ (used by tests, the test API server and the chart check).
+// CRD YAML in crds/ (used by the CLI's validators, tests, the test API server and the chart check).
 // No network I/O; must not import the Kubernetes client, OVSDB or drift code.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION, API_VERSION } from './meta.js';
 export { GROUP, VERSION, API_VERSION };
@@ -58,4 +59,38 @@ export function loadCrds(dir: string): CrdDocument[] {
     }
   }
   return out;
+}
+
+/**
+ * The repository's (or installed package's) crds/ directory: the nearest ancestor of this module
+ * holding both crds/ and package.json (operator/api/ in tests, dist/operator/api/ when built, /app in
+ * the image).
+ */
+export function crdDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'crds');
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no crds/ directory above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+const schemas = new Map<string, Record<string, any>>();
+
+/**
+ * The openAPIV3Schema of the storage version of the CRD for `kind`, read once from crds/ (the
+ * single source of truth: the CLI validates manifests against the same schema the API server does).
+ */
+export function crdSchema(kind: string): Record<string, any> {
+  if (schemas.size === 0) {
+    for (const { crd } of loadCrds(crdDir())) {
+      const v = crd.spec.versions.find((x) => x.storage) ?? crd.spec.versions[0]!;
+      schemas.set(crd.spec.names.kind, v.schema.openAPIV3Schema);
+    }
+  }
+  const s = schemas.get(kind);
+  if (!s) throw new Error(`no CustomResourceDefinition for kind ${kind} in ${crdDir()}`);
+  return s;
 }

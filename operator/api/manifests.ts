@@ -1,9 +1,13 @@
 // Reads PodCIDRRoute manifests from YAML files and directories (multi-document files, `kind: List`),
 // validates each one and then all of them together. Other kinds are skipped with a notice.
+// Decoding is as strict as kubectl's and kube-apiserver's (sigs.k8s.io/yaml over go-yaml v2, then
+// strict field validation): YAML 1.1 scalars (`yes` is true), a duplicate key, a syntax error or
+// an alias expansion past a fixed bound is bad input naming file, document, resource and field.
+// One parser: the `yaml` library (no hand-written reader).
 // File reading is the only I/O; must not import the OVSDB client or drift code.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Composer, Parser, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { isObject } from './meta.js';
 import { findConflicts, validatePodCIDRRoute, KIND, GROUP, type PodCIDRRoute } from './podcidrroute.js';
 
@@ -19,6 +23,8 @@ export interface ManifestError {
   document: number;
   /** metadata.name when known. */
   resource?: string;
+  /** The document's kind when known (default PodCIDRRoute, the kind this loader validates). */
+  kind?: string;
   field?: string;
   message: string;
 }
@@ -33,7 +39,7 @@ export interface LoadResult {
 /** One line naming file, document, resource and field. */
 export function formatManifestError(e: ManifestError): string {
   const where = [e.document > 0 ? `${e.file} (document ${e.document})` : e.file];
-  if (e.resource) where.push(`PodCIDRRoute ${e.resource}`);
+  if (e.resource) where.push(`${e.kind ?? 'PodCIDRRoute'} ${e.resource}`);
   if (e.field) where.push(e.field);
   return `${where.join(': ')}: ${e.message}`;
 }
@@ -88,18 +94,10 @@ export async function readManifestDocuments(paths: string[]): Promise<{ document
       errors.push({ file, document: 0, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
       continue;
     }
-    // The plain subset manifests use is read by a fast reader; anything else (and every syntax
-    // error) goes through the yaml library.
-    const fast = parseSimpleYaml(text);
-    const list: { value?: unknown; error?: string }[] = fast
-      ? fast.map((value) => ({ value }))
-      : [...new Composer().compose(new Parser().parse(text), true)].map((doc: Document.Parsed) =>
-          doc.errors.length > 0 ? { error: doc.errors[0]!.message.split('\n')[0]! } : { value: doc.toJS() as unknown },
-        );
-    list.forEach((doc, i) => {
+    decodeManifest(text).forEach((doc, i) => {
       const document = i + 1;
       if (doc.error !== undefined) {
-        errors.push({ file, document, message: `YAML syntax error: ${doc.error}` });
+        errors.push({ file, document, ...(doc.resource ? { resource: doc.resource } : {}), ...(doc.kind ? { kind: doc.kind } : {}), ...(doc.field ? { field: doc.field } : {}), message: doc.error });
         return;
       }
       const value = doc.value;
@@ -169,218 +167,66 @@ export async function loadPodCIDRRoutes(paths: string[]): Promise<LoadResult> {
   }
   return { routes, errors, notices };
 }
-// ---------------------------------------------------------------------------------------------
-// A fast reader for the plain subset of YAML that Kubernetes manifests use (block mappings and
-// sequences, one-line flow collections, plain and simply quoted scalars, `---` separators,
-// comments), resolving scalars like the yaml library's YAML 1.2 core schema. Anything outside the
-// subset (anchors, tags, block scalars, multi-line scalars or flows, escapes, duplicate keys, tabs)
-// returns undefined and the caller falls back to the yaml library, which also produces every error
-// message. 20-30x faster than the full parser on large route lists.
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-class Unsupported extends Error {}
-const bail = (): never => {
-  throw new Unsupported();
-};
+/** Alias expansions allowed in one document (the yaml library's default; go-yaml refuses similar). */
+export const MAX_ALIAS_COUNT = 100;
 
-interface Line {
-  indent: number;
-  text: string;
+/** One decoded document: its value, or an error (with the resource and field when known). */
+export interface DecodedDocument {
+  value?: unknown;
+  error?: string;
+  resource?: string;
+  kind?: string;
+  field?: string;
 }
 
-/** Strips a trailing comment (a `#` at the start or after whitespace, outside quotes). */
-function stripComment(s: string): string {
-  let quote = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (quote) {
-      if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#' && (i === 0 || s[i - 1] === ' ')) return s.slice(0, i);
+/** The first duplicate mapping key in a document, as a field path (`spec.router`). */
+function duplicateKey(node: YamlNode | null | undefined, path: string): string | undefined {
+  if (!node || isAlias(node)) return undefined;
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : JSON.stringify(pair.key);
+      const p = path === '' ? k : `${path}.${k}`;
+      if (k !== '<<' && seen.has(k)) return p;
+      seen.add(k);
+      const inner = duplicateKey(pair.value as YamlNode | null, p);
+      if (inner) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      const inner = duplicateKey(node.items[i] as YamlNode | null, `${path}[${i}]`);
+      if (inner) return inner;
+    }
   }
-  return s;
+  return undefined;
 }
 
-const INT = /^[-+]?[0-9]+$/;
-const FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
-
-function plainScalar(s: string): Json {
-  if (s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL') return null;
-  if (s === 'true' || s === 'True' || s === 'TRUE') return true;
-  if (s === 'false' || s === 'False' || s === 'FALSE') return false;
-  if (/^[&*!|>%@`?]/.test(s) || s.startsWith('- ') || s === '-' || s.includes(': ') || s.endsWith(':')) bail();
-  if (INT.test(s) || FLOAT.test(s) || /^0[xo]/.test(s) || /^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$/.test(s)) {
-    if (INT.test(s) && Math.abs(Number(s)) <= Number.MAX_SAFE_INTEGER) return Number(s);
-    if (FLOAT.test(s) && !INT.test(s)) return Number(s);
-    bail(); // hex, octal, huge ints, .inf: leave to the library
-  }
-  return s;
+function nameOf(value: unknown): string | undefined {
+  return isObject(value) && isObject(value.metadata) && typeof value.metadata.name === 'string' ? value.metadata.name : undefined;
 }
 
-function quoted(s: string): string {
-  const q = s[0]!;
-  if (s.length < 2 || s[s.length - 1] !== q) bail();
-  const body = s.slice(1, -1);
-  if (q === '"' ? /["\\]/.test(body) : body.includes("'")) bail();
-  return body;
-}
-
-/** One-line flow collection or scalar value. */
-function inlineValue(s: string): Json {
-  if (s.startsWith('[') || s.startsWith('{')) {
-    const [v, end] = flow(s, 0);
-    if (s.slice(end).trim() !== '') bail();
-    return v;
-  }
-  if (s.startsWith('"') || s.startsWith("'")) return quoted(s);
-  return plainScalar(s);
-}
-
-function flow(s: string, i: number): [Json, number] {
-  const open = s[i]!;
-  const close = open === '[' ? ']' : '}';
-  const out: Json[] = [];
-  const obj: Record<string, Json> = {};
-  i++;
-  for (;;) {
-    while (s[i] === ' ') i++;
-    if (s[i] === close) return [open === '[' ? out : obj, i + 1];
-    let item: Json;
-    if (s[i] === '[' || s[i] === '{') [item, i] = flow(s, i);
-    else {
-      let j = i;
-      if (s[i] === '"' || s[i] === "'") {
-        j = s.indexOf(s[i]!, i + 1);
-        if (j < 0) bail();
-        item = quoted(s.slice(i, j + 1));
-        j++;
-      } else {
-        while (j < s.length && !',[]{}'.includes(s[j]!) && !(s[j] === ':' && (s[j + 1] === ' ' || s[j + 1] === undefined))) j++;
-        item = plainScalar(s.slice(i, j).trim());
+/**
+ * Decodes every document of a manifest file the way kubectl does before it sends it: YAML 1.1
+ * scalars and merge keys, duplicate keys refused, alias expansion bounded. Never throws.
+ */
+export function decodeManifest(text: string): DecodedDocument[] {
+  const docs = parseAllDocuments(text, { version: '1.1', uniqueKeys: false, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [];
+  return list.map((doc): DecodedDocument => {
+    if (doc.errors.length > 0) return { error: `YAML syntax error: ${doc.errors[0]!.message.split('\n')[0]!}` };
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      if (err instanceof ReferenceError || /alias/i.test((err as Error).message)) {
+        return { error: `YAML expands without bound: more than ${MAX_ALIAS_COUNT} aliases resolved in one document (an alias bomb?)` };
       }
-      i = j;
+      return { error: `YAML cannot be decoded: ${(err as Error).message}` };
     }
-    while (s[i] === ' ') i++;
-    if (open === '{') {
-      if (s[i] !== ':' || typeof item !== 'string') bail();
-      i++;
-      while (s[i] === ' ') i++;
-      let value: Json;
-      if (s[i] === '[' || s[i] === '{') [value, i] = flow(s, i);
-      else {
-        let j = i;
-        while (j < s.length && !',[]{}'.includes(s[j]!)) j++;
-        const t = s.slice(i, j).trim();
-        value = t.startsWith('"') || t.startsWith("'") ? quoted(t) : plainScalar(t);
-        i = j;
-      }
-      if (Object.prototype.hasOwnProperty.call(obj, item as string)) bail();
-      obj[item as string] = value;
-    } else {
-      if (s[i] === ':') bail(); // single-pair mapping inside a flow sequence
-      out.push(item);
-    }
-    while (s[i] === ' ') i++;
-    if (s[i] === ',') i++;
-    else if (s[i] !== close) bail();
-  }
-}
-
-const KEY = /^("[^"\\]*"|'[^']*'|[^\s"'#&*!|>%@`?{}[\],-][^:#]*?|-[^\s:#][^:#]*?)\s*:(?:\s+(.*))?$/;
-
-function node(lines: Line[], i: number, indent: number): [Json, number] {
-  const line = lines[i]!;
-  if (line.indent < indent) bail();
-  if (line.text === '-' || line.text.startsWith('- ')) return sequence(lines, i, line.indent);
-  if (KEY.test(line.text)) return mapping(lines, i, line.indent);
-  if (i + 1 < lines.length && lines[i + 1]!.indent > line.indent) bail(); // multi-line scalar
-  return [inlineValue(line.text), i + 1];
-}
-
-function valueAfter(lines: Line[], i: number, indent: number, rest: string | undefined, inSequenceOk: boolean): [Json, number] {
-  if (rest !== undefined && rest.trim() !== '') {
-    if (i + 1 < lines.length && lines[i + 1]!.indent > indent) bail();
-    return [inlineValue(rest.trim()), i + 1];
-  }
-  const next = lines[i + 1];
-  if (next && next.indent > indent) return node(lines, i + 1, next.indent);
-  if (inSequenceOk && next && next.indent === indent && (next.text === '-' || next.text.startsWith('- '))) return sequence(lines, i + 1, indent);
-  return [null, i + 1];
-}
-
-function mapping(lines: Line[], i: number, indent: number): [Json, number] {
-  const obj: Record<string, Json> = {};
-  while (i < lines.length && lines[i]!.indent >= indent) {
-    const line = lines[i]!;
-    if (line.indent > indent) bail();
-    const m = KEY.exec(line.text);
-    if (!m) {
-      if (line.text === '-' || line.text.startsWith('- ')) break;
-      bail();
-    }
-    const rawKey = m![1]!.trim();
-    const key = rawKey.startsWith('"') || rawKey.startsWith("'") ? quoted(rawKey) : rawKey;
-    if (Object.prototype.hasOwnProperty.call(obj, key) || key === '<<') bail();
-    let value: Json;
-    [value, i] = valueAfter(lines, i, indent, m![2], true);
-    obj[key] = value;
-  }
-  return [obj, i];
-}
-
-function sequence(lines: Line[], i: number, indent: number): [Json, number] {
-  const out: Json[] = [];
-  while (i < lines.length && lines[i]!.indent === indent && (lines[i]!.text === '-' || lines[i]!.text.startsWith('- '))) {
-    const text = lines[i]!.text;
-    const rest = text.slice(1);
-    const content = rest.trimStart();
-    if (content === '') {
-      let v: Json;
-      [v, i] = valueAfter(lines, i, indent, undefined, false);
-      out.push(v);
-      continue;
-    }
-    // "- key: value" or "- - x": the item is a node starting on this line, indented past the dash.
-    const itemIndent = indent + 1 + (rest.length - content.length);
-    lines[i] = { indent: itemIndent, text: content }; // consumed here: rewriting it in place is safe
-    let v: Json;
-    [v, i] = node(lines, i, itemIndent);
-    out.push(v);
-  }
-  if (i < lines.length && lines[i]!.indent > indent) bail();
-  return [out, i];
-}
-
-/** The documents of a file, or undefined when the text leaves the supported subset. */
-export function parseSimpleYaml(text: string): unknown[] | undefined {
-  try {
-    const docs: Line[][] = [[]];
-    let sawContent = false;
-    let separators = 0;
-    for (const raw of text.split(/\r?\n/)) {
-      if (raw.includes('\t') || raw.includes('\r')) bail();
-      if (/^---(\s|$)/.test(raw)) {
-        if (stripComment(raw.slice(3)).trim() !== '') bail();
-        if (separators > 0 || sawContent) docs.push([]);
-        else docs[0] = [];
-        separators++;
-        continue;
-      }
-      if (raw.startsWith('...') || raw.startsWith('%')) bail();
-      const t = stripComment(raw).trimEnd();
-      if (t.trim() === '') continue;
-      sawContent = true;
-      docs[docs.length - 1]!.push({ indent: t.length - t.trimStart().length, text: t.trimStart() });
-    }
-    if (separators === 0 && !sawContent) return [];
-    return docs.map((lines) => {
-      if (lines.length === 0) return null;
-      const [v, end] = node(lines, 0, lines[0]!.indent);
-      if (end !== lines.length) bail();
-      return v;
-    });
-  } catch (err) {
-    if (err instanceof Unsupported) return undefined;
-    throw err;
-  }
+    const dup = duplicateKey(doc.contents as YamlNode | null, '');
+    const kind = isObject(value) && typeof value.kind === 'string' ? value.kind : undefined;
+    if (dup !== undefined) return { error: `duplicate key "${dup.slice(dup.lastIndexOf('.') + 1)}"`, field: dup, ...(nameOf(value) ? { resource: nameOf(value) } : {}), ...(kind ? { kind } : {}) };
+    return { value };
+  });
 }

@@ -1,22 +1,30 @@
-// The PodCIDRRoute custom resource (ovndrift.io/v1alpha1): its types, defaults and a pure
-// validator that returns field-path errors. Cross-resource checks (the same prefix claimed by two
-// resources with different nexthops) live here too, as a pure function over many resources.
-// No I/O; must not import the OVSDB client, Kubernetes client or drift code.
-import { parseIp, parsePrefix, type Family } from '../ovn/ip.js';
+// The PodCIDRRoute custom resource (ovndrift.io/v1alpha1): its types, defaults and a validator
+// that accepts exactly what kube-apiserver accepts for the CRD in crds/: the structural part
+// (unknown fields, types, enums, lengths, list types) is checked against the CRD's own schema, and
+// the CRD's CEL rules are implemented here, one named check each, with the same messages.
+// Cross-resource checks (the same prefix claimed by two resources with different nexthops) live
+// here too, as a pure function over many resources.
+// The only I/O is reading the CRD schema from crds/ once; must not import the OVSDB client,
+// Kubernetes client or drift code.
+import { parseIp } from '../ovn/ip.js';
+import { crdSchema } from './crds.js';
 import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
+import { hostBitsSet, isCanonicalIp, parseNetIp, parseNetPrefix, type NetPrefix } from './netip.js';
+import { unknownFields, unknownMetadataFields, validateValue } from './schema.js';
 export { GROUP, VERSION, API_VERSION };
 
 export const KIND = 'PodCIDRRoute';
 
 export type RoutePolicy = 'dst-ip' | 'src-ip';
 export type Remediation = 'Report' | 'Repair';
+export type DeletionPolicy = 'Orphan' | 'Delete';
 
 export interface PodCIDRRouteSpec {
   /** NB Logical_Router name. */
   router: string;
   /** IP of the VM's logical switch port (IPv4 or IPv6). */
   nexthop: string;
-  /** 1..N prefixes, same family as nexthop. */
+  /** 1..N prefixes (network address, canonical form), same family as nexthop. */
   cidrs: string[];
   /** Default dst-ip. */
   policy: RoutePolicy;
@@ -28,6 +36,11 @@ export interface PodCIDRRouteSpec {
   remediation: Remediation;
   /** Repair may take over an existing unowned route for this exact prefix (default false). */
   adopt: boolean;
+  /**
+   * What happens to the NB rows the resource owns when it is deleted: Orphan (default) leaves
+   * them, Delete removes them (Repair mode, behind a finalizer).
+   */
+  deletionPolicy: DeletionPolicy;
 }
 
 export interface PodCIDRRoute {
@@ -42,22 +55,51 @@ export interface FieldError {
   /** Field path, e.g. `spec.cidrs[1]`. */
   field: string;
   message: string;
+  /** `unknown`: a field the CRD does not declare (kube-apiserver answers 400 BadRequest). */
+  type?: 'unknown' | 'invalid';
 }
 
 export interface ValidationResult {
-  /** The resource with defaults applied and prefixes normalised; present when there are no errors. */
+  /** The resource with defaults applied; present when there are no errors. */
   route?: PodCIDRRoute;
   errors: FieldError[];
 }
 
-function familyName(f: Family): string {
-  return f === 4 ? 'IPv4' : 'IPv6';
+// ---- the CRD's CEL rules, one check each (rule text in the comment) -------------------------
+
+/** nexthop: `isIP(self)` */
+function checkNexthopIsIp(nexthop: string): FieldError[] {
+  return parseNetIp(nexthop) ? [] : [{ field: 'spec.nexthop', message: `${JSON.stringify(nexthop)} is not an IPv4 or IPv6 address` }];
+}
+
+/** cidrs[i]: `isCIDR(self)`, `cidr(self).masked() == cidr(self)`, `ip.isCanonical(<address part>)` */
+function checkCidr(c: string, field: string, p: NetPrefix | undefined): FieldError[] {
+  if (!p) return [{ field, message: `${JSON.stringify(c)} is not a valid CIDR prefix (address/length)` }];
+  const out: FieldError[] = [];
+  if (hostBitsSet(p)) out.push({ field, message: `host bits set in ${c}: give the network address of the prefix` });
+  if (p.family === 6 && !isCanonicalIp(c.slice(0, c.lastIndexOf('/')))) out.push({ field, message: `must be written in canonical form (lower case, shortest IPv6 notation), got ${c}` });
+  return out;
 }
 
 /**
- * Validates one PodCIDRRoute object (as parsed from YAML or read from the API server) and applies
- * the defaults. Errors name the field path. Prefixes are normalised (host bits masked), since
- * OVN compares normalised prefixes too.
+ * spec: `self.cidrs.all(c, !isCIDR(c) || cidr(c).ip().family() == ip(self.nexthop).family())`.
+ * Same verdict as the rule; the message names the item, which the CRD's spec-level rule cannot.
+ */
+function checkSameFamily(nexthop: string, cidrs: string[], parsed: (NetPrefix | undefined)[]): FieldError[] {
+  const ip = parseNetIp(nexthop);
+  if (!ip) return [];
+  const out: FieldError[] = [];
+  cidrs.forEach((c, i) => {
+    const p = parsed[i];
+    if (p && p.family !== ip.family) out.push({ field: `spec.cidrs[${i}]`, message: `${c} is IPv${p.family} but nexthop ${nexthop} is IPv${ip.family}: every prefix in spec.cidrs must be of the same IP family as spec.nexthop` });
+  });
+  return out;
+}
+
+/**
+ * Validates one PodCIDRRoute object (as parsed from YAML or read from the API server) as
+ * kube-apiserver would with fieldValidation=Strict, and applies the defaults. Errors name the
+ * field path.
  */
 export function validatePodCIDRRoute(obj: unknown): ValidationResult {
   const errors: FieldError[] = [];
@@ -66,7 +108,10 @@ export function validatePodCIDRRoute(obj: unknown): ValidationResult {
 
   if (obj.apiVersion !== API_VERSION) err('apiVersion', `must be ${API_VERSION}, got ${JSON.stringify(obj.apiVersion)}`);
   if (obj.kind !== KIND) err('kind', `must be ${KIND}, got ${JSON.stringify(obj.kind)}`);
-  const metadata = isObject(obj.metadata) ? obj.metadata : undefined;
+  const schema = crdSchema(KIND);
+  const { metadata: rawMeta, ...rest } = obj;
+  errors.push(...unknownMetadataFields(rawMeta), ...unknownFields(rest, schema));
+  const metadata = isObject(rawMeta) ? rawMeta : undefined;
   const name = metadata?.name;
   if (typeof name !== 'string' || name === '') err('metadata.name', 'is required');
   else if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) err('metadata.name', `${JSON.stringify(name)} is not a valid Kubernetes object name (DNS subdomain)`);
@@ -76,51 +121,17 @@ export function validatePodCIDRRoute(obj: unknown): ValidationResult {
     err('spec', 'is required');
     return { errors };
   }
-  const router = spec.router;
-  if (typeof router !== 'string' || router.trim() === '') err('spec.router', 'is required (the NB Logical_Router name)');
-
-  let nexthopFamily: Family | undefined;
-  let nexthop = '';
-  if (typeof spec.nexthop !== 'string' || spec.nexthop === '') err('spec.nexthop', 'is required (an IPv4 or IPv6 address)');
-  else {
-    const ip = parseIp(spec.nexthop);
-    if (!ip) err('spec.nexthop', `${JSON.stringify(spec.nexthop)} is not an IPv4 or IPv6 address`);
-    else {
-      nexthopFamily = ip.family;
-      nexthop = spec.nexthop.trim();
-    }
-  }
-
-  const cidrs: string[] = [];
-  if (!Array.isArray(spec.cidrs)) err('spec.cidrs', 'is required (a list of 1..N prefixes)');
-  else if (spec.cidrs.length === 0) err('spec.cidrs', 'must list at least one prefix');
-  else {
-    const seen = new Map<string, number>();
+  const structural = validateValue(spec, schema.properties.spec, 'spec');
+  errors.push(...structural);
+  // CEL rules run on values that passed the schema (kube-apiserver skips them otherwise).
+  if (typeof spec.nexthop === 'string') errors.push(...checkNexthopIsIp(spec.nexthop));
+  if (Array.isArray(spec.cidrs)) {
+    const parsed = spec.cidrs.map((c) => (typeof c === 'string' ? parseNetPrefix(c) : undefined));
     spec.cidrs.forEach((c, i) => {
-      const field = `spec.cidrs[${i}]`;
-      if (typeof c !== 'string') return err(field, `must be a string prefix like 10.9.52.144/28, got ${JSON.stringify(c)}`);
-      const p = c.includes('/') ? parsePrefix(c) : undefined;
-      if (!p) return err(field, `${JSON.stringify(c)} is not a valid CIDR prefix (address/length)`);
-      if (nexthopFamily !== undefined && p.family !== nexthopFamily) {
-        return err(field, `${c} is ${familyName(p.family)} but nexthop ${nexthop} is ${familyName(nexthopFamily)}`);
-      }
-      const first = seen.get(p.text);
-      if (first !== undefined) return err(field, `duplicate prefix ${p.text} (same as spec.cidrs[${first}])`);
-      seen.set(p.text, i);
-      cidrs.push(p.text);
+      if (typeof c === 'string') errors.push(...checkCidr(c, `spec.cidrs[${i}]`, parsed[i]));
     });
+    if (typeof spec.nexthop === 'string' && spec.cidrs.every((c) => typeof c === 'string')) errors.push(...checkSameFamily(spec.nexthop, spec.cidrs as string[], parsed));
   }
-
-  const policy = spec.policy ?? 'dst-ip';
-  if (policy !== 'dst-ip' && policy !== 'src-ip') err('spec.policy', `must be dst-ip or src-ip, got ${JSON.stringify(policy)}`);
-  const routeTable = spec.routeTable ?? '';
-  if (typeof routeTable !== 'string') err('spec.routeTable', 'must be a string ("" = main route table)');
-  const expectedChassis = spec.expectedChassis ?? '';
-  if (typeof expectedChassis !== 'string') err('spec.expectedChassis', 'must be a string (chassis name or hostname)');
-  const remediation = spec.remediation ?? 'Report';
-  if (remediation !== 'Report' && remediation !== 'Repair') err('spec.remediation', `must be Report or Repair, got ${JSON.stringify(remediation)}`);
-  const adopt = spec.adopt ?? false;
-  if (typeof adopt !== 'boolean') err('spec.adopt', `must be true or false, got ${JSON.stringify(adopt)}`);
 
   if (errors.length > 0) return { errors };
   return {
@@ -131,14 +142,15 @@ export function validatePodCIDRRoute(obj: unknown): ValidationResult {
       kind: KIND,
       metadata: { ...(metadata as PodCIDRRoute['metadata']) },
       spec: {
-        router: (router as string).trim(),
-        nexthop,
-        cidrs,
-        policy: policy as RoutePolicy,
-        routeTable: routeTable as string,
-        expectedChassis: expectedChassis as string,
-        remediation: remediation as Remediation,
-        adopt: adopt as boolean,
+        router: spec.router as string,
+        nexthop: spec.nexthop as string,
+        cidrs: [...(spec.cidrs as string[])],
+        policy: (spec.policy ?? 'dst-ip') as RoutePolicy,
+        routeTable: (spec.routeTable ?? '') as string,
+        expectedChassis: (spec.expectedChassis ?? '') as string,
+        remediation: (spec.remediation ?? 'Report') as Remediation,
+        adopt: (spec.adopt ?? false) as boolean,
+        deletionPolicy: (spec.deletionPolicy ?? 'Orphan') as DeletionPolicy,
       },
     } as PodCIDRRoute,
   };

@@ -1,7 +1,9 @@
 // TunnelNoTrackPolicy (ovndrift.io/v1alpha1, cluster-scoped) and the per-node NodeNoTrackState the
 // agent writes: TypeScript types, a pure validator returning field-path-named errors, and
 // Kubernetes label-selector matching. No I/O here; must not import kube, agent or ovsdb modules.
+import { crdSchema } from './crds.js';
 import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
+import { unknownFields, unknownMetadataFields } from './schema.js';
 export { GROUP, VERSION, API_VERSION };
 
 export const TUNNEL_NOTRACK_POLICY_KIND = 'TunnelNoTrackPolicy';
@@ -130,9 +132,6 @@ function validateSelector(sel: unknown, path: string, errors: FieldError[]): Lab
     errors.push({ field: path, message: 'must be an object with matchLabels and/or matchExpressions' });
     return {};
   }
-  for (const key of Object.keys(sel)) {
-    if (key !== 'matchLabels' && key !== 'matchExpressions') errors.push({ field: `${path}.${key}`, message: 'unknown field' });
-  }
   const out: LabelSelector = {};
   if (sel.matchLabels !== undefined) {
     if (!isObject(sel.matchLabels)) {
@@ -197,6 +196,9 @@ export function validateTunnelNoTrackPolicy(obj: unknown): { policy: ValidPolicy
   if (obj.apiVersion !== API_VERSION) errors.push({ field: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(obj.apiVersion)})` });
   if (obj.kind !== TUNNEL_NOTRACK_POLICY_KIND) errors.push({ field: 'kind', message: `must be ${TUNNEL_NOTRACK_POLICY_KIND}` });
   const meta = obj.metadata;
+  // Strict field validation, as kube-apiserver does for kubectl: fields the CRD does not declare.
+  const { metadata: _m, ...rest } = obj;
+  for (const e of [...unknownMetadataFields(meta), ...unknownFields(rest, crdSchema(TUNNEL_NOTRACK_POLICY_KIND))]) errors.push({ field: e.field, message: e.message });
   let name = '';
   if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') {
     errors.push({ field: 'metadata.name', message: 'is required' });
@@ -210,9 +212,6 @@ export function validateTunnelNoTrackPolicy(obj: unknown): { policy: ValidPolicy
     errors.push({ field: 'spec', message: 'is required and must be an object' });
     return { errors };
   }
-  for (const key of Object.keys(spec)) {
-    if (key !== 'nodeSelector' && key !== 'ports' && key !== 'ipFamilies') errors.push({ field: `spec.${key}`, message: 'unknown field' });
-  }
   const nodeSelector = validateSelector(spec.nodeSelector, 'spec.nodeSelector', errors);
 
   const ports: TunnelPort[] = [];
@@ -225,9 +224,6 @@ export function validateTunnelNoTrackPolicy(obj: unknown): { policy: ValidPolicy
       if (!isObject(p)) {
         errors.push({ field: path, message: 'must be an object with name, protocol and port' });
         return;
-      }
-      for (const key of Object.keys(p)) {
-        if (key !== 'name' && key !== 'protocol' && key !== 'port') errors.push({ field: `${path}.${key}`, message: 'unknown field' });
       }
       let ok = true;
       if (p.name !== undefined && (typeof p.name !== 'string' || p.name.length > 63 || !DNS_LABEL.test(p.name))) {

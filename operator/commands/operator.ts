@@ -11,6 +11,7 @@ import { Controller } from '../controller/controller.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { parseListenAddr, startHealthServer } from '../controller/health.js';
 import { loadKubeConfig } from '../kube/config.js';
+import { EVENT_NAMESPACES_FOR_CLUSTER_SCOPED } from '../kube/events.js';
 import { parseRemotes } from '../ovsdb/remote.js';
 import { loadTls } from '../ovsdb/client.js';
 import { parseDuration } from './flags.js';
@@ -43,7 +44,8 @@ flags (environment fallback in parentheses):
   --agent-stale-after D   a node agent report older than this fails the node (default 15m)
   --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
   --metrics-addr ADDR     /metrics, /healthz, /readyz on host:port (METRICS_ADDR; default :8080)
-  --event-namespace NS    namespace for Events about cluster-scoped resources (default: default)
+  --event-namespace NS    namespace for Events about cluster-scoped resources: default or kube-system
+                          (the only two kube-apiserver accepts for them; default: default)
   --log-level L           pino level (LOG_LEVEL; default info)`;
 
 export { parseDuration };
@@ -158,6 +160,13 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     if (ms === undefined) problems.push(`--${flag}: ${JSON.stringify(text)} is not a duration (e.g. 15m)`);
     else policyTiming[key] = ms;
   }
+  // Events about cluster-scoped resources (every ovndrift.io kind) carry a `regarding` without a
+  // namespace; kube-apiserver accepts such an events.k8s.io/v1 Event only in "default" or
+  // "kube-system" (ValidateEventCreate: regarding.namespace does not match event.namespace).
+  const eventNamespace = values['event-namespace'] ?? 'default';
+  if (!EVENT_NAMESPACES_FOR_CLUSTER_SCOPED.includes(eventNamespace)) {
+    problems.push(`--event-namespace: ${JSON.stringify(eventNamespace)}: Events about cluster-scoped resources must be in ${EVENT_NAMESPACES_FOR_CLUSTER_SCOPED.map((n) => JSON.stringify(n)).join(' or ')} (kube-apiserver refuses them elsewhere)`);
+  }
   const metricsAddr = values['metrics-addr'] ?? values['metrics-address'] ?? env.METRICS_ADDR ?? ':8080';
   try {
     parseListenAddr(metricsAddr);
@@ -194,7 +203,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     ...(settleMs !== undefined ? { settleMs } : {}),
     ...(chassisDownAfterMs !== undefined ? { chassisDownAfterMs } : {}),
     policyTiming,
-    eventNamespace: values['event-namespace'] ?? 'default',
+    eventNamespace,
     logger,
     metrics,
   });

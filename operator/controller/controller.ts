@@ -97,7 +97,8 @@ export class Controller {
       return new Informer<T>({
         kubeConfig: kc,
         path: r === 'nodes' ? '/api/v1/nodes' : collectionPath(r),
-        list: r === 'nodes' ? () => core.listNode() as Promise<any> : () => custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural }) as Promise<any>,
+        // pass resourceVersion=0, limit and continue on: the first list is served from the cache, relists are paged
+        list: r === 'nodes' ? (s) => core.listNode(s) as Promise<any> : (s) => custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...s }) as Promise<any>,
         ...(opts.informer ?? {}),
         logger: this.log.child({ informer: name }),
         onRelist: (reason) => this.metrics.kubeRelists.inc({ resource: name, reason }),

@@ -6,6 +6,12 @@
 import { EventsV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
+/**
+ * Namespaces kube-apiserver accepts for an events.k8s.io/v1 Event whose `regarding` is cluster-scoped
+ * (ValidateEventCreate: anything else is "regarding.namespace: does not match event.namespace").
+ */
+export const EVENT_NAMESPACES_FOR_CLUSTER_SCOPED: readonly string[] = ['default', 'kube-system'];
+
 export interface EventTarget {
   apiVersion: string;
   kind: string;

@@ -5,3 +5,4 @@ export { StatusWriter, mergePatchDiff } from './status.js';
 export { EventRecorder, type EventInput, type EventTarget } from './events.js';
 export { LeaderElector, type LeaderElectorOptions } from './lease.js';
 export { loadKubeConfig, KubeConfigError } from './config.js';
+export { WrittenCache } from './written.js';

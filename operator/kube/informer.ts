@@ -2,7 +2,11 @@
 // ListWatch lacks: restart with backoff after errors, relist on 410 Gone (an HTTP 410 or the ERROR
 // event kube-apiserver sends), a watchdog that restarts a watch that went silent (1.x watches can
 // stop without an error), bookmarks, label/field selectors on both list and watch, and a periodic
-// resync callback as a safety net.
+// resync callback as a safety net. Lists are paged (limit/continue) and, like client-go's reflector,
+// the first list asks for resourceVersion=0 (the apiserver answers from its watch cache, not a
+// quorum read of etcd: 1,000 restarting agents do not stampede etcd), while a relist after 410 Gone
+// asks for a consistent read (resourceVersion unset). resourceVersions are opaque strings: only
+// passed back to the server, never compared or parsed.
 // Kubernetes I/O only; must not import OVSDB, drift or controller code.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -16,27 +20,43 @@ export interface KubeObject {
 
 export interface ListResult<T> {
   items: T[];
-  metadata?: { resourceVersion?: string };
+  /** `continue` as the server sends it; `_continue` as client-node's typed lists name it. */
+  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
 }
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
-/** The selectors an informer was given; `list` must pass them on to its list call. */
+/**
+ * What one list call must send: the informer's selectors plus the paging and consistency options
+ * (client-node's parameter names, so `(s) => api.listX({ ...s })` passes them all on).
+ */
 export interface ListSelectors {
   labelSelector?: string;
   fieldSelector?: string;
+  /** "0": any cached state is fine (the first list, as client-go's reflector does); "": a consistent read. */
+  resourceVersion?: string;
+  /** Page size; the server may ignore it (it does for resourceVersion=0, served from its cache). */
+  limit?: number;
+  /** Continue token of the previous page. */
+  _continue?: string;
 }
 
 export interface InformerOptions<T extends KubeObject> {
   kubeConfig: KubeConfig;
   /** Collection path, e.g. /apis/ovndrift.io/v1alpha1/podcidrroutes or /api/v1/nodes. */
   path: string;
-  /** Lists the collection; receives the informer's selectors and must pass them on (e.g. `(s) => core.listNode(s)`). */
+  /**
+   * Lists one page of the collection; receives the selectors, resourceVersion, limit and continue
+   * token and must pass them on (e.g. `(s) => core.listNode(s)`). A callback that drops them still
+   * works (one unpaged, consistent list), but loses what they are for.
+   */
   list: (selectors: ListSelectors) => Promise<ListResult<T>>;
   /** Label selector for list and watch. */
   labelSelector?: string;
   /** Field selector for list and watch, e.g. `metadata.name=node-1` (an agent caching only its own Node). */
   fieldSelector?: string;
+  /** Page size of lists (default 500, client-go's pager default). */
+  pageSize?: number;
   /** Server-side watch timeout (the server ends the watch; we re-watch from the last rv). Default 300 s. */
   watchTimeoutSeconds?: number;
   /** No event, bookmark or end for this long -> the watch is presumed dead and restarted. Default timeout + 30 s. */
@@ -115,6 +135,31 @@ export class Informer<T extends KubeObject> {
     return s;
   }
 
+  /**
+   * Every page of the collection. A page that expired mid-way (410 on a continue token) restarts
+   * the list as a consistent read.
+   */
+  private async listAll(resourceVersion: string): Promise<ListResult<T>> {
+    const limit = this.opts.pageSize ?? 500;
+    const items: T[] = [];
+    let token: string | undefined;
+    let listRv: string | undefined;
+    for (let page = 0; ; page++) {
+      const query: ListSelectors = { ...this.selectors(), limit, ...(token ? { _continue: token } : { resourceVersion }) };
+      let r: ListResult<T>;
+      try {
+        r = await this.opts.list(query);
+      } catch (err) {
+        if (token && ((err as { code?: number }).code === 410 || (err as { statusCode?: number }).statusCode === 410)) return this.listAll('');
+        throw err;
+      }
+      items.push(...(r.items ?? []));
+      if (page === 0) listRv = r.metadata?.resourceVersion;
+      token = r.metadata?.continue || r.metadata?._continue || undefined;
+      if (!token) return { items, metadata: { resourceVersion: listRv ?? r.metadata?.resourceVersion } };
+    }
+  }
+
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
@@ -177,7 +222,7 @@ export class Informer<T extends KubeObject> {
     if (reason !== 'start') this.opts.onRelist?.(reason);
     let result: ListResult<T>;
     try {
-      result = await this.opts.list(this.selectors());
+      result = await this.listAll(reason === 'gone' ? '' : '0');
     } catch (err) {
       if (!this.synced && !this.stopped) {
         const failing = this.syncWaiters.filter((w) => w.fail);

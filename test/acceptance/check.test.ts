@@ -96,10 +96,17 @@ afterAll(async () => {
 });
 
 describe('check: in sync', () => {
-  it('exits 0 with no findings; host bits in the manifest prefix compare against the normalised NB prefix', async () => {
-    const { r, rep } = await check('insync', pcr('vm1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.150/28'], expectedChassis: 'host1' }));
+  it('exits 0 with no findings', async () => {
+    const { r, rep } = await check('insync', pcr('vm1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28'], expectedChassis: 'host1' }));
     expect(r.code).toBe(0);
     expect(rep.findings).toEqual([]);
+  });
+
+  it('a manifest prefix with host bits is bad input (exit 1) naming the prefix, as the CRD refuses it', async () => {
+    const f = await md.write('hostbits.yaml', pcr('vm1', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.150/28'] }));
+    const r = await cli(['check', ...db(), '-f', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('host bits set in 10.9.52.150/28');
   });
 
   it('text output (default) exits 0 too and names the prefix', async () => {
@@ -119,9 +126,13 @@ describe('check: in sync', () => {
     expect(rep.findings).toEqual([]);
   });
 
-  it('IPv6 written non-canonically in the manifest (host bits, zero groups, upper case) is the same route', async () => {
-    const { rep } = await check('v6-noncanon', pcr('v6', { router: 'r1', nexthop: 'FD00:2:0:0::92', cidrs: ['fd00:52:0:0::1/64'] }));
+  it('IPv6: a non-canonical nexthop is the same route; a non-canonical prefix is bad input (exit 1), as the CRD refuses it', async () => {
+    const { rep } = await check('v6-noncanon', pcr('v6', { router: 'r1', nexthop: 'FD00:2:0:0::92', cidrs: ['fd00:52::/64'] }));
     expect(rep.findings).toEqual([]);
+    const f = await md.write('v6-noncanon-prefix.yaml', pcr('v6', { router: 'r1', nexthop: 'fd00:2::92', cidrs: ['fd00:52:0:0::/64'] }));
+    const r = await cli(['check', ...db(), '-f', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('fd00:52:0:0::/64');
   });
 
   it('src-ip policy route in sync', async () => {

@@ -64,11 +64,12 @@ describe('check --repair', () => {
     expect(again.code, describeRun(again)).toBe(0);
   });
 
-  it('a manifest prefix with host bits creates the normalised NB prefix', async () => {
+  it('a manifest prefix with host bits is bad input: exit 1 and nothing written (the CRD refuses it too)', async () => {
     const r = await run('hostbits', [['hb', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.57.9/24'] }]], '--repair');
-    expect(r.code, describeRun(r)).toBe(0);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('host bits set in 10.9.57.9/24');
     const rows = (await nbRoutes(sb, 'r1')).filter((x) => x.prefix.startsWith('10.9.57.'));
-    expect(rows.map((x) => x.prefix)).toEqual(['10.9.57.0/24']);
+    expect(rows).toEqual([]);
   });
 
   it('fixes an owned row someone changed, and follows a changed manifest, keeping one row', async () => {

@@ -74,6 +74,28 @@ describe('operator kube wrappers', () => {
     expect(seen).toContain('add inf-c');
   });
 
+  it('first list with resourceVersion=0 (cache), relist after 410 as a consistent read in pages; resourceVersions stay opaque', async () => {
+    for (const n of ['pg-1', 'pg-2', 'pg-3', 'pg-4', 'pg-5']) await custom.createClusterCustomObject({ ...G, body: pcr(n) });
+    const { inf, relists } = informer({ list: (s) => custom.listClusterCustomObject({ ...G, ...s }) as Promise<any>, pageSize: 2 });
+    const from = server.requests.length;
+    await inf.start();
+    await inf.waitForSync();
+    const lists = () => server.requests.slice(from).filter((r) => r.method === 'GET' && r.path.endsWith('/podcidrroutes') && !r.query.includes('watch=true'));
+    expect(lists().map((r) => new URLSearchParams(r.query).get('resourceVersion'))).toEqual(['0']);
+    await until('watch open', () => server.activeWatches('podcidrroutes') > 0);
+    server.silenceWatches();
+    await custom.createClusterCustomObject({ ...G, body: pcr('pg-6') });
+    server.compact();
+    server.closeWatches();
+    await until('relist after 410', () => relists.includes('gone'));
+    await until('pg-6 cached', () => inf.get('pg-6') !== undefined);
+    const relist = lists().slice(1).map((r) => new URLSearchParams(r.query));
+    expect(relist[0]!.get('resourceVersion')).toBe(''); // consistent read, not the cache
+    expect(relist.length).toBeGreaterThan(2); // pages of 2
+    expect(relist.slice(1).every((q) => q.get('continue') && q.get('limit') === '2')).toBe(true);
+    expect(['pg-1', 'pg-2', 'pg-3', 'pg-4', 'pg-5', 'pg-6'].every((n) => inf.get(n) !== undefined)).toBe(true);
+  });
+
   it('restarts a silent watch (watchdog) and a failed one (backoff)', async () => {
     const { inf, restarts } = informer({ watchdogMs: 300 });
     await inf.start();

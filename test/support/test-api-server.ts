@@ -23,11 +23,13 @@
 // Must not import anything from operator/ (it is the other side of the wire).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -53,7 +55,20 @@ export interface ResourceType {
   categories?: string[];
   printerColumns?: { name: string; type: string; jsonPath: string; priority?: number }[];
   schema?: Obj;
+  /** the CustomResourceDefinition a custom resource type was installed from */
+  crd?: Obj;
   validate?: ValidateFunction;
+  /** Another API of a stored resource (events.k8s.io/v1 Event over core v1 Event). */
+  view?: ResourceView;
+}
+
+/** How one API version presents objects stored as another (Kubernetes' internal conversion). */
+export interface ResourceView {
+  storage: () => ResourceType;
+  toView: (stored: Obj) => Obj;
+  fromView: (obj: Obj) => Obj;
+  /** A field selector label of this API mapped to the stored object's label. */
+  field: (label: string) => string;
 }
 
 export interface TestApiServerOptions {
@@ -63,6 +78,12 @@ export interface TestApiServerOptions {
   historyLimit?: number;
   /** extra validation standing in for CEL rules: return messages to reject with 422 */
   validate?: (obj: Obj, old: Obj | undefined) => string[];
+  /**
+   * Path of Kubernetes' own validation binary (../shared/tools/crd-validate): when set, every
+   * create and update of a custom resource is also decided by it (CEL rules, list types, formats),
+   * as kube-apiserver would decide it. Slow (a process per write): for kubectl tests, not benchmarks.
+   */
+  crdValidate?: string;
 }
 
 interface WatchEvent {
@@ -147,6 +168,159 @@ const BUILTINS: ResourceType[] = [
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', listKind: 'LeaseList', namespaced: true, statusSubresource: false, generation: false },
   { group: 'events.k8s.io', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', listKind: 'EventList', namespaced: true, statusSubresource: false, generation: false, shortNames: ['ev'] },
 ];
+
+// ---- Events: one store, two APIs -----------------------------------------------------------------
+
+/** core v1 Event field <-> events.k8s.io/v1 Event field (Kubernetes' conversion, field by field). */
+const EVENT_FIELDS: [core: string, v1: string][] = [
+  ['involvedObject', 'regarding'], ['related', 'related'], ['message', 'note'], ['reason', 'reason'], ['type', 'type'],
+  ['action', 'action'], ['reportingComponent', 'reportingController'], ['reportingInstance', 'reportingInstance'],
+  ['eventTime', 'eventTime'], ['series', 'series'], ['source', 'deprecatedSource'], ['firstTimestamp', 'deprecatedFirstTimestamp'],
+  ['lastTimestamp', 'deprecatedLastTimestamp'], ['count', 'deprecatedCount'],
+];
+
+/** A stored core v1 Event as events.k8s.io/v1 presents it. */
+export function toEventsV1(core: Obj): Obj {
+  const out: Obj = { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: core.metadata };
+  for (const [c, v] of EVENT_FIELDS) if (core[c] !== undefined && core[c] !== null) out[v] = core[c];
+  return out;
+}
+
+/** An events.k8s.io/v1 Event as the core v1 Event it is stored as. */
+export function fromEventsV1(ev: Obj): Obj {
+  const out: Obj = { apiVersion: 'v1', kind: 'Event', metadata: ev.metadata };
+  for (const [c, v] of EVENT_FIELDS) if (ev[v] !== undefined && ev[v] !== null) out[c] = ev[v];
+  out.involvedObject ??= {};
+  return out;
+}
+
+const EVENT_SELECTOR_LABELS: Record<string, string> = { reportingController: 'reportingComponent', 'deprecatedSource.component': 'source' };
+
+/**
+ * kube-apiserver's ValidateEventCreate for events.k8s.io/v1-style Events (eventTime set): an Event
+ * about a cluster-scoped object (no regarding.namespace) lives in "default" or "kube-system".
+ */
+function validateEventNamespace(ev: Obj, namespace: string | undefined): void {
+  if (!ev.eventTime) return;
+  const ns = namespace ?? ev.metadata?.namespace ?? 'default';
+  const regarding = ev.regarding ?? {};
+  if (!regarding.namespace && ns !== 'default' && ns !== 'kube-system') {
+    throw new ApiError(422, 'Invalid', `Event.events.k8s.io "${ev.metadata?.name ?? ev.metadata?.generateName ?? ''}" is invalid: regarding.namespace: Invalid value: "": does not match event.namespace`);
+  }
+  if (regarding.namespace && regarding.namespace !== ns) {
+    throw new ApiError(422, 'Invalid', `Event.events.k8s.io "${ev.metadata?.name ?? ''}" is invalid: regarding.namespace: Invalid value: "${regarding.namespace}": does not match event.namespace`);
+  }
+}
+
+// ---- what kubectl prints --------------------------------------------------------------------------
+
+/** kubectl's and the apiserver's HumanDuration of a timestamp, <unknown> when absent. */
+function age(ts: unknown, now: number): string {
+  if (typeof ts !== 'string' || ts === '') return '<unknown>';
+  const t = Date.parse(ts);
+  return Number.isNaN(t) ? '<invalid>' : humanAge(now - t);
+}
+
+/** One printer-column cell as the apiextensions table convertor renders it. */
+function printerCell(type: string, v: unknown, now: number): unknown {
+  if (v === undefined || v === null) return null;
+  if (type === 'date') return age(v, now);
+  if (type === 'integer' || type === 'number') return typeof v === 'number' ? v : null;
+  if (type === 'boolean') return typeof v === 'boolean' ? v : null;
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** The cells of Kubernetes' event printer (pkg/printers/internalversion printEvent), all columns. */
+function eventCells(e: Obj, now: number): unknown[] {
+  const first = e.firstTimestamp ? age(e.firstTimestamp, now) : age(e.eventTime, now);
+  let last = e.lastTimestamp ? age(e.lastTimestamp, now) : first;
+  let count = e.count ?? 0;
+  if (e.series) {
+    last = age(e.series.lastObservedTime, now);
+    count = e.series.count;
+  } else if (count === 0) count = 1;
+  const io = e.involvedObject ?? {};
+  const target = io.name ? `${String(io.kind ?? '').toLowerCase()}/${io.name}` : String(io.kind ?? '').toLowerCase();
+  const component = e.source?.component || e.reportingComponent || '';
+  const instance = e.source?.host || e.reportingInstance || '';
+  return [last, e.type ?? '', e.reason ?? '', target, io.fieldPath ?? '', instance ? `${component}, ${instance}` : component, String(e.message ?? '').trim(), first, count, e.metadata?.name];
+}
+
+// ---- strict field validation ---------------------------------------------------------------------
+
+const OBJECT_META_FIELDS = new Set([
+  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+]);
+
+/** Paths of fields a structural schema does not declare (what strict decoding reports). */
+export function unknownFieldPaths(obj: Obj, schema: Obj): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(obj.metadata ?? {})) if (!OBJECT_META_FIELDS.has(k)) out.push(`metadata.${k}`);
+  const walk = (v: unknown, sc: Obj | undefined, path: string): void => {
+    if (!sc || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, sc.items, `${path}[${i}]`));
+      return;
+    }
+    if (sc['x-kubernetes-preserve-unknown-fields'] === true && !sc.properties) return;
+    for (const [k, x] of Object.entries(v)) {
+      const p = path ? `${path}.${k}` : k;
+      if (sc.properties?.[k]) walk(x, sc.properties[k], p);
+      else if (sc.additionalProperties && typeof sc.additionalProperties === 'object') walk(x, sc.additionalProperties, p);
+      else if (sc.additionalProperties !== true && sc['x-kubernetes-preserve-unknown-fields'] !== true) out.push(p);
+    }
+  };
+  const { metadata: _m, ...rest } = obj;
+  walk(rest, schema, '');
+  return out;
+}
+
+/** The first field a JSON text gives twice in one object (`spec.router`), or undefined. */
+export function duplicateJsonField(text: string): string | undefined {
+  const doc = parseDocument(text, { uniqueKeys: false });
+  const walk = (node: unknown, path: string): string | undefined => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const k = isScalar(pair.key) ? String(pair.key.value) : '';
+        const p = path ? `${path}.${k}` : k;
+        if (seen.has(k)) return p;
+        seen.add(k);
+        const inner = walk(pair.value, p);
+        if (inner) return inner;
+      }
+    } else if (isSeq(node)) {
+      for (let i = 0; i < node.items.length; i++) {
+        const inner = walk(node.items[i], `${path}[${i}]`);
+        if (inner) return inner;
+      }
+    }
+    return undefined;
+  };
+  return walk(doc.contents, '');
+}
+
+/** x-kubernetes-list-type set/map duplicates (kube-apiserver: "Duplicate value"). */
+function listTypeErrors(v: unknown, sc: Obj | undefined, path: string): string[] {
+  if (!sc || v === null || typeof v !== 'object') return [];
+  const out: string[] = [];
+  if (Array.isArray(v)) {
+    const type = sc['x-kubernetes-list-type'];
+    const keys: string[] = sc['x-kubernetes-list-map-keys'] ?? [];
+    const seen = new Set<string>();
+    v.forEach((x, i) => {
+      out.push(...listTypeErrors(x, sc.items, `${path}[${i}]`));
+      if (type !== 'set' && type !== 'map') return;
+      const id = type === 'set' ? JSON.stringify(x) : JSON.stringify(keys.map((k) => (x as Obj)?.[k] ?? null));
+      if (seen.has(id)) out.push(`${path}[${i}]: Duplicate value: ${type === 'set' ? JSON.stringify(x) : id}`);
+      seen.add(id);
+    });
+    return out;
+  }
+  for (const [k, x] of Object.entries(v)) out.push(...listTypeErrors(x, sc.properties?.[k] ?? (typeof sc.additionalProperties === 'object' ? sc.additionalProperties : undefined), path ? `${path}.${k}` : k));
+  return out;
+}
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -322,22 +496,33 @@ function matchLabels(sel: LabelSelector, obj: Obj): boolean {
   });
 }
 
-function parseFieldSelector(s: string | null): FieldSelector {
+/** Field labels a field selector may use: metadata.name/namespace everywhere, more for Events. */
+const FIELD_LABELS: Record<string, string[]> = {
+  Event: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+};
+
+function parseFieldSelector(s: string | null, rt?: ResourceType): FieldSelector {
   if (!s) return [];
   return s.split(',').map((p) => {
     const m = p.trim().match(/^([\w.]+)\s*(!=|==|=)\s*(.*)$/);
-    if (!m || !['metadata.name', 'metadata.namespace'].includes(m[1]!)) {
-      throw new ApiError(400, 'BadRequest', `field label not supported: ${p}`);
+    const label = m && rt?.view ? rt.view.field(m[1]!) : m?.[1];
+    if (!m || !label || !['metadata.name', 'metadata.namespace', ...(FIELD_LABELS[rt?.kind ?? ''] ?? [])].includes(label)) {
+      throw new ApiError(400, 'BadRequest', `field label not supported: ${m?.[1] ?? p}`);
     }
-    return { path: m[1]!, op: m[2] === '!=' ? '!=' : '=', value: m[3]! };
+    return { path: label, op: m[2] === '!=' ? '!=' : '=', value: m[3]! };
   });
 }
 
+function fieldValue(obj: Obj, path: string): string {
+  if (path === 'metadata.namespace') return obj.metadata?.namespace ?? '';
+  if (path === 'source') return obj.source?.component ?? '';
+  let cur: any = obj;
+  for (const k of path.split('.')) cur = cur?.[k];
+  return cur === undefined || cur === null ? '' : String(cur);
+}
+
 function matchFields(sel: FieldSelector, obj: Obj): boolean {
-  return sel.every((f) => {
-    const v = f.path === 'metadata.name' ? obj.metadata?.name : obj.metadata?.namespace ?? '';
-    return f.op === '=' ? v === f.value : v !== f.value;
-  });
+  return sel.every((f) => (f.op === '=' ? fieldValue(obj, f.path) === f.value : fieldValue(obj, f.path) !== f.value));
 }
 
 // ---- schema handling -----------------------------------------------------------------------------
@@ -435,6 +620,13 @@ export class TestApiServer {
 
   private constructor(private readonly opts: TestApiServerOptions) {
     for (const t of BUILTINS) this.types.push({ ...t });
+    const core = this.types.find((t) => t.group === '' && t.plural === 'events')!;
+    this.types.find((t) => t.group === 'events.k8s.io')!.view = {
+      storage: () => core,
+      toView: toEventsV1,
+      fromView: fromEventsV1,
+      field: (label) => EVENT_SELECTOR_LABELS[label] ?? label.replace(/^regarding\./, 'involvedObject.'),
+    };
   }
 
   static async start(opts: TestApiServerOptions = {}): Promise<TestApiServer> {
@@ -469,6 +661,7 @@ export class TestApiServer {
       categories: spec.names.categories,
       printerColumns: version.additionalPrinterColumns,
       schema,
+      crd,
       validate: schema ? compileCrdSchema(this.ajv, schema) : undefined,
     };
     const i = this.types.findIndex((t) => t.group === rt.group && t.plural === rt.plural);
@@ -488,6 +681,7 @@ export class TestApiServer {
   }
 
   async close(): Promise<void> {
+    if (this.crdBundle) rmSync(dirname(this.crdBundle), { recursive: true, force: true });
     this.closeWatches();
     this.server.closeAllConnections();
     await new Promise<void>((ok) => this.server.close(() => ok()));
@@ -537,21 +731,25 @@ export class TestApiServer {
   /** Direct read of the store (a copy), for assertions. */
   get(plural: string, name: string, namespace?: string, group?: string): Obj | undefined {
     const rt = this.typeByPlural(plural, group);
-    const o = this.store.get(this.key(rt, namespace, name));
-    return o ? clone(o) : undefined;
+    const st = rt.view ? rt.view.storage() : rt;
+    const o = this.store.get(this.key(st, namespace, name));
+    return o ? clone(rt.view ? rt.view.toView(o) : o) : undefined;
   }
 
   /** Direct list of the store (copies), for assertions. */
   list(plural: string, namespace?: string, group?: string): Obj[] {
     const rt = this.typeByPlural(plural, group);
+    const st = rt.view ? rt.view.storage() : rt;
     return [...this.store.entries()]
-      .filter(([k]) => k.startsWith(this.prefix(rt, namespace)))
-      .map(([, o]) => clone(o));
+      .filter(([k]) => k.startsWith(this.prefix(st, namespace)))
+      .map(([, o]) => clone(rt.view ? rt.view.toView(o) : o));
   }
 
   /** Direct write (create or replace, bypassing conflicts), for fixtures. Returns the stored copy. */
-  put(obj: Obj): Obj {
-    const rt = this.typeByKind(obj.apiVersion, obj.kind);
+  put(input: Obj): Obj {
+    const viewRt = this.typeByKind(input.apiVersion, input.kind);
+    const rt = viewRt.view ? viewRt.view.storage() : viewRt;
+    const obj = viewRt.view ? viewRt.view.fromView(input) : input;
     const ns = rt.namespaced ? (obj.metadata?.namespace ?? 'default') : undefined;
     const existing = this.store.get(this.key(rt, ns, obj.metadata.name));
     if (existing) {
@@ -559,7 +757,8 @@ export class TestApiServer {
       next.metadata = { ...existing.metadata, ...next.metadata, resourceVersion: existing.metadata.resourceVersion };
       return this.commitUpdate(rt, existing, next, false, true);
     }
-    return this.doCreate(rt, ns, clone(obj), true);
+    const created = this.doCreate(rt, ns, clone(obj), true);
+    return viewRt.view ? viewRt.view.toView(created) : created;
   }
 
   /**
@@ -618,6 +817,8 @@ export class TestApiServer {
     const body = method === 'GET' || method === 'DELETE' ? await readBody(req).catch(() => '') : await readBody(req);
     const parts = url.pathname.split('/').filter(Boolean);
 
+    if (method === 'GET' && parts[0] === 'openapi') return sendJson(res, 200, this.openapi(parts));
+
     // discovery
     if (method === 'GET') {
       const d = this.discovery(parts);
@@ -659,12 +860,23 @@ export class TestApiServer {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     }
     const q = url.searchParams;
+    // events.k8s.io/v1 Events are a second API of the one core v1 Event store (as in Kubernetes)
+    const view = rt.view;
+    const st = view ? view.storage() : rt;
+    const out = (o: Obj): Obj => (view ? view.toView(o) : o);
+    const table = /as=Table/.test(String(req.headers.accept ?? ''));
+    const send = (code: number, o: Obj) => sendJson(res, code, o, this.warnings);
+    this.warnings = [];
 
     if (name === undefined) {
       if (method === 'GET' && q.get('watch') === 'true') return this.watch(rt, namespace, q, res);
-      if (method === 'GET') return sendJson(res, 200, this.doList(rt, namespace, q));
+      if (method === 'GET') {
+        const list = this.doList(st, namespace, q, view ? rt : undefined);
+        if (view) list.items = (list.items as Obj[]).map(out);
+        return send(200, table ? this.toTable(rt, list.items as Obj[], list.metadata, q) : { ...list, apiVersion: apiVersionOf(rt), kind: rt.listKind });
+      }
       if (method === 'POST') {
-        const obj = parseJson(body);
+        const obj = this.decodeBody(rt, body, q);
         this.checkKind(rt, obj);
         if (rt.namespaced) {
           if (!namespace) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -672,27 +884,28 @@ export class TestApiServer {
             throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
           }
         }
-        return sendJson(res, 201, this.doCreate(rt, namespace, obj, false));
+        if (rt.kind === 'Event') validateEventNamespace(view ? obj : toEventsV1(obj), namespace);
+        return send(201, out(this.doCreate(st, namespace, view ? view.fromView(obj) : obj, false)));
       }
       throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on a collection here`);
     }
 
-    const key = this.key(rt, namespace, name);
+    const key = this.key(st, namespace, name);
     const existing = this.store.get(key);
     if (method === 'GET') {
       if (!existing) throw notFound(rt, name);
-      return sendJson(res, 200, existing);
+      return send(200, table ? this.toTable(rt, [out(existing)], { resourceVersion: existing.metadata.resourceVersion }, q) : out(existing));
     }
     if (method === 'DELETE') {
       if (!existing) throw notFound(rt, name);
       const opts = body ? parseJson(body) : {};
       const pre = opts?.preconditions?.resourceVersion;
       if (pre && pre !== existing.metadata.resourceVersion) throw conflict(rt, name);
-      return sendJson(res, 200, this.doDelete(rt, existing));
+      return send(200, out(this.doDelete(st, existing)));
     }
     if (method === 'PUT') {
       if (!existing) throw notFound(rt, name);
-      const obj = parseJson(body);
+      const obj = this.decodeBody(rt, body, q);
       this.checkKind(rt, obj);
       if (obj.metadata?.name !== name) throw new ApiError(400, 'BadRequest', `the name of the object (${obj.metadata?.name}) does not match the name on the URL (${name})`);
       const rv = obj.metadata?.resourceVersion;
@@ -700,29 +913,105 @@ export class TestApiServer {
         throw new ApiError(422, 'Invalid', `${rt.kind}.${rt.group} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`);
       }
       if (rv && rv !== existing.metadata.resourceVersion) throw conflict(rt, name);
-      return sendJson(res, 200, this.doUpdate(rt, existing, obj, sub === 'status'));
+      return send(200, out(this.doUpdate(st, existing, view ? view.fromView(obj) : obj, sub === 'status')));
     }
     if (method === 'PATCH') {
       if (!existing) throw notFound(rt, name);
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      const patch = parseJson(body);
+      const patch = this.decodeBody(rt, body, q, ct === 'application/json-patch+json');
+      const base = out(existing);
       let patched: Obj;
       if (ct === 'application/merge-patch+json' || (ct === 'application/strategic-merge-patch+json' && rt.group !== 'ovndrift.io')) {
         if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw new ApiError(400, 'BadRequest', 'merge patch: body must be a JSON object');
-        patched = mergePatch(existing as Json, patch) as Obj;
+        patched = mergePatch(base as Json, patch) as Obj;
       } else if (ct === 'application/json-patch+json') {
-        patched = jsonPatch(existing, patch as Obj[]);
+        patched = jsonPatch(base, patch as Obj[]);
       } else if (ct === 'application/strategic-merge-patch+json') {
         throw new ApiError(415, 'UnsupportedMediaType', 'strategic merge patch format is not supported for custom resources');
       } else {
         throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json${rt.group === 'ovndrift.io' ? '' : ', application/strategic-merge-patch+json'} (got ${ct || 'none'})`);
       }
+      if (ct === 'application/json-patch+json') this.checkFields(rt, patched, q);
       const rv = patched.metadata?.resourceVersion;
       if (rv !== undefined && rv !== existing.metadata.resourceVersion) throw conflict(rt, name);
       patched.metadata = { ...(patched.metadata ?? {}), resourceVersion: existing.metadata.resourceVersion };
-      return sendJson(res, 200, this.doUpdate(rt, existing, patched, sub === 'status'));
+      return send(200, out(this.doUpdate(st, existing, view ? view.fromView(patched) : patched, sub === 'status')));
     }
     throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
+  }
+
+  /** Warnings (`Warning: 299 - "..."` headers) collected while serving the current request. */
+  private warnings: string[] = [];
+
+  /**
+   * Parses a request body the way kube-apiserver's decoder does with the request's
+   * fieldValidation directive (kubectl sends Strict): a duplicate field or, for custom resources, a
+   * field the CRD schema does not declare is 400 BadRequest (Strict), a Warning header (Warn, the
+   * server default), or nothing (Ignore).
+   */
+  private decodeBody(rt: ResourceType, body: string, q: URLSearchParams, isJsonPatch = false): any {
+    const obj = parseJson(body);
+    const directive = q.get('fieldValidation') ?? 'Warn';
+    if (!['Strict', 'Warn', 'Ignore'].includes(directive)) throw new ApiError(400, 'BadRequest', `fieldValidation parameter unsupported: ${directive}`);
+    if (directive === 'Ignore') return obj;
+    const problems: string[] = [];
+    const dup = duplicateJsonField(body);
+    if (dup) problems.push(`duplicate field "${dup}"`);
+    if (!isJsonPatch && rt.schema && obj && typeof obj === 'object' && !Array.isArray(obj)) problems.push(...unknownFieldPaths(obj, rt.schema).map((f) => `unknown field "${f}"`));
+    this.reportFieldProblems(rt, problems, directive);
+    return obj;
+  }
+
+  /** Strict field validation of the result of a JSON patch (unknown fields only). */
+  private checkFields(rt: ResourceType, obj: Obj, q: URLSearchParams): void {
+    const directive = q.get('fieldValidation') ?? 'Warn';
+    if (directive === 'Ignore' || !rt.schema) return;
+    this.reportFieldProblems(rt, unknownFieldPaths(obj, rt.schema).map((f) => `unknown field "${f}"`), directive);
+  }
+
+  private reportFieldProblems(rt: ResourceType, problems: string[], directive: string): void {
+    if (problems.length === 0) return;
+    if (directive === 'Strict') {
+      throw new ApiError(400, 'BadRequest', `${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${problems.join(', ')}`);
+    }
+    this.warnings.push(...problems);
+  }
+
+  /**
+   * A meta.k8s.io/v1 Table, as kube-apiserver answers `Accept: application/json;as=Table;...`:
+   * for custom resources the CRD's additionalPrinterColumns evaluated with JSONPath on each object
+   * (dates as ages, missing values as null, which kubectl prints as <none>), for Events the columns
+   * of Kubernetes' event printer, else Name and Age.
+   */
+  private toTable(rt: ResourceType, items: Obj[], meta: Obj | undefined, q: URLSearchParams): Obj {
+    const now = Date.now();
+    const nameCol = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 };
+    let columns: Obj[];
+    let cells: (o: Obj) => unknown[];
+    if (rt.printerColumns) {
+      const cols = rt.printerColumns;
+      columns = [nameCol, ...cols.map((c) => ({ name: c.name, type: c.type, format: (c as Obj).format ?? '', description: (c as Obj).description ?? '', priority: c.priority ?? 0 }))];
+      cells = (o) => [o.metadata.name, ...cols.map((c) => printerCell(c.type, jsonPathValue(o, c.jsonPath), now))];
+    } else if (rt.kind === 'Event') {
+      columns = ['Last Seen', 'Type', 'Reason', 'Object', 'Subobject', 'Source', 'Message', 'First Seen', 'Count', 'Name'].map((n, i) => ({
+        name: n, type: n === 'Count' ? 'integer' : 'string', format: '', description: '', priority: [4, 5, 7, 8, 9].includes(i) ? 1 : 0,
+      }));
+      cells = (o) => eventCells(rt.view ? rt.view.fromView(o) : o, now);
+    } else {
+      columns = [nameCol, { name: 'Age', type: 'string', format: '', description: 'CreationTimestamp', priority: 0 }];
+      cells = (o) => [o.metadata.name, age(o.metadata.creationTimestamp, now)];
+    }
+    const includeObject = q.get('includeObject') ?? 'Metadata';
+    return {
+      kind: 'Table',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: { resourceVersion: meta?.resourceVersion ?? String(this.rv), ...(meta?.continue ? { continue: meta.continue } : {}) },
+      columnDefinitions: columns,
+      rows: items.map((o) => ({
+        cells: cells(o),
+        object: includeObject === 'None' ? undefined : includeObject === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+      })),
+    };
   }
 
   private checkKind(rt: ResourceType, obj: Obj): void {
@@ -730,6 +1019,49 @@ export class TestApiServer {
     const av = apiVersionOf(rt);
     if (obj.kind !== undefined && obj.kind !== rt.kind) throw new ApiError(400, 'BadRequest', `kind ${obj.kind} does not match the URL (${rt.kind})`);
     if (obj.apiVersion !== undefined && obj.apiVersion !== av) throw new ApiError(400, 'BadRequest', `apiVersion ${obj.apiVersion} does not match the URL (${av})`);
+  }
+
+  /**
+   * OpenAPI v3, derived at run time from the installed CRDs as kube-apiserver derives it:
+   * `/openapi/v3` lists one document per group-version, each document has the resource paths (with
+   * the `fieldValidation` query parameter on PATCH, which is how kubectl learns that the server
+   * validates fields itself) and the schemas with their x-kubernetes-group-version-kind.
+   */
+  private openapi(parts: string[]): Obj {
+    const gvs = new Map<string, ResourceType[]>();
+    for (const t of this.types) if (t.crd) gvs.set(`apis/${t.group}/${t.version}`, [...(gvs.get(`apis/${t.group}/${t.version}`) ?? []), t]);
+    const doc = (types: ResourceType[]): Obj => {
+      const paths: Obj = {};
+      const schemas: Obj = { 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta': { type: 'object', properties: Object.fromEntries([...OBJECT_META_FIELDS].map((f) => [f, {}])) } };
+      const q = (name: string) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } });
+      for (const t of types) {
+        const gvk = { group: t.group, version: t.version, kind: t.kind };
+        const ref = `${t.group.split('.').reverse().join('.')}.${t.version}.${t.kind}`;
+        const schema = clone(t.schema ?? { type: 'object' });
+        schema.properties = { ...(schema.properties ?? {}), metadata: { allOf: [{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' }] } };
+        schemas[ref] = { ...schema, 'x-kubernetes-group-version-kind': [gvk] };
+        schemas[`${ref}List`] = { type: 'object', required: ['items'], properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, items: { type: 'array', items: { $ref: `#/components/schemas/${ref}` } } }, 'x-kubernetes-group-version-kind': [{ ...gvk, kind: `${t.kind}List` }] };
+        const body = { content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } };
+        const ok = { responses: { '200': body } };
+        const op = (action: string, params: Obj[], extra: Obj = {}) => ({ 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk, parameters: params, ...ok, ...extra });
+        const base = `/apis/${t.group}/${t.version}/${t.plural}`;
+        const write = [q('dryRun'), q('fieldManager'), q('fieldValidation')];
+        const patchBody = { requestBody: { content: Object.fromEntries(['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'].map((c) => [c, { schema: { type: 'object' } }])) } };
+        paths[base] = { get: op('list', [q('labelSelector'), q('fieldSelector'), q('limit'), q('continue'), q('resourceVersion'), q('watch')]), post: op('post', write, { requestBody: body }) };
+        const named = { parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string', uniqueItems: true } }] };
+        paths[`${base}/{name}`] = { ...named, get: op('get', []), put: op('put', write, { requestBody: body }), patch: op('patch', [...write, q('force')], patchBody), delete: op('delete', [q('dryRun')]) };
+        if (t.statusSubresource) paths[`${base}/{name}/status`] = { ...named, get: op('get', []), put: op('put', write, { requestBody: body }), patch: op('patch', [...write, q('force')], patchBody) };
+      }
+      return { openapi: '3.0.0', info: { title: 'Kubernetes CRD Swagger', version: 'v0.1.0' }, paths, components: { schemas } };
+    };
+    if (parts.length === 2 && parts[1] === 'v3') {
+      return {
+        paths: Object.fromEntries([...gvs].map(([gv, types]) => [gv, { serverRelativeURL: `/openapi/v3/${gv}?hash=${createHash('sha512').update(JSON.stringify(doc(types))).digest('hex').slice(0, 32).toUpperCase()}` }])),
+      };
+    }
+    const types = parts[1] === 'v3' ? gvs.get(parts.slice(2).join('/')) : undefined;
+    if (!types) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (/${parts.join('/')})`);
+    return doc(types);
   }
 
   private discovery(parts: string[]): Obj | undefined {
@@ -774,15 +1106,44 @@ export class TestApiServer {
 
   // ---- verbs ----------------------------------------------------------------------------------
 
-  private doList(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): Obj {
+  /**
+   * A list. `limit` pages it (metadata.continue, remainingItemCount) unless resourceVersion=0,
+   * which kube-apiserver serves whole from its watch cache. A continue token older than the
+   * compacted history is 410 Expired. Pages are cut from the current state (the real server reads
+   * each page at the first page's revision; documented approximation).
+   */
+  private doList(rt: ResourceType, namespace: string | undefined, q: URLSearchParams, selectorType: ResourceType = rt): Obj {
     const label = parseLabelSelector(q.get('labelSelector'));
-    const field = parseFieldSelector(q.get('fieldSelector'));
-    const items = [...this.store.entries()]
+    const field = parseFieldSelector(q.get('fieldSelector'), selectorType);
+    let items = [...this.store.entries()]
       .filter(([k]) => k.startsWith(this.prefix(rt, namespace)))
       .map(([, o]) => o)
       .filter((o) => matchLabels(label, o) && matchFields(field, o))
       .sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
-    return { apiVersion: apiVersionOf(rt), kind: rt.listKind, metadata: { resourceVersion: String(this.rv) }, items };
+    const limit = Number(q.get('limit') ?? 0);
+    const token = q.get('continue');
+    let listRv = String(this.rv);
+    const metadata: Obj = {};
+    if (token) {
+      let t: { rv: string; after: string };
+      try {
+        t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'continue key is not valid');
+      }
+      if (Number(t.rv) < this.compactedRv) {
+        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      listRv = t.rv;
+      items = items.filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`.localeCompare(t.after) > 0);
+    }
+    if (limit > 0 && q.get('resourceVersion') !== '0' && items.length > limit) {
+      const last = items[limit - 1]!;
+      metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, after: `${last.metadata.namespace ?? ''}/${last.metadata.name}` })).toString('base64url');
+      metadata.remainingItemCount = items.length - limit;
+      items = items.slice(0, limit);
+    }
+    return { apiVersion: apiVersionOf(rt), kind: rt.listKind, metadata: { resourceVersion: listRv, ...metadata }, items };
   }
 
   private doCreate(rt: ResourceType, namespace: string | undefined, obj: Obj, fixture: boolean): Obj {
@@ -883,6 +1244,7 @@ export class TestApiServer {
     const gone = clone(existing);
     gone.metadata.resourceVersion = String(++this.rv);
     this.emit({ rv: this.rv, type: 'DELETED', rt, object: gone, old: existing });
+    if (existing.metadata?.uid) this.collectGarbage(existing.metadata.uid);
     return rt.generation
       ? gone
       : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: existing.metadata.name, group: rt.group, kind: rt.plural, uid: existing.metadata.uid } };
@@ -898,9 +1260,50 @@ export class TestApiServer {
       });
       throw new ApiError(422, 'Invalid', `${rt.kind}.${rt.group} "${name}" is invalid: ${msgs.join(', ')}`, { name, group: rt.group, kind: rt.kind, causes: msgs.map((m) => ({ message: m })) });
     }
+    if (rt.schema) {
+      const dups = listTypeErrors(obj, rt.schema, '');
+      if (dups.length > 0) throw new ApiError(422, 'Invalid', `${rt.kind}.${rt.group} "${name}" is invalid: ${dups.join(', ')}`, { name, group: rt.group, kind: rt.kind, causes: dups.map((m) => ({ message: m })) });
+    }
+    if (rt.crd && this.opts.crdValidate) this.admitWithCrdValidate(rt, obj);
     if (rt.group === 'ovndrift.io' && this.opts.validate) {
       const msgs = this.opts.validate(obj, old);
       if (msgs.length > 0) throw new ApiError(422, 'Invalid', `${rt.kind}.${rt.group} "${name}" is invalid: ${msgs.join(', ')}`, { name, group: rt.group, kind: rt.kind });
+    }
+  }
+
+  private crdBundle?: string;
+
+  /**
+   * Lets Kubernetes' own validation code decide (crd-validate cr): CEL rules with their messages,
+   * formats, list types. Server-owned metadata is left out, as on a create.
+   */
+  private admitWithCrdValidate(rt: ResourceType, obj: Obj): void {
+    if (!this.crdBundle) {
+      const dir = mkdtempSync(join(tmpdir(), 'test-api-server-crds-'));
+      this.crdBundle = join(dir, 'crds.yaml');
+      writeFileSync(this.crdBundle, this.types.filter((t) => t.crd).map((t) => `---\n${JSON.stringify(t.crd)}\n`).join(''));
+    }
+    const { uid: _u, resourceVersion: _r, creationTimestamp: _c, generation: _g, managedFields: _f, deletionTimestamp: _d, ...metadata } = obj.metadata ?? {};
+    const r = spawnSync(this.opts.crdValidate!, ['cr', this.crdBundle, '-'], { input: JSON.stringify({ ...obj, metadata }), encoding: 'utf8' });
+    if (r.status === 0) return;
+    const line = /^\s*apiserver: (.*)$/m.exec(r.stdout)?.[1] ?? `${r.stdout}${r.stderr}`.trim();
+    // `* field: message` lines: kubectl prints "The Kind "name" is invalid: field: message" from causes
+    const causes = [...r.stdout.matchAll(/^\s*\* (.*?): (.*)$/gm)].map((m) => ({ reason: 'FieldValueInvalid', field: m[1]!, message: m[2]! }));
+    if (/REJECTED \(BadRequest\)/.test(r.stdout)) throw new ApiError(400, 'BadRequest', line);
+    throw new ApiError(422, 'Invalid', line, { name: obj.metadata?.name, group: rt.group, kind: rt.kind, causes });
+  }
+
+  /**
+   * Garbage collection (background propagation): objects whose every ownerReference points at a
+   * deleted object are deleted too (a NodeNoTrackState goes with its Node).
+   */
+  private collectGarbage(deletedUid: string): void {
+    const existing = new Set([...this.store.values()].map((o) => o.metadata?.uid));
+    for (const [key, o] of [...this.store]) {
+      const refs: Obj[] = o.metadata?.ownerReferences ?? [];
+      if (!refs.some((r) => r.uid === deletedUid) || refs.some((r) => existing.has(r.uid))) continue;
+      const rt = this.types.find((t) => !t.view && key.startsWith(this.prefix(t)));
+      if (rt && this.store.has(key)) this.doDelete(rt, o);
     }
   }
 
@@ -926,7 +1329,7 @@ export class TestApiServer {
   }
 
   private deliver(w: Watcher, ev: WatchEvent): void {
-    if (w.silenced || ev.rt !== w.rt || ev.rv <= w.lastRv) return;
+    if (w.silenced || ev.rt !== (w.rt.view?.storage() ?? w.rt) || ev.rv <= w.lastRv) return;
     if (w.namespace && ev.object.metadata.namespace !== w.namespace) return;
     const now = matchLabels(w.label, ev.object) && matchFields(w.field, ev.object);
     const before = ev.old ? matchLabels(w.label, ev.old) && matchFields(w.field, ev.old) : false;
@@ -938,19 +1341,22 @@ export class TestApiServer {
   }
 
   private writeEvent(w: Watcher, type: string, object: Obj): void {
-    w.res.write(JSON.stringify({ type, object }) + '\n');
+    w.res.write(JSON.stringify({ type, object: w.rt.view && type !== 'BOOKMARK' ? w.rt.view.toView(object) : object }) + '\n');
   }
 
   private watch(rt: ResourceType, namespace: string | undefined, q: URLSearchParams, res: ServerResponse): void {
     const label = parseLabelSelector(q.get('labelSelector'));
-    const field = parseFieldSelector(q.get('fieldSelector'));
+    const field = parseFieldSelector(q.get('fieldSelector'), rt);
+    const st = rt.view ? rt.view.storage() : rt;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const w: Watcher = { rt, namespace, label, field, res, silenced: false, lastRv: 0, bookmarks: q.get('allowWatchBookmarks') === 'true' };
     const rvParam = q.get('resourceVersion');
     if (!rvParam || rvParam === '0') {
       // no resourceVersion: synthetic ADDED for the current state, then changes
-      for (const o of this.doList(rt, namespace, q).items as Obj[]) this.writeEvent(w, 'ADDED', o);
+      const initial = new URLSearchParams(q);
+      initial.delete('limit');
+      for (const o of this.doList(st, namespace, initial, rt).items as Obj[]) this.writeEvent(w, 'ADDED', o);
       w.lastRv = this.rv;
     } else {
       const from = Number(rvParam);
@@ -1036,9 +1442,11 @@ function conflict(rt: ResourceType, name: string): ApiError {
   );
 }
 
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
+function sendJson(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  const headers: Record<string, string | number | string[]> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+  if (warnings.length > 0) headers.Warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+  res.writeHead(code, headers);
   res.end(text);
 }
 
