@@ -159,7 +159,7 @@ export class Controller {
           this.metrics.leader.set(1);
           this.markAll();
         },
-        onStoppedLeading: () => this.metrics.leader.set(0),
+        onStoppedLeading: () => this.metrics.clearLeaderGauges(),
       });
     } else {
       this.metrics.leader.set(1);
@@ -196,9 +196,9 @@ export class Controller {
     clearInterval(this.resyncTimer);
     clearTimeout(this.policyRecheckTimer);
     await this.elector?.release();
-    this.metrics.leader.set(0);
+    this.metrics.clearLeaderGauges();
     for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
-    await Promise.race([this.running ?? Promise.resolve(), sleep(5000)]);
+    await Promise.race([this.running ?? Promise.resolve(), sleep(5000, undefined, { ref: false })]); // unref'd: must not hold the process after SIGTERM
     await Promise.all([this.nb?.close(), this.sb?.close()]);
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -31,11 +31,21 @@ export class OperatorMetrics {
   readonly kubeWatchRestarts = new Counter({ name: 'ovndrift_kube_watch_restarts_total', help: 'Watch restarts (ended, error, watchdog)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
 
   constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ovndrift_process_' });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ovndrift_' }); // ovndrift_process_cpu_seconds_total, ovndrift_nodejs_*
     for (const db of ['NB', 'SB']) {
       this.ovsdbConnected.set({ db }, 0);
       this.ovsdbStale.set({ db }, 0);
     }
     this.leader.set(0);
+  }
+
+  /**
+   * A replica that lost (or gave up) the Lease no longer reports what the leader reports: its
+   * route and finding gauges are dropped so `sum()` over replicas does not count a route twice.
+   */
+  clearLeaderGauges(): void {
+    this.leader.set(0);
+    this.routes.reset();
+    this.findings.reset();
   }
 }
