@@ -138,6 +138,7 @@ export class NoTrackAgent {
       this.lastGood = policies;
     }
     for (const f of result.families) if (!f.error) this.applied.set(f.family, (result.ruleset?.families[f.family].chainRules ?? []).join('\n'));
+    if (!failed) this.opts.metrics.lastSuccess.set(Date.now() / 1000);
     end();
     this.lastResult = result;
     return result;

@@ -13,6 +13,8 @@ export interface AgentMetrics {
   rules: Gauge<'family'>;
   checkDuration: Histogram;
   conntrackDeleted: Counter;
+  /** Unix time of the last pass that ended without an iptables failure (alerts: agent stale). */
+  lastSuccess: Gauge;
 }
 
 /** `defaults`: also prom-client's process/Node.js metrics (the agent binary; tests leave them out). */
@@ -25,6 +27,7 @@ export function createAgentMetrics(registry: Registry = new Registry(), opts: { 
     errors: new Counter({ name: 'ovndrift_agent_errors_total', help: 'Agent pass errors by code', labelNames: ['code'], registers: [registry] }),
     rules: new Gauge({ name: 'ovndrift_agent_rules', help: 'Rules of ours in the raw table, by family', labelNames: ['family'], registers: [registry] }),
     checkDuration: new Histogram({ name: 'ovndrift_agent_pass_duration_seconds', help: 'Wall time of one check (and repair) pass', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5], registers: [registry] }),
+    lastSuccess: new Gauge({ name: 'ovndrift_agent_last_success_timestamp_seconds', help: 'Unix time of the last pass that ended without an iptables failure', registers: [registry] }),
     conntrackDeleted: new Counter({ name: 'ovndrift_agent_conntrack_entries_deleted_total', help: 'Conntrack entries deleted after new NOTRACK rules went in', registers: [registry] }),
   };
 }
