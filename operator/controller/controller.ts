@@ -545,6 +545,7 @@ export class Controller {
       m.set(r.prefix, { expected: r.expected, actual: r.actual, owned: r.nb.some((x) => x.owner === r.route) });
     }
     const lag = evaluation ? Math.max(0, evaluation.summary.nbCfg - evaluation.summary.sbNbCfg) : undefined;
+    if (lag !== undefined) this.metrics.northdLag.set(lag);
     const writes: (() => Promise<void>)[] = [];
     for (const it of items) {
       const { name, obj, result } = it;

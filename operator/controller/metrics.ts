@@ -26,6 +26,7 @@ export class OperatorMetrics {
   readonly repairs = new Counter({ name: 'ovndrift_repairs_total', help: 'NB repairs by result (applied, failed, skipped)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'ovndrift_status_writes_total', help: 'Status subresource writes', labelNames: ['resource', 'result'] as const, registers: [this.registry] });
   readonly events = new Counter({ name: 'ovndrift_events_total', help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly northdLag = new Gauge({ name: 'ovndrift_northd_lag_generations', help: 'NB_Global.nb_cfg minus SB_Global.nb_cfg at the last reconcile: how many NB generations ovn-northd has not yet written to the SB', registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ovndrift_leader', help: '1 while this replica holds the leader Lease', registers: [this.registry] });
   readonly kubeRelists = new Counter({ name: 'ovndrift_kube_relists_total', help: 'Informer relists (410 Gone and errors)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
   readonly kubeWatchRestarts = new Counter({ name: 'ovndrift_kube_watch_restarts_total', help: 'Watch restarts (ended, error, watchdog)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
@@ -47,5 +48,6 @@ export class OperatorMetrics {
     this.leader.set(0);
     this.routes.reset();
     this.findings.reset();
+    this.northdLag.reset();
   }
 }

@@ -67,10 +67,10 @@ export interface Grant {
  */
 export function chartGrants(): Grant[] {
   const text = readFileSync(join(CHART, 'templates/rbac.yaml'), 'utf8')
-    .split('\n')
-    .filter((l) => !/^\s*\{\{-?\s*(if|end|else|\/\*)/.test(l) && !/^\s*\*\/\s*-?\}\}\s*$/.test(l))
-    .join('\n')
     .replace(/\{\{-? *\/\*[\s\S]*?\*\/ *-?\}\}/g, '')
+    .split('\n')
+    .filter((l) => !/^\s*\{\{-?\s*(if|end|else)\b/.test(l))
+    .join('\n')
     .replace(/\{\{ include "ovn-drift\.fullname" \. \}\}/g, 'FULLNAME')
     .replace(/\{\{ include "ovn-drift\.leaseName" \. \}\}/g, 'LEASE')
     .replace(/labels: \{\{-[^}]*\}\}/g, 'labels: {}')
