@@ -372,6 +372,9 @@ export async function runLoop(agent: NoTrackAgent, opts: LoopOptions): Promise<v
       }
       wakeUp = done;
       opts.signal.addEventListener('abort', done, { once: true });
+      // SIGTERM during the pass aborted the signal already: an 'abort' listener added now would
+      // never fire, and the process would stay for a whole interval.
+      if (opts.signal.aborted) done();
     });
   }
 }
