@@ -70,9 +70,17 @@ docker_base_image_ensure() {
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  # mktemp -d made the directory 0700, and tar records "." with that mode: the image's / would be
+  # closed to every user but root (uid 65532 could not even find node).
+  chmod 0755 "$root"
   local rc=0
   tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["node"]' - "$tag" >/dev/null || rc=$?
   rm -rf "$root" "$root.log"
   [ "$rc" -eq 0 ] || { echo "docker: docker import of $tag failed" >&2; return 1; }
-  echo "docker: base image $tag built" >&2
+  if ! docker run --rm --network=none --user 65532:65532 "$tag" node -e 'process.exit(0)' >/dev/null 2>&1; then
+    echo "docker: base image $tag does not run node as uid 65532; removed" >&2
+    docker rmi "$tag" >/dev/null 2>&1
+    return 1
+  fi
+  echo "docker: base image $tag built (node runs as uid 65532)" >&2
 }
