@@ -72,7 +72,7 @@ describe('Argo CD health.lua with lua5.1 over statuses the operator renders', ()
     ['northd lagging (flows stale while it catches up)', pcr({ ...base, northdLag: 2, findings: [finding('FlowStale', '10.9.52.144/28')] }), 'Progressing', /^NorthdLagging: /],
     ['an invalid spec', pcr({ ...base, prefixes: [], invalid: [{ field: 'spec.cidrs[1]', message: 'mixed families' }] }), 'Degraded', /^InvalidSpec: spec\.cidrs\[1\]: mixed families/],
     ['a status older than the spec', pcr(base, 3, 2), 'Progressing', /generation 2, the spec is at 3/],
-  ])('PodCIDRRoute: %s -> %s', (_what, obj, status, message) => {
+  ])('PodCIDRRoute: %s', (_what, obj, status, message) => {
     const hs = health('PodCIDRRoute', obj);
     expect(hs.status).toBe(status);
     expect(hs.message).toMatch(message);
@@ -90,7 +90,7 @@ describe('Argo CD health.lua with lua5.1 over statuses the operator renders', ()
     ['an agent reports an iptables error', tnp(new Map([['n1', state({ lastError: 'iptables-nft-restore --noflush failed (exit 4)' })]])), 'Degraded', /^AgentFailed: .*iptables-nft-restore/],
     ['an agent went stale', tnp(new Map([['n1', state({}, '2026-11-29T20:00:00Z')]])), 'Degraded', /^AgentStale: /],
     ['an invalid policy', tnp(new Map(), nodes, 'spec.ports[0].port: must be 1-65535'), 'Degraded', /^InvalidSpec: /],
-  ])('TunnelNoTrackPolicy: %s -> %s', (_what, obj, status, message) => {
+  ])('TunnelNoTrackPolicy: %s', (_what, obj, status, message) => {
     const hs = health('TunnelNoTrackPolicy', obj);
     expect(hs.status).toBe(status);
     expect(hs.message).toMatch(message);

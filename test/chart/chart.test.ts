@@ -32,8 +32,16 @@ describe('values.schema.json', () => {
   const validate = validator();
   const errorsOf = (v: unknown): string => (validate(v) ? '' : JSON.stringify(validate.errors));
 
-  it('accepts values.yaml as shipped, and with remotes and TLS set as the README says', () => {
-    expect(errorsOf(chartValues())).toBe('');
+  it('rejects values.yaml as shipped (the remotes are required while the operator is enabled), naming both', () => {
+    expect(validate(chartValues())).toBe(false);
+    const errs = JSON.stringify(validate.errors);
+    expect(errs).toContain('/ovn/nbRemote');
+    expect(errs).toContain('/ovn/sbRemote');
+    // An agent-only install needs no remotes.
+    expect(errorsOf(withValues({ operator: { enabled: false } }))).toBe('');
+  });
+
+  it('accepts values with remotes and TLS set as the README says', () => {
     expect(errorsOf(withValues(remotes))).toBe('');
     expect(errorsOf(withValues({ ovn: { nbRemote: 'tcp:10.0.0.1:6641,tcp:10.0.0.2:6641,tcp:[fd00::3]:6641', sbRemote: 'unix:/var/run/ovn/ovnsb_db.sock' } }))).toBe('');
   });
