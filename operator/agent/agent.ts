@@ -40,6 +40,8 @@ export interface PassResult {
   error?: AgentError;
   /** Non-fatal problems (conntrack not cleared, stale rules in the other backend). */
   warnings: string[];
+  /** iptables commands of the other backend that failed (also in warnings): `--once` exits 2. */
+  otherBackendErrors?: AgentError[];
 }
 
 export interface NoTrackAgentOptions {
@@ -136,6 +138,7 @@ export class NoTrackAgent {
       this.lastGood = policies;
     }
     for (const f of result.families) if (!f.error) this.applied.set(f.family, (result.ruleset?.families[f.family].chainRules ?? []).join('\n'));
+    if (!failed) this.opts.metrics.lastSuccess.set(Date.now() / 1000);
     end();
     this.lastResult = result;
     return result;
@@ -206,6 +209,7 @@ export class NoTrackAgent {
         }
       } catch (err) {
         result.warnings.push(`stale rules in ${other} ${family} not removed: ${(err as Error).message}`);
+        (result.otherBackendErrors ??= []).push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
       }
     }
   }
@@ -216,37 +220,52 @@ export class NoTrackAgent {
   }
 }
 
-/** Removes every chain and jump of ours from both families of both backends (`agent --cleanup`). */
+/**
+ * Removes every chain and jump of ours from both families of both backends (`agent --cleanup`).
+ * A backend whose save binary is not installed holds nothing of ours and is skipped; when no
+ * backend is installed at all, or any command fails, the failure is returned (never "nothing to
+ * remove").
+ */
 export async function cleanupAll(runner: CommandRunner, logger: Logger): Promise<{ removed: string[]; errors: AgentError[] }> {
   const removed: string[] = [];
   const errors: AgentError[] = [];
+  let looked = 0;
   for (const backend of ['nft', 'legacy'] as const) {
     for (const family of FAMILIES) {
       const table = new RawTable(runner, family, backend);
       try {
         const raw = await savedRawTable(runner, table);
-        const restore = raw === null ? null : planCleanup(family, parseRawTable(raw));
+        if (raw === null) continue;
+        looked++;
+        const restore = planCleanup(family, parseRawTable(raw));
         if (!restore) continue;
         await table.restore(restore);
         removed.push(`${backend}/${family}`);
         logger.info({ family, backend }, 'NOTRACK rules removed (cleanup)');
       } catch (err) {
+        looked++;
         errors.push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
       }
     }
   }
+  if (looked === 0) errors.push(new AgentError('IptablesMissing', 'no iptables save binary is installed (iptables-nft-save, iptables-legacy-save, ip6tables-*): nothing could be checked'));
   return { removed, errors };
 }
 
 /**
- * The raw table of one family/backend in `-S` form, or null when that backend has no raw table.
- * Uses `*-save` without `-t` for legacy: naming a table would instantiate it in the namespace.
+ * The raw table of one family/backend in `-S` form, or null when that backend's save binary is not
+ * installed. A save that runs and fails throws (IptablesFailed naming the command): it must never
+ * read as "no table". Uses `*-save` without `-t` for legacy: naming a table would instantiate it
+ * in the namespace.
  */
 async function savedRawTable(runner: CommandRunner, table: RawTable): Promise<string | null> {
   if (!(await runner.has(table.bin.save))) return null;
   const argv = table.backend === 'legacy' ? [table.bin.save] : [table.bin.save, '-t', 'raw'];
   const saved = await runner.run(argv);
-  if (saved.code !== 0) return null;
+  if (saved.code !== 0) {
+    const why = saved.stderr.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ').slice(0, 400) || '(no output)';
+    throw new AgentError('IptablesFailed', `${argv.join(' ')} failed (exit ${saved.code}, ${runner.where}): ${why}`);
+  }
   return saveToRules(saved.stdout);
 }
 
@@ -353,6 +372,9 @@ export async function runLoop(agent: NoTrackAgent, opts: LoopOptions): Promise<v
       }
       wakeUp = done;
       opts.signal.addEventListener('abort', done, { once: true });
+      // SIGTERM during the pass aborted the signal already: an 'abort' listener added now would
+      // never fire, and the process would stay for a whole interval.
+      if (opts.signal.aborted) done();
     });
   }
 }

@@ -2,14 +2,16 @@
 // File mode (`-f PATH`, no cluster) or cluster mode (watch TunnelNoTrackPolicy, write this node's
 // NodeNoTrackState); `--once` for one pass, `--cleanup` to remove everything of ours.
 // Wiring only: flags -> objects -> a mode. Rule logic lives in operator/agent/.
+import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
 import { NoTrackAgent, cleanupAll, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
 import { startMetricsServer, stopSignal } from '../agent/runtime.js';
-import { ShellRunner, type Backend, type CommandRunner } from '../agent/iptables.js';
+import { ProcessRunner, ShellRunner, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
 import { parseDuration } from './flags.js';
@@ -35,7 +37,9 @@ flags:
   --cleanup              remove every chain and jump rule the agent installed (both backends, both families)
   --metrics-address A    serve /metrics and /healthz on host:port (env METRICS_ADDRESS)
   --kubeconfig PATH      cluster mode: kubeconfig file (default: in-cluster, then KUBECONFIG)
-  --log-level L          pino level (default info)`;
+  --log-level L          fatal | error | warn | info | debug | trace | silent (env LOG_LEVEL; default info)`;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface AgentDeps {
   /** Environment of the iptables/conntrack commands (PATH decides the binaries). */
@@ -80,7 +84,7 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
         cleanup: { type: 'boolean', default: false },
         'metrics-address': { type: 'string' },
         kubeconfig: { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -92,12 +96,28 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
     console.log(USAGE);
     return 0;
   }
-  const logger = deps.logger ?? pino({ name: 'ovn-drift-agent', level: values['log-level'] }, pino.destination({ dest: 2, sync: true }));
+  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(level)) return usageError(`${values['log-level'] !== undefined ? '--log-level' : 'LOG_LEVEL'} '${level}' is not one of ${LOG_LEVELS.join(', ')}`);
+  const logger = deps.logger ?? pino({ name: 'ovn-drift-agent', level }, pino.destination({ dest: 2, sync: true }));
   const backendFlag = values.backend ?? env.OVN_DRIFT_IPTABLES_BACKEND ?? 'auto';
   if (backendFlag !== 'auto' && backendFlag !== 'legacy' && backendFlag !== 'nft') return usageError(`--backend must be auto, legacy or nft (got '${backendFlag}')`);
   const intervalMs = parseDuration(values.interval);
   if (intervalMs === undefined) return usageError(`--interval '${values.interval}' is not a duration like 500ms, 10s or 1m`);
-  if (values.netns !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.netns)) return usageError(`--netns '${values.netns}' is not a valid namespace name`);
+  if (values.netns !== undefined) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(values.netns) || values.netns === '.' || values.netns === '..') return usageError(`--netns '${values.netns}' is not a valid namespace name`);
+    // Checked before any command runs: a namespace that does not exist is bad input, and a
+    // missing `ip` fails at once instead of after helper-shell timeouts.
+    const runDir = env.NETNS_RUN_DIR ?? '/run/netns';
+    try {
+      await access(join(runDir, values.netns));
+    } catch {
+      return usageError(`network namespace '${values.netns}' does not exist (no ${join(runDir, values.netns)}; create it with ip netns add)`);
+    }
+    if (!(await new ProcessRunner({ env }).has('ip'))) {
+      console.error(`ovn-drift agent: --netns needs 'ip' (iproute2) to run 'ip netns exec ${values.netns}', and it is not installed (PATH=${env.PATH ?? ''})`);
+      return AGENT_EXIT.iptablesFailed;
+    }
+  }
 
   // Long-lived helper shells: a periodic check then costs two short commands, not two Node spawns.
   const runner: CommandRunner = new ShellRunner({ netns: values.netns, env });
@@ -120,13 +140,14 @@ interface AgentFlags {
 }
 
 async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: AgentDeps, env: NodeJS.ProcessEnv, logger: Logger, intervalMs: number, backendFlag: string): Promise<number> {
-  const metrics = deps.metrics ?? createAgentMetrics();
+  const metrics = deps.metrics ?? createAgentMetrics(undefined, { defaults: true });
 
   if (values.cleanup) {
     // Both backends, both families: no detection needed.
     const { removed, errors } = await cleanupAll(runner, logger);
     for (const e of errors) console.error(`ovn-drift agent: cleanup: ${e.message}`);
-    console.log(removed.length > 0 ? `removed NOTRACK rules from ${removed.join(', ')}` : 'nothing of ours to remove');
+    if (removed.length > 0) console.log(`removed NOTRACK rules from ${removed.join(', ')}`);
+    else if (errors.length === 0) console.log('nothing of ours to remove');
     return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
   }
 
@@ -175,6 +196,10 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     deps.onResult?.(result);
     console.log(summarize(result, nodeName, agent.backend));
     for (const w of result.warnings) console.error(`ovn-drift agent: warning: ${w}`);
+    if (result.otherBackendErrors && result.otherBackendErrors.length > 0 && !result.error) {
+      for (const e of result.otherBackendErrors) console.error(`ovn-drift agent: ${e.message}`);
+      return AGENT_EXIT.iptablesFailed;
+    }
     if (result.error) {
       const messages = result.families.flatMap((f) => (f.error ? [f.error] : []));
       for (const m of messages.length > 0 ? messages : [result.error.message]) console.error(`ovn-drift agent: ${m}`);

@@ -34,7 +34,16 @@ export async function run(argv: string[]): Promise<number> {
   const output = values.output === 'json' ? 'json' : 'text';
   const say = (s: string) => console.log(`\n=== ${s}`);
   let sandbox: OvnSandbox | undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'ovn-drift-demo-'));
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'ovn-drift-demo-'));
+  } catch (err) {
+    // e.g. a container with --read-only: say what to do instead of a stack trace.
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    console.error(`ovn-drift demo: cannot create a working directory in ${tmpdir()}: ${why}. The demo runs ovsdb-server and ovn-northd and needs a writable temporary directory: set TMPDIR to one (in a container: --tmpfs /tmp).`);
+    return EXIT.runtime;
+  }
   try {
     say('starting ovsdb-server (NB, SB) and ovn-northd');
     sandbox = await OvnSandbox.start();

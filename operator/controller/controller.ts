@@ -158,8 +158,8 @@ export class Controller {
           this.markAll();
         },
         onStoppedLeading: () => {
-          this.metrics.leader.set(0);
           this.routeReconciler.clearMetrics();
+          this.metrics.clearLeaderGauges();
         },
       });
     } else {
@@ -222,8 +222,8 @@ export class Controller {
     this.routeQueue.shutDown();
     this.policyQueue.shutDown();
     await this.elector?.release();
-    this.metrics.leader.set(0);
     this.routeReconciler.clearMetrics();
+    this.metrics.clearLeaderGauges();
     for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
     // a reconcile in flight finishes its current request; nothing waits for a timer
     await Promise.race([this.workers ?? Promise.resolve(), new Promise((r) => setTimeout(r, 1000).unref?.())]);

@@ -26,16 +26,28 @@ export class OperatorMetrics {
   readonly repairs = new Counter({ name: 'ovndrift_repairs_total', help: 'NB repairs by result (applied, failed, skipped)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'ovndrift_status_writes_total', help: 'Status subresource writes', labelNames: ['resource', 'result'] as const, registers: [this.registry] });
   readonly events = new Counter({ name: 'ovndrift_events_total', help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly northdLag = new Gauge({ name: 'ovndrift_northd_lag_generations', help: 'NB_Global.nb_cfg minus SB_Global.nb_cfg at the last reconcile: how many NB generations ovn-northd has not yet written to the SB', registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ovndrift_leader', help: '1 while this replica holds the leader Lease', registers: [this.registry] });
   readonly kubeRelists = new Counter({ name: 'ovndrift_kube_relists_total', help: 'Informer relists (410 Gone and errors)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
   readonly kubeWatchRestarts = new Counter({ name: 'ovndrift_kube_watch_restarts_total', help: 'Watch restarts (ended, error, watchdog)', labelNames: ['resource', 'reason'] as const, registers: [this.registry] });
 
   constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ovndrift_process_' });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'ovndrift_' }); // ovndrift_process_cpu_seconds_total, ovndrift_nodejs_*
     for (const db of ['NB', 'SB']) {
       this.ovsdbConnected.set({ db }, 0);
       this.ovsdbStale.set({ db }, 0);
     }
     this.leader.set(0);
+  }
+
+  /**
+   * A replica that lost (or gave up) the Lease no longer reports what the leader reports: its
+   * route and finding gauges are dropped so `sum()` over replicas does not count a route twice.
+   */
+  clearLeaderGauges(): void {
+    this.leader.set(0);
+    this.routes.reset();
+    this.findings.reset();
+    this.northdLag.reset();
   }
 }

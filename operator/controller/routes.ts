@@ -236,6 +236,7 @@ export class RouteReconciler {
     const undecided = new Map<string, string>();
     for (const r of evaluation?.routes ?? []) if (r.state === 'Unknown' && r.reason && r.kinds.length === 0) undecided.set(r.prefix, r.reason);
     const lag = evaluation ? Math.max(0, evaluation.summary.nbCfg - evaluation.summary.sbNbCfg) : undefined;
+    if (lag !== undefined) deps.metrics.northdLag.set(lag);
     const ev: RouteEvaluation = {
       prefixes: route?.spec.cidrs ?? [],
       remediation: route?.spec.remediation ?? 'Report',

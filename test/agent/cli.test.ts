@@ -2,7 +2,7 @@
 // in a network namespace: --once exit codes, bad input changes nothing, iptables failures keep the
 // previous rules and are retried with backoff, drift repaired by the running loop, --cleanup,
 // backend detection.
-import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,17 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** A PATH directory holding only the given symlinks and shell scripts. */
+function shimDir(links: Record<string, string>, scripts: Record<string, string> = {}): string {
+  const d = mkdtempSync(join(tmpdir(), 'ovn-drift-path-'));
+  for (const [name, target] of Object.entries(links)) symlinkSync(target, join(d, name));
+  for (const [name, body] of Object.entries(scripts)) {
+    writeFileSync(join(d, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(d, name), 0o755);
+  }
+  return d;
 }
 
 async function until(cond: () => boolean, what: string, limit = 400): Promise<void> {
@@ -109,9 +120,66 @@ describe('agent command', () => {
 
   it('iptables missing -> exit 2 and a message naming the binary', async () => {
     const file = dir.write('p.yaml', [gwPolicy]);
-    const code = await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', ns.name], { logger: silent, env: { ...process.env, PATH: '/nonexistent' } });
-    expect(code).toBe(2);
-    expect(errors.join('\n')).toMatch(/iptables-nft-save nor iptables-legacy-save is installed/);
+    // `ip` is there (for --netns), no iptables binary is.
+    const only = shimDir({ ip: '/usr/sbin/ip' });
+    try {
+      const code = await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', ns.name], { logger: silent, env: { ...process.env, PATH: only } });
+      expect(code).toBe(2);
+      expect(errors.join('\n')).toMatch(/iptables-nft-save nor iptables-legacy-save is installed/);
+    } finally {
+      rmSync(only, { recursive: true, force: true });
+    }
+  });
+
+  it('ip missing with --netns -> exit 2 at once, naming ip; a namespace that does not exist -> exit 1', async () => {
+    const file = dir.write('p.yaml', [gwPolicy]);
+    expect(await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', ns.name], { logger: silent, env: { ...process.env, PATH: '/nonexistent' } })).toBe(2);
+    expect(errors.join('\n')).toMatch(/--netns needs 'ip' \(iproute2\)/);
+    errors.length = 0;
+    expect(await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', `${ns.name}-gone`], { logger: silent })).toBe(1);
+    expect(errors.join('\n')).toContain(`network namespace '${ns.name}-gone' does not exist`);
+    errors.length = 0;
+    expect(await run(['--cleanup', '--netns', `${ns.name}-gone`, '--log-level', 'silent'])).toBe(1);
+    expect(errors.join('\n')).toContain('does not exist');
+    expect(logs.join('\n')).not.toContain('nothing of ours to remove');
+  });
+
+  it('--cleanup: a failing iptables-save is exit 2 naming the command, never "nothing to remove"; no iptables at all is exit 2', async () => {
+    const failing = shimDir({ ip: '/usr/sbin/ip' }, { 'iptables-nft-save': 'echo "iptables-nft-save: Could not fetch rule set generation id: Permission denied" >&2; exit 4' });
+    try {
+      expect(await runAgent(['--cleanup', '--netns', ns.name], { logger: silent, env: { ...process.env, PATH: failing } })).toBe(2);
+      expect(errors.join('\n')).toMatch(/iptables-nft-save -t raw failed \(exit 4, netns .*\): iptables-nft-save: Could not fetch rule set generation id/);
+      expect(logs.join('\n')).not.toContain('nothing of ours to remove');
+      errors.length = 0;
+      rmSync(join(failing, 'iptables-nft-save'));
+      expect(await runAgent(['--cleanup', '--netns', ns.name], { logger: silent, env: { ...process.env, PATH: failing } })).toBe(2);
+      expect(errors.join('\n')).toMatch(/no iptables save binary is installed/);
+      expect(logs.join('\n')).not.toContain('nothing of ours to remove');
+    } finally {
+      rmSync(failing, { recursive: true, force: true });
+    }
+  });
+
+  it('--once: a failing save of the other backend is exit 2 naming the command', async () => {
+    const file = dir.write('p.yaml', [gwPolicy]);
+    const links = Object.fromEntries(['ip', 'iptables-nft', 'ip6tables-nft', 'iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-nft-save', 'ip6tables-nft-save'].map((b) => [b, `/usr/sbin/${b}`]));
+    const shim = shimDir(links, { 'iptables-legacy-save': 'echo "iptables-legacy-save: cannot open /proc/net/ip_tables_names" >&2; exit 3' });
+    try {
+      const code = await runAgent(['--node-name', 'gw-1', '--node-labels', 'node-role.kubernetes.io/ic-gateway=', '-f', file, '--once', '--netns', ns.name, '--backend', 'nft'], { logger: silent, env: { ...process.env, PATH: shim } });
+      expect(code).toBe(2);
+      expect(errors.join('\n')).toMatch(/iptables-legacy-save failed \(exit 3, netns .*\): iptables-legacy-save: cannot open/);
+    } finally {
+      rmSync(shim, { recursive: true, force: true });
+    }
+  });
+
+  it('LOG_LEVEL is read when --log-level is not given; a bad level is exit 1 naming it', async () => {
+    const file = dir.write('p.yaml', [gwPolicy]);
+    expect(await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', ns.name], { env: { ...process.env, LOG_LEVEL: 'loud' } })).toBe(1);
+    expect(errors.join('\n')).toContain("LOG_LEVEL 'loud' is not one of fatal, error, warn, info, debug, trace, silent");
+    errors.length = 0;
+    expect(await runAgent(['--node-name', 'gw-1', '-f', file, '--once', '--netns', ns.name, '--log-level', 'chatty'])).toBe(1);
+    expect(errors.join('\n')).toContain("--log-level 'chatty' is not one of");
   });
 
   describe('with an iptables-restore that fails on demand', () => {
@@ -167,8 +235,8 @@ describe('agent command', () => {
         await until(() => results.some((r) => r.outcome === 'Repaired'), 'a repair after the jump was deleted');
         expect(ourRules(ns, 'nft', 'ipv4')).toEqual(good);
         const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        expect(metrics).toMatch(/^ovn_drift_agent_drift_repairs_total\{family="ipv4",kind="JumpMissing"\} 1$/m);
-        expect(metrics).toMatch(/^ovn_drift_agent_errors_total\{code="IptablesFailed"\} [1-9]/m);
+        expect(metrics).toMatch(/^ovndrift_agent_drift_repairs_total\{family="ipv4",kind="JumpMissing"\} 1$/m);
+        expect(metrics).toMatch(/^ovndrift_agent_errors_total\{code="IptablesFailed"\} [1-9]/m);
         expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
 
         // Selector no longer matches (policy edited on disk): the running agent removes its rules.

@@ -58,7 +58,7 @@ describe.each(['nft', 'legacy'] as BackendName[])('NOTRACK rules with the %s bac
     const r1 = await agent.pass({ policies: [gw], invalid: [], nodeLabels: gwLabels });
     expect(r1.outcome).toBe('Repaired');
     expect(ourRules(ns, backend, 'ipv4')).toEqual(good4);
-    expect(await metricValue(metrics, 'ovn_drift_agent_drift_repairs_total', { family: 'ipv4', kind: 'RulesChanged' })).toBe(1);
+    expect(await metricValue(metrics, 'ovndrift_agent_drift_repairs_total', { family: 'ipv4', kind: 'RulesChanged' })).toBe(1);
 
     const jump6 = good6.find((l) => l.startsWith('-A OUTPUT'))!;
     ipt(ns, backend, 'ipv6', ['-w', '-t', 'raw', ...jump6.replace('-A OUTPUT', '-D OUTPUT').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"|"$/g, ''))]);
@@ -66,7 +66,7 @@ describe.each(['nft', 'legacy'] as BackendName[])('NOTRACK rules with the %s bac
     const r2 = await agent.pass({ policies: [gw], invalid: [], nodeLabels: gwLabels });
     expect(r2.outcome).toBe('Repaired');
     expect(ourRules(ns, backend, 'ipv6')).toEqual(good6);
-    expect(await metricValue(metrics, 'ovn_drift_agent_drift_repairs_total', { family: 'ipv6', kind: 'JumpMissing' })).toBe(1);
+    expect(await metricValue(metrics, 'ovndrift_agent_drift_repairs_total', { family: 'ipv6', kind: 'JumpMissing' })).toBe(1);
 
     // A whole-table flush (chain, jumps and all) is repaired too.
     ipt(ns, backend, 'ipv4', ['-w', '-t', 'raw', '-F']);
