@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what ovn-drift's demo and tests need on a fresh Debian/Ubuntu machine:
 # the OVN control plane (ovn-central), ovn-host, iptables, conntrack, iproute2, openssl,
-# then the npm packages from the lockfile. Idempotent: installed packages are skipped.
+# then the npm packages from the lockfile. With --tests also what only the tests use: lua5.1
+# (Argo CD health checks) and prometheus (promtool for the alert rules). Idempotent: installed
+# packages are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(ovn-central ovn-host iptables conntrack iproute2 openssl)
+if [ "${1:-}" = "--tests" ]; then packages+=(lua5.1 prometheus); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
