@@ -224,7 +224,7 @@ describe('large clean topology (real northd)', () => {
         const cidrs6: string[] = [];
         for (let i = 0; i < 30; i++) {
           const p = `10.${100 + r}.${v * 30 + i}.0/24`;
-          const p6 = `fd${r}:${v + 1}:${i}::/64`; // not fd<r>::/64 itself: that is the connected network (RouteShadowed)
+          const p6 = i === 0 ? `fd${r}:${v + 1}::/64` : `fd${r}:${v + 1}:${i}::/64`; // canonical IPv6 text; not fd<r>::/64 itself: that is the connected network (RouteShadowed)
           cidrs.push(p);
           args.push('--', 'lr-route-add', name, p, vm.ip);
           if (i < 10) {
