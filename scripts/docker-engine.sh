@@ -9,7 +9,9 @@
 #   scripts/docker-engine.sh status   # exit 0 when an engine answers
 #
 # `start` prints `docker-engine: started` or `docker-engine: already running`; only an engine this
-# script started has a pidfile, and only that one is stopped by `stop`. Installs docker.io when
+# script started has a pidfile, and only that one is stopped by `stop`. A caller that wants to
+# leave the machine as it found it calls `stop` only when its own `start` said `started` (.ci/run
+# does): another session may be using an engine that an earlier `start` left running. Installs docker.io when
 # dockerd is missing (apt-get). Env: DOCKER_ENGINE_STATE (default /var/run/ovn-drift-docker) holds
 # the pidfile and the log; DOCKER_ENGINE_WAIT seconds to wait for the engine (default 60).
 set -uo pipefail
@@ -19,7 +21,7 @@ pidfile="$state/dockerd.pid"
 log="$state/dockerd.log"
 wait_s=${DOCKER_ENGINE_WAIT:-60}
 
-answers() { timeout 10 docker info >/dev/null 2>&1; }
+answers() { timeout 30 docker info >/dev/null 2>&1; }
 
 install_docker() {
   command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 && return 0

@@ -71,6 +71,18 @@ for (const release of RELEASES) describeRelease(release, () => {
     expect(m.logTail()).not.toBe('');
   });
 
+  it('a second sandbox of the release is a separate control plane', async () => {
+    const other = await release.start({ northd: false });
+    try {
+      expect(other.nbRemote).not.toBe(sb.nbRemote);
+      expect(await other.nbctl('lr-list')).toBe('');
+      expect(await sb.nbctl('lr-list')).toContain('contract-r1');
+    } finally {
+      await other.stop();
+    }
+    expect(await sb.nbctl('lr-list')).toContain('contract-r1');
+  });
+
   it('stop ends the servers and removes the temp dir', async () => {
     const port = sb.nb.members[0]!.port;
     await sb.stop();
@@ -100,5 +112,12 @@ describe.skipIf(!RELEASES.some((r) => r.backend === 'container' && r.enabled))('
       code: 'StartFailed',
       message: expect.stringContaining('test/images/build.sh 0.0'),
     });
+  });
+
+  it('says so before starting anything (suites of such a release fail with that message)', async () => {
+    const { containerUnavailable } = await import('../support/ovn-container.js');
+    expect(await containerUnavailable('ovn-drift/ovn:0.0', '0.0')).toMatch(/image ovn-drift\/ovn:0\.0 is not in the local Docker engine; build it: test\/images\/build\.sh 0\.0/);
+    const ok = RELEASES.find((r) => r.backend === 'container' && r.enabled)!;
+    expect(await containerUnavailable(ok.image!, ok.version)).toBeUndefined();
   });
 });

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { GenericContainer, ImageName, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { SandboxError, freePort, type DbName } from '../../operator/sandbox/sandbox.js';
 import type { Sandbox, SandboxDb, SandboxServer } from './releases.js';
 
@@ -36,6 +36,11 @@ export interface ContainerSandboxOptions {
   image: string;
   /** The release, for messages, e.g. 25.03. */
   version: string;
+  /**
+   * A running container of that image to start the daemons in (shared by the sandboxes of a test
+   * file; the caller stops it). Without it the sandbox starts its own and stops it with itself.
+   */
+  container?: OvnContainer;
   /** Start ovn-northd (default true). */
   northd?: boolean;
   /** 3-member RAFT clusters: not supported by this backend (the cluster suites run locally). */
@@ -51,6 +56,64 @@ function canConnect(target: { path: string } | { port: number; host: string }): 
     });
     sock.once('error', () => resolve(false));
   });
+}
+
+/**
+ * One running container of an OVN release image: host network, the real tmpdir bind-mounted at
+ * the same path, `sleep` under tini as PID 1 (tini reaps the daemons the sandboxes start and
+ * stop). Starting one copies the image's root file system (vfs), which takes seconds: a test file
+ * starts one per release and all its sandboxes share it, each in its own temp dir.
+ */
+export class OvnContainer {
+  private stopped = false;
+
+  private constructor(
+    readonly image: string,
+    readonly version: string,
+    readonly tmp: string,
+    private readonly container: StartedTestContainer,
+  ) {}
+
+  static async start(image: string, version: string): Promise<OvnContainer> {
+    // Under the real tmpdir, which the container sees at the same path: the unix sockets, logs
+    // and any file a test hands to the servers (PKI) are shared both ways.
+    const tmp = await realpath(tmpdir());
+    const container = await new GenericContainer(image)
+      .withNetworkMode('host')
+      .withBindMounts([{ source: tmp, target: tmp, mode: 'rw' }])
+      .withCommand(['sh', '-c', `echo '${READY}'; exec sleep infinity`])
+      .withLabels({ [CONTAINER_LABEL]: version })
+      .withWaitStrategy(Wait.forLogMessage(READY))
+      .withStartupTimeout(240_000)
+      .start()
+      .catch((err: unknown) => {
+        throw new SandboxError('StartFailed', containerStartMessage(image, version, err), { cause: err });
+      });
+    return new OvnContainer(image, version, tmp, container);
+  }
+
+  /** The container's id (for `docker logs`/`docker exec` while debugging). */
+  get id(): string {
+    return this.container.getId();
+  }
+
+  /** Runs one command in the container; stdout, or CommandFailed with its stderr. */
+  async exec(bin: string, args: string[], dir: string): Promise<string> {
+    if (this.stopped) throw new SandboxError('CommandFailed', `${bin}: the OVN ${this.version} container is stopped`);
+    const env = { OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVN_RUNDIR: dir, OVN_LOGDIR: dir, OVN_DBDIR: dir };
+    const r = await this.container.exec([bin, ...args], { workingDir: dir, env });
+    if (r.exitCode !== 0) {
+      throw new SandboxError('CommandFailed', `${bin} ${args.join(' ')} (OVN ${this.version} container): ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
+    }
+    return r.stdout;
+  }
+
+  /** Removes the container and everything running in it. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.container.stop({ timeout: 0, remove: true }).catch(() => undefined);
+  }
 }
 
 /** One ovsdb-server daemon inside the container, serving one database file. */
@@ -145,7 +208,8 @@ export class ContainerSandbox implements Sandbox {
   private constructor(
     readonly dir: string,
     readonly version: string,
-    private readonly container: StartedTestContainer,
+    private readonly container: OvnContainer,
+    private readonly ownsContainer: boolean,
     ports: { nb: number; sb: number },
   ) {
     this.nb = new ContainerDatabase('nb', [new ContainerOvsdbServer(this, 'nb', join(dir, 'nb.db'), ports.nb, join(dir, 'nb.sock'))]);
@@ -162,32 +226,19 @@ export class ContainerSandbox implements Sandbox {
 
   /** The container's id (for `docker logs`/`docker exec` while debugging). */
   get containerId(): string {
-    return this.container.getId();
+    return this.container.id;
   }
 
   static async start(opts: ContainerSandboxOptions): Promise<ContainerSandbox> {
     if (opts.cluster) {
       throw new SandboxError('StartFailed', `the OVN ${opts.version} container sandbox runs standalone NB/SB only (cluster: true is served by the local sandbox)`);
     }
-    // The temp dir lives under the (real) tmpdir, which the container sees at the same path: the
-    // unix sockets, logs and any file a test hands to the servers (PKI) are shared both ways.
-    const tmp = await realpath(tmpdir());
-    const dir = await mkdtemp(join(tmp, 'ovn-drift-ctr-'));
-    let container: StartedTestContainer | undefined;
+    const container = opts.container ?? (await OvnContainer.start(opts.image, opts.version));
+    let dir: string | undefined;
     let box: ContainerSandbox | undefined;
     try {
-      container = await new GenericContainer(opts.image)
-        .withNetworkMode('host')
-        .withBindMounts([{ source: tmp, target: tmp, mode: 'rw' }])
-        .withCommand(['sh', '-c', `echo '${READY}'; exec sleep infinity`])
-        .withLabels({ [CONTAINER_LABEL]: opts.version })
-        .withWaitStrategy(Wait.forLogMessage(READY))
-        .withStartupTimeout(120_000)
-        .start()
-        .catch((err: unknown) => {
-          throw new SandboxError('StartFailed', containerStartMessage(opts, err), { cause: err });
-        });
-      box = new ContainerSandbox(dir, opts.version, container, { nb: await freePort(), sb: await freePort() });
+      dir = await mkdtemp(join(container.tmp, 'ovn-drift-ctr-'));
+      box = new ContainerSandbox(dir, opts.version, container, !opts.container, { nb: await freePort(), sb: await freePort() });
       const schemas = '/usr/share/ovn';
       await Promise.all([
         box.exec('ovsdb-tool', ['create', box.nb.members[0]!.dbFile, `${schemas}/ovn-nb.ovsschema`]),
@@ -201,8 +252,8 @@ export class ContainerSandbox implements Sandbox {
     } catch (err) {
       if (box) await box.stop();
       else {
-        await container?.stop().catch(() => undefined);
-        await rm(dir, { recursive: true, force: true });
+        if (!opts.container) await container.stop();
+        if (dir) await rm(dir, { recursive: true, force: true });
       }
       throw err;
     }
@@ -264,12 +315,7 @@ export class ContainerSandbox implements Sandbox {
   /** Runs one command in the container, in the temp dir; stdout, or CommandFailed with its stderr. */
   async exec(bin: string, args: string[]): Promise<string> {
     if (this.stopped) throw new SandboxError('CommandFailed', `${bin}: the OVN ${this.version} container sandbox is stopped`);
-    const env = { OVS_RUNDIR: this.dir, OVS_LOGDIR: this.dir, OVS_DBDIR: this.dir, OVN_RUNDIR: this.dir, OVN_LOGDIR: this.dir, OVN_DBDIR: this.dir };
-    const r = await this.container.exec([bin, ...args], { workingDir: this.dir, env });
-    if (r.exitCode !== 0) {
-      throw new SandboxError('CommandFailed', `${bin} ${args.join(' ')} (OVN ${this.version} container): ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
-    }
-    return r.stdout;
+    return this.container.exec(bin, args, this.dir);
   }
 
   /** Signals the daemon of a pidfile and waits for it to be gone (SIGKILL after 5 s). */
@@ -283,11 +329,17 @@ export class ContainerSandbox implements Sandbox {
     ].join('; ')]);
   }
 
-  /** Stops the container (and with it every daemon) and removes the temp dir. Safe to call twice. */
+  /**
+   * Stops northd and the servers (the whole container when the sandbox started its own) and
+   * removes the temp dir. Safe to call twice.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    if (this.ownsContainer) await this.container.stop();
+    else {
+      await Promise.all([this.stopNorthd(), ...this.nb.members.map((m) => m.stop()), ...this.sb.members.map((m) => m.stop())]).catch(() => undefined);
+    }
     this.stopped = true;
-    await this.container.stop({ timeout: 0, remove: true }).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -296,7 +348,25 @@ export class ContainerSandbox implements Sandbox {
   }
 }
 
-function containerStartMessage(opts: ContainerSandboxOptions, err: unknown): string {
+/**
+ * Why a release's container cannot start here, or undefined when it can: no Docker engine answers,
+ * or the image is not built. Cheap (no container is started), so suites can fail at once.
+ */
+export async function containerUnavailable(image: string, version: string): Promise<string | undefined> {
+  let client;
+  try {
+    client = await getContainerRuntimeClient();
+  } catch (err) {
+    return containerStartMessage(image, version, err);
+  }
+  if (!(await client.image.exists(ImageName.fromString(image)))) {
+    return `OVN ${version}: the image ${image} is not in the local Docker engine; build it: test/images/build.sh ${version}`;
+  }
+  return undefined;
+}
+
+function containerStartMessage(image: string, version: string, err: unknown): string {
+  const opts = { image, version };
   const why = err instanceof Error ? err.message : String(err);
   if (/No such image|not found|pull access denied|manifest unknown|lookup|ENOTFOUND/i.test(why)) {
     return `OVN ${opts.version}: the image ${opts.image} is not in the local Docker engine (${why.split('\n')[0]}); build it: test/images/build.sh ${opts.version}`;
