@@ -2,13 +2,13 @@
 // process against a real NB/SB + ovn-northd, on a topology built with ovn-nbctl/ovn-sbctl the way
 // drift happens in a cluster. Expectations come from DESIGN.md and OVN's behaviour, not the code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
+import { RELEASES, describeRelease, itRunsRelease, type Sandbox } from '../support/releases.js';
 import {
   ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbCfg, nbRoutes, parseReport, pcr,
   routerWithSwitch, rowsOf, sbRoutingFlows, vmPort, waitSb, type Finding, type Ran, type Report,
 } from './support.js';
 
-let sb: OvnSandbox;
+let sb: Sandbox;
 let md: ManifestDir;
 const db = () => ['--nb', sb.nbRemote, '--sb', sb.sbRemote];
 
@@ -30,10 +30,12 @@ function only(rep: Report, kind: string): Finding {
   return fs[0]!;
 }
 
+// One suite per OVN release (test/support/releases.ts); body not re-indented to keep the diff small.
+for (const release of RELEASES) describeRelease(release, () => {
 beforeAll(async () => {
   await ensureBuilt();
   md = await ManifestDir.create();
-  sb = await OvnSandbox.start();
+  sb = await release.start();
   // r1: the cluster router with the VM switch (v4 + v6), and a second port that uses route table T.
   await routerWithSwitch(sb, 'r1', 'ls1', ['10.9.2.1/24', 'fd00:2::1/64']);
   await routerWithSwitch(sb, 'r1', 'lst', ['10.40.0.1/24'], ['route_table=T']);
@@ -94,6 +96,8 @@ afterAll(async () => {
   await sb?.stop();
   await md?.remove();
 });
+
+itRunsRelease(release, () => sb);
 
 describe('check: in sync', () => {
   it('exits 0 with no findings', async () => {
@@ -496,4 +500,4 @@ describe('check: SB behind NB (northd stopped)', () => {
     }
   });
 });
-
+});

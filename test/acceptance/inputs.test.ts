@@ -7,22 +7,25 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox, freePort } from '../../operator/sandbox/sandbox.js';
+import { freePort } from '../../operator/sandbox/sandbox.js';
+import { RELEASES, describeRelease, itRunsRelease, type Sandbox } from '../support/releases.js';
 import {
   BIN, ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbRoutes, parseReport, pcr, routerWithSwitch,
   vmPort, waitSb, yamlDocs, type Ran,
 } from './support.js';
 
-let sb: OvnSandbox;
+let sb: Sandbox;
 let md: ManifestDir;
 const db = () => ['--nb', sb.nbRemote, '--sb', sb.sbRemote];
 const GOOD = pcr('good', { router: 'r1', nexthop: '10.9.2.146', cidrs: ['10.9.52.144/28'] });
 const out = (r: Ran) => `${r.stdout}\n${r.stderr}`;
 
+// One suite per OVN release (test/support/releases.ts); body not re-indented to keep the diff small.
+for (const release of RELEASES) describeRelease(release, () => {
 beforeAll(async () => {
   await ensureBuilt();
   md = await ManifestDir.create();
-  sb = await OvnSandbox.start();
+  sb = await release.start();
   await routerWithSwitch(sb, 'r1', 'ls1', ['10.9.2.1/24', 'fd00:2::1/64']);
   await vmPort(sb, 'ls1', 'vm1', ['10.9.2.146', 'fd00:2::92']);
   await chassis(sb, 'ch1', '192.168.0.11', 'host1');
@@ -35,6 +38,8 @@ afterAll(async () => {
   await sb?.stop();
   await md?.remove();
 });
+
+itRunsRelease(release, () => sb);
 
 describe('exit 1: bad input or usage, and nothing is changed', () => {
   const bad: [string, Record<string, unknown>, string][] = [
@@ -387,11 +392,11 @@ describe('ssl: remotes', () => {
   });
 });
 
-describe('demo', () => {
+describe.skipIf(release.backend !== 'local')('demo', () => { // the CLI's own demo runs the local OVN only
   it('shows the seed drift (NB 10.9.2.146 vs SB 10.215.91.233, 10.96.133.20 instead of 10.184.163.36), heals it, exits 0', async () => {
     const r = await cli(['demo'], { killAfterMs: 120_000 });
     expect(r.code, describeRun(r)).toBe(0);
     for (const s of ['10.9.52.144/28', '10.9.2.146', '10.215.91.233', '10.96.133.20', '10.184.163.36', 'FlowStale']) expect(r.stdout).toContain(s);
   });
 });
-
+});

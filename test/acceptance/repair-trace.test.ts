@@ -2,13 +2,14 @@
 // the built CLI on a real NB/SB + northd. NB rows are verified with ovn-nbctl, SB flows with
 // ovn-sbctl, right after the repair returns (it must have waited for the SB itself).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox, freePort } from '../../operator/sandbox/sandbox.js';
+import { freePort } from '../../operator/sandbox/sandbox.js';
+import { RELEASES, describeRelease, itRunsRelease, type Sandbox } from '../support/releases.js';
 import {
   ManifestDir, bind, chassis, cli, describeRun, ensureBuilt, kinds, nbRoutes, parseReport, pcr, routerWithSwitch,
   sbRoutingFlows, vmPort, waitSb, type NbRoute, type Ran, type RouteSpec,
 } from './support.js';
 
-let sb: OvnSandbox;
+let sb: Sandbox;
 let md: ManifestDir;
 const db = () => ['--nb', sb.nbRemote, '--sb', sb.sbRemote];
 
@@ -25,10 +26,12 @@ async function sbNexthops(prefix: string): Promise<string[]> {
   return flows.map((f) => /(?:^|; )x?x?reg0 = ([^;]+);/.exec(f.actions)?.[1] ?? `?${f.actions}`);
 }
 
+// One suite per OVN release (test/support/releases.ts); body not re-indented to keep the diff small.
+for (const release of RELEASES) describeRelease(release, () => {
 beforeAll(async () => {
   await ensureBuilt();
   md = await ManifestDir.create();
-  sb = await OvnSandbox.start();
+  sb = await release.start();
   await routerWithSwitch(sb, 'r1', 'ls1', ['10.9.2.1/24', 'fd00:2::1/64']);
   await routerWithSwitch(sb, 'r1', 'lst', ['10.40.0.1/24'], ['route_table=T']);
   await vmPort(sb, 'ls1', 'vm1', ['10.9.2.146', 'fd00:2::92']);
@@ -44,6 +47,8 @@ afterAll(async () => {
   await sb?.stop();
   await md?.remove();
 });
+
+itRunsRelease(release, () => sb);
 
 describe('check --repair', () => {
   it('creates a missing route, stamps it as owned, waits for the SB; the re-check is clean', async () => {
@@ -328,4 +333,5 @@ describe('trace', () => {
     expect(r.code, describeRun(r)).toBe(2);
     expect(`${r.stdout}${r.stderr}`).toContain(closed);
   });
+});
 });

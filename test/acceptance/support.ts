@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { OvnSandbox } from '../../operator/sandbox/sandbox.js';
+import type { Sandbox as OvnSandbox } from '../support/releases.js'; // OvnSandbox or the container backend
 
 const execFileP = promisify(execFile);
 export const ROOT = resolve(import.meta.dirname, '../..');

@@ -2,13 +2,13 @@
 // rows left alone without adopt, adopted with it, and a concurrent change that aborts the
 // transaction instead of being overwritten.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
+import { RELEASES, describeRelease, itRunsRelease, type Sandbox } from '../support/releases.js';
 import { applyRepair, openOvn, readViews, type OvnDatabases } from '../../operator/ovn/index.js';
 import { evaluate, planRepair } from '../../operator/drift/index.js';
 import { attachSwitchArgs } from '../../operator/ovn/seed-topology.js';
 import { pcr } from '../support/ovn-fixtures.js';
 
-let sandbox: OvnSandbox;
+let sandbox: Sandbox;
 let dbs: OvnDatabases;
 
 /** NB rows of a router as ovn-nbctl sees them: "prefix nexthop owner". */
@@ -34,8 +34,10 @@ async function caughtUp(): Promise<void> {
   throw new Error('replica did not catch up');
 }
 
+// One suite per OVN release (test/support/releases.ts); body not re-indented to keep the diff small.
+for (const release of RELEASES) describeRelease(release, () => {
 beforeAll(async () => {
-  sandbox = await OvnSandbox.start();
+  sandbox = await release.start();
   await sandbox.sbctl('chassis-add', 'hv-a', 'geneve', '192.0.2.1');
   await sandbox.nbctl(
     'lr-add', 'r1', ...attachSwitchArgs('r1', 'sw1', '0a:00:00:00:00:01', ['10.1.0.1/16']),
@@ -50,6 +52,8 @@ afterAll(async () => {
   await dbs?.close();
   await sandbox?.stop();
 });
+
+itRunsRelease(release, () => sandbox);
 
 describe('repair on real OVN', () => {
   it('inserts missing routes, fixes owned rows, leaves an unowned wrong row alone, then SB agrees', async () => {
@@ -104,4 +108,5 @@ describe('repair on real OVN', () => {
     await expect(applyRepair(dbs.nb, dbs.sb, plan, { timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'TransactionFailed' });
     expect((await nbRows('r1')).filter((r) => r.startsWith('10.50.5.0/24'))).toEqual(['10.50.5.0/24 10.1.0.20 -']);
   });
+});
 });

@@ -1,14 +1,14 @@
 // Every drift kind built the way it happens in a real cluster: real ovsdb-server and ovn-northd
 // (the sandbox), topology through ovn-nbctl/ovn-sbctl, checked through the real OVSDB replicas.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
+import { RELEASES, describeRelease, itRunsRelease, type Sandbox } from '../support/releases.js';
 import { openOvn, readViews } from '../../operator/ovn/index.js';
 import { evaluate, type Evaluation } from '../../operator/drift/index.js';
 import { SEED, buildSeedDrift, attachSwitchArgs, bumpWithoutNorthd } from '../../operator/ovn/seed-topology.js';
 import type { PodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { pcr } from '../support/ovn-fixtures.js';
 
-async function check(sandbox: OvnSandbox, desired: PodCIDRRoute[]): Promise<Evaluation> {
+async function check(sandbox: Sandbox, desired: PodCIDRRoute[]): Promise<Evaluation> {
   const dbs = await openOvn({ nbRemote: sandbox.nbRemote, sbRemote: sandbox.sbRemote, timeoutMs: 10_000 });
   try {
     const { nb, sb } = readViews(dbs);
@@ -20,13 +20,17 @@ async function check(sandbox: OvnSandbox, desired: PodCIDRRoute[]): Promise<Eval
 
 const kinds = (ev: Evaluation) => ev.findings.map((f) => `${f.kind} ${f.prefix}`);
 
+// One suite per OVN release (test/support/releases.ts); body not re-indented to keep the diff small.
+for (const release of RELEASES) describeRelease(release, () => {
 describe('seed scenario (real northd)', () => {
-  let sandbox: OvnSandbox;
+  let sandbox: Sandbox;
   beforeAll(async () => {
-    sandbox = await OvnSandbox.start();
+    sandbox = await release.start();
     await buildSeedDrift(sandbox);
   });
   afterAll(async () => sandbox?.stop());
+
+  itRunsRelease(release, () => sandbox);
 
   it('reports FlowStale for 10.9.52.144/28 with the real hypervisors, the other four in sync', async () => {
     const route = pcr('dev-jr-vm', { router: SEED.router, nexthop: SEED.vmIp, cidrs: [...SEED.prefixes] });
@@ -49,7 +53,7 @@ describe('seed scenario (real northd)', () => {
 });
 
 describe('drift kinds (real northd)', () => {
-  let sandbox: OvnSandbox;
+  let sandbox: Sandbox;
   let n = 0;
   /** A fresh router r<n> with a VM switch (10.<n>.0.0/16, fd<n>::/64) and a second switch, chassis hv-a/hv-b. */
   async function router(): Promise<{ r: string; vm: string; vm2: string; ip: string; ip2: string; v6: string }> {
@@ -70,7 +74,7 @@ describe('drift kinds (real northd)', () => {
   }
 
   beforeAll(async () => {
-    sandbox = await OvnSandbox.start();
+    sandbox = await release.start();
     await sandbox.sbctl('chassis-add', 'hv-a', 'geneve', '192.0.2.1');
     await sandbox.sbctl('chassis-add', 'hv-b', 'geneve', '192.0.2.2');
   });
@@ -204,11 +208,11 @@ describe('drift kinds (real northd)', () => {
 });
 
 describe('large clean topology (real northd)', () => {
-  let sandbox: OvnSandbox;
+  let sandbox: Sandbox;
   afterAll(async () => sandbox?.stop());
 
   it('hundreds of routes on several routers, IPv4 and IPv6, yield zero findings', async () => {
-    sandbox = await OvnSandbox.start();
+    sandbox = await release.start();
     const desired: PodCIDRRoute[] = [];
     for (let r = 1; r <= 4; r++) {
       const name = `big${r}`;
@@ -246,4 +250,5 @@ describe('large clean topology (real northd)', () => {
     expect(ev.findings).toEqual([]);
     expect(ev.routes.every((r) => r.actual.hypervisor?.chassis === r.expected.hypervisor?.chassis && r.expected.hypervisor)).toBe(true);
   });
+});
 });
