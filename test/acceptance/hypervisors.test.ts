@@ -156,4 +156,41 @@ describe('NexthopDown with real hypervisors: userspace ovs-vswitchd + ovn-contro
     expect(byPrefix.get('10.72.1.0/24')).toMatchObject({ state: 'InSync', expected: { hypervisor: { chassis: 'hv1', encapIp: '192.0.2.1' } } });
     expect(byPrefix.get('10.72.2.0/24')).toMatchObject({ state: 'Drifted', kinds: ['NexthopDown'] });
   }, 60_000);
+
+  it('hv2 ovs-vswitchd killed too (the whole host gone): the binding stays up=true on hv2; > 2 s after the next nb_cfg, NexthopDown on hv2 again', async () => {
+    await hv2.kill('ovs-vswitchd');
+    await sb.nbctl('--wait=sb', '--timeout=30', 'sync');
+    const cfg = await sbNbCfg();
+    const b = await bindings();
+    const cp = await chassisPrivate();
+    console.log(`after SIGKILL of hv2 ovs-vswitchd as well: Port_Binding vm2=${JSON.stringify(b.get('vm2'))}; Chassis_Private nb_cfg=${JSON.stringify([...cp])} SB_Global.nb_cfg=${cfg}`);
+    expect(b.get('vm2')).toEqual({ chassis: 'hv2', up: true }); // nothing on the SB side notices a dead host
+    expect(cp.get('hv2')).toBeLessThan(cfg);
+    // the lag is judged from NB_Global.nb_cfg_timestamp of the newest nb_cfg: wait past the window again
+    await sleep(2_500);
+    const r = await cli(['check', ...db(), '-f', manifest, '--chassis-down-after', '2', '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    expect(parseReport(r).findings.map((f) => [f.kind, f.prefix])).toEqual([['NexthopDown', '10.72.2.0/24']]);
+  });
+
+  it('hv1 ovn-controller stopped gracefully (ovs-appctl exit): it deletes its Chassis and releases vm1 -> NexthopUnbound, not NexthopDown', async () => {
+    await hv1.inNs('ovs-appctl', '-t', await hv1.controllerCtl(), 'exit');
+    const b = await until('vm1 released by hv1', async () => {
+      const x = await bindings();
+      return x.get('vm1')?.chassis === undefined ? x : undefined;
+    });
+    const cp = await chassisPrivate();
+    const chassisNames = (await sb.sbctl('--bare', '--columns=name', 'list', 'Chassis')).trim().split(/\s+/).filter(Boolean);
+    console.log(`after graceful exit of hv1 ovn-controller: Port_Binding vm1=${JSON.stringify(b.get('vm1'))}; Chassis=${JSON.stringify(chassisNames)}; Chassis_Private=${JSON.stringify([...cp])}`);
+    expect(chassisNames).not.toContain('hv1');
+    expect(cp.has('hv1')).toBe(false);
+    const r = await cli(['check', ...db(), '-f', manifest, '--chassis-down-after', '2', '--output', 'json']);
+    expect(r.code, describeRun(r)).toBe(3);
+    const rep = parseReport(r);
+    expect(rep.findings.map((f) => [f.kind, f.prefix])).toEqual([
+      ['NexthopUnbound', '10.72.1.0/24'],
+      ['NexthopDown', '10.72.2.0/24'],
+    ]);
+    expect(rep.findings[0]!.message).toContain('port vm1 has no chassis');
+  });
 });
