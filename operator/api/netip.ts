@@ -3,7 +3,9 @@
 // IPv4 octets or prefix lengths, at most four hex digits per IPv6 group, one `::`), minus what
 // Kubernetes refuses on top (IPv6 zones, IPv4-mapped IPv6 addresses). The CLI's validator uses it
 // so that it accepts exactly what the CRD's CEL rules accept. Reading OVN's own address fields is
-// operator/ovn/ip.ts's business, not this module's. Pure; imports nothing.
+// operator/ovn/ip.ts's business, not this module's. Pure; imports only the RFC 5952 formatter of
+// operator/ovn/ip.ts (itself dependency-free), so IPv6 text is written one way in the product.
+import { formatIpv6Groups } from '../ovn/ip.js';
 
 export interface NetIp {
   family: 4 | 6;
@@ -126,24 +128,7 @@ export function formatNetIp(ip: NetIp): string {
   if (ip.family === 4) return ip.bytes.join('.');
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  return formatIpv6Groups(groups);
 }
 
 export function formatNetPrefix(p: NetPrefix): string {

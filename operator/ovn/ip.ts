@@ -98,15 +98,12 @@ function parseIpUncached(s: string): IpAddress | undefined {
   return v === undefined ? undefined : { family: 4, value: v };
 }
 
-export function formatIp(a: IpAddress): string {
-  if (a.family === 4) {
-    const v = a.value;
-    return [24n, 16n, 8n, 0n].map((sh) => String((v >> sh) & 0xffn)).join('.');
-  }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (>= 2) of zero groups, the first one on ties.
-  let bestStart = -1;
+/**
+ * RFC 5952 text of eight 16-bit groups: lower case, the longest run (>= 2) of zero groups — the
+ * first one on ties — written as `::`. Shared by the manifest checks and the OVN views.
+ */
+export function formatIpv6Groups(groups: readonly number[]): string {
+  let best = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
     if (groups[i] !== 0) {
@@ -116,14 +113,24 @@ export function formatIp(a: IpAddress): string {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
+      best = i;
       bestLen = j - i;
     }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  const hex = (g: readonly number[]) => g.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+}
+
+export function formatIp(a: IpAddress): string {
+  if (a.family === 4) {
+    const v = a.value;
+    return [24n, 16n, 8n, 0n].map((sh) => String((v >> sh) & 0xffn)).join('.');
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
+  return formatIpv6Groups(groups);
 }
 
 /** Canonical text of an address, or the input unchanged when it is not an address. */
