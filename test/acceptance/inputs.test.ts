@@ -248,12 +248,15 @@ describe('exit 2: unreachable or wrong databases, bounded, naming the remote', (
   let garbagePort = 0;
 
   beforeAll(async () => {
-    blackholePort = await freePort();
-    garbagePort = await freePort();
     blackhole = createServer((s) => { sockets.push(s); s.on('error', () => {}); }); // accepts, never answers
     garbage = createServer((s) => { sockets.push(s); s.on('error', () => {}); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
-    await new Promise<void>((r) => blackhole.listen(blackholePort, '127.0.0.1', r));
-    await new Promise<void>((r) => garbage.listen(garbagePort, '127.0.0.1', r));
+    // bind port 0 and read the port back: a port picked first could be taken by a parallel suite
+    const listen = (srv: Server) => new Promise<number>((ok, fail) => {
+      srv.once('error', fail);
+      srv.listen(0, '127.0.0.1', () => ok((srv.address() as { port: number }).port));
+    });
+    blackholePort = await listen(blackhole);
+    garbagePort = await listen(garbage);
   });
   afterAll(async () => {
     for (const s of sockets) s.destroy();
