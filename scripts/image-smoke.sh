@@ -104,7 +104,7 @@ contents=$(docker run --rm --entrypoint /bin/sh -e DEV_ONLY="$dev_only" "$TAG" -
   echo "uid: $(id -u)"
 ' 2>&1)
 echo "$contents" | sed 's/^/     /'
-grep -q '^top: bin dist node_modules package.json $' <<<"$contents" && ok "/app holds bin, dist, node_modules, package.json only" || bad "/app contents"
+grep -q '^top: bin crds dist node_modules package.json $' <<<"$contents" && ok "/app holds bin, crds, dist, node_modules, package.json only" || bad "/app contents"
 grep -q '^dist: operator $' <<<"$contents" && ok "dist/ holds operator/ only (no dist/test)" || bad "dist contents"
 grep -q '^ts: 0$' <<<"$contents" && grep -q '^maps: 0$' <<<"$contents" && ok "no sources, no source maps" || bad "sources or maps in the image"
 if [ -z "$dev_only" ]; then bad "could not list the devDependencies"
