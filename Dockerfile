@@ -31,6 +31,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/operator ./dist/operator
 COPY bin ./bin
+# the CLI and the agent validate manifests against the CRD schemas, read from crds/ at run time
+COPY crds ./crds
 # The operator runs as an unprivileged user (the chart sets runAsUser 65532); the agent's pod
 # spec runs it as root with only NET_ADMIN/NET_RAW. node is PID 1: the operator and the agent
 # handle SIGTERM themselves and exit within a second.
