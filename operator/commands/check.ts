@@ -162,13 +162,13 @@ export interface CheckOutcome {
 export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs' | 'chassisDownAfterMs'>): Promise<CheckOutcome> {
   const settleMs = opts.settleMs ?? 0;
   const evalOpts: EvaluateOptions = opts.chassisDownAfterMs !== undefined ? { chassisDownAfterMs: opts.chassisDownAfterMs } : {};
-  let views = readViews(dbs);
   let evaluation = await settledEvaluation(dbs, opts.routes, settleMs, evalOpts);
   let repair: RepairReport | undefined;
   // a stale view gives no verdicts, and a repair that cannot be confirmed is not a repair
   if (isStale(evaluation)) return { code: EXIT.runtime, evaluation };
   if (opts.repair) {
-    const plan = planRepair(opts.routes, views.nb, { adopt: opts.adopt });
+    // the repair is planned from the views as they are now (the settle loop may have re-read them)
+    const plan = planRepair(opts.routes, readViews(dbs).nb, { adopt: opts.adopt });
     try {
       const applied = await applyRepair(dbs.nb, dbs.sb, plan, { timeoutMs: opts.timeoutMs });
       repair = { plan, ...applied };
