@@ -10,6 +10,7 @@ import { TUNNELNOTRACKPOLICIES } from '../api/crds.js';
 import { nextPolicyRecheck, renderPolicyStatus, statusEqual, type PolicyTiming, type TunnelNoTrackPolicyStatus } from '../api/status.js';
 import type { KubeObject } from '../kube/informer.js';
 import type { StatusWriter } from '../kube/status.js';
+import { WrittenCache } from '../kube/written.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TerminalError, type ReconcileResult } from './queue.js';
 
@@ -35,13 +36,13 @@ export interface PolicyReconcilerDeps {
 export class PolicyReconciler {
   /** When this process first saw each policy's current generation (grace for missing agents). */
   private readonly generationSince = new Map<string, { generation: number; since?: Date }>();
-  private readonly lastWritten = new Map<string, { status: unknown; over?: string }>();
+  private readonly lastWritten = new WrittenCache<TunnelNoTrackPolicyStatus | undefined>();
 
   constructor(private readonly deps: PolicyReconcilerDeps) {}
 
   forget(name: string): void {
     this.generationSince.delete(name);
-    this.lastWritten.delete(name);
+    this.lastWritten.forget(name);
   }
 
   async reconcile(name: string): Promise<ReconcileResult | void> {
@@ -53,8 +54,7 @@ export class PolicyReconciler {
     const nodes = deps.nodes().map((n) => ({ name: n.metadata!.name!, labels: (n.metadata!.labels ?? {}) as Record<string, string>, creationTimestamp: n.metadata!.creationTimestamp as string | undefined }));
     const states = new Map<string, NodeNoTrackState>(deps.nodeStates().map((s) => [s.metadata!.name!, s as unknown as NodeNoTrackState]));
     const v = validateTunnelNoTrackPolicy(obj);
-    const lw = this.lastWritten.get(name);
-    const previous = (lw && lw.over === obj.metadata.resourceVersion ? lw.status : obj.status) as TunnelNoTrackPolicyStatus | undefined;
+    const previous = this.lastWritten.current(name, obj.metadata.resourceVersion, obj.status);
     // The API keeps no time for a spec change: remember when this generation was first seen. A
     // generation some earlier operator already observed gets no extra grace after a restart.
     const generation = obj.metadata.generation ?? 0;
@@ -72,7 +72,7 @@ export class PolicyReconciler {
       try {
         const updated = await deps.statusWriter.patch<TNTP>(TUNNELNOTRACKPOLICIES, name, previous, next);
         deps.metrics.statusWrites.inc({ resource: 'TunnelNoTrackPolicy', result: 'ok' });
-        if (updated) this.lastWritten.set(name, { status: updated.status ?? next, over: obj.metadata.resourceVersion });
+        if (updated) this.lastWritten.remember(name, obj.metadata.resourceVersion, updated.metadata.resourceVersion, updated.status ?? next);
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return this.forget(name);
         deps.metrics.statusWrites.inc({ resource: 'TunnelNoTrackPolicy', result: 'error' });

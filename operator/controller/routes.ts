@@ -22,6 +22,7 @@ import { PODCIDRROUTES } from '../api/crds.js';
 import { REPAIRABLE, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../api/status.js';
 import type { KubeObject } from '../kube/informer.js';
 import type { StatusWriter } from '../kube/status.js';
+import { WrittenCache } from '../kube/written.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Finalizers } from '../kube/finalizers.js';
 import { key, specKeys, type AffectedIndex } from './affected.js';
@@ -76,7 +77,7 @@ function isStatus(err: unknown, code: number): boolean {
 }
 
 export class RouteReconciler {
-  private readonly lastWritten = new Map<string, { status: unknown; over?: string }>();
+  private readonly lastWritten = new WrittenCache<PodCIDRRouteStatus | undefined>();
   private readonly validated = new Map<string, { generation?: number; result: ValidationResult }>();
   private conflicts?: Map<string, string[]>;
   private readonly pending = new Map<string, PendingRepair>();
@@ -134,9 +135,7 @@ export class RouteReconciler {
    * are opaque: the only question is whether the cache still shows the version we wrote over.
    */
   private previousStatus(obj: PCR): PodCIDRRouteStatus | undefined {
-    const lw = this.lastWritten.get(obj.metadata.name);
-    if (lw && lw.over === obj.metadata.resourceVersion) return lw.status as PodCIDRRouteStatus;
-    return obj.status;
+    return this.lastWritten.current(obj.metadata.name, obj.metadata.resourceVersion, obj.status);
   }
 
   async reconcile(name: string): Promise<ReconcileResult | void> {
@@ -288,7 +287,7 @@ export class RouteReconciler {
       this.stats.statusWrites++;
       this.deps.metrics.statusWrites.inc({ resource: 'PodCIDRRoute', result: 'ok' });
       if (updated) {
-        this.lastWritten.set(name, { status: updated.status ?? next, over: obj.metadata.resourceVersion });
+        this.lastWritten.remember(name, obj.metadata.resourceVersion, updated.metadata.resourceVersion, updated.status ?? next);
       }
     } catch (err) {
       if (isStatus(err, 404)) return this.forget(name);
@@ -364,7 +363,7 @@ export class RouteReconciler {
 
   forget(name: string): void {
     this.deps.index.delete(name);
-    this.lastWritten.delete(name);
+    this.lastWritten.forget(name);
     this.validated.delete(name);
     this.pending.delete(name);
     this.drifted.delete(name);
