@@ -3,6 +3,8 @@
 // clear conntrack for newly exempted ports -> report. Inputs (policies, node labels) are handed in
 // by the caller (file mode or cluster mode). Must not import kube or ovsdb modules.
 import type { Logger } from 'pino';
+import { k8sTime, mergeConditions } from '../api/conditions.js';
+import { Ready } from '../api/status.js';
 import type { IpFamily, NodeNoTrackStateStatus, ValidPolicy } from '../api/tunnelnotrackpolicy.js';
 import { AgentError, type AgentErrorCode } from './errors.js';
 import { RawTable, clearConntrack, detectBackend, type Backend, type CommandRunner } from './iptables.js';
@@ -303,24 +305,15 @@ export function nodeStateStatus(result: PassResult, backend: Backend | undefined
   const ready = result.outcome !== 'InvalidInput' && result.outcome !== 'IptablesFailed';
   const reason = result.outcome === 'IptablesFailed' ? (result.error?.code ?? 'IptablesFailed') : result.outcome === 'InvalidInput' ? 'PolicyInvalid' : rs && rs.selected.length > 0 ? 'RulesApplied' : 'NoPolicySelectsNode';
   const message = ready ? (rs && rs.selected.length > 0 ? `${[...ports.keys()].join(', ')} exempted from conntrack (${backend ?? 'iptables'})` : 'no TunnelNoTrackPolicy selects this node') : errors[0] ?? reason;
-  const prevReady = previous?.conditions.find((c) => c.type === 'Ready');
   const status = ready ? 'True' : 'False';
   return {
     ...(backend ? { backend } : {}),
     appliedPolicies: (rs?.selected ?? []).map((p) => ({ name: p.name, ...(p.generation !== undefined ? { generation: p.generation } : {}) })),
     ports: [...ports.values()],
     rules: result.families.reduce((n, f) => n + f.rules, 0),
-    lastCheckTime: now.toISOString(),
+    lastCheckTime: k8sTime(now),
     ...(errors.length > 0 ? { lastError: errors.join('; ') } : {}),
-    conditions: [
-      {
-        type: 'Ready',
-        status,
-        reason,
-        message,
-        lastTransitionTime: prevReady && prevReady.status === status ? prevReady.lastTransitionTime : now.toISOString(),
-      },
-    ],
+    conditions: mergeConditions(previous?.conditions, [{ type: Ready, status, reason, message }], now),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type NodeNoTrackStateStatus,
   type ValidPolicy,
 } from '../api/tunnelnotrackpolicy.js';
+import { AGENT_HEARTBEAT_MS } from '../api/status.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
 import { NoTrackAgent, nodeStateStatus, runLoop, type PassInput, type PassResult } from './agent.js';
 import { AgentError } from './errors.js';
@@ -38,7 +39,7 @@ export interface ClusterModeOptions {
   signal?: AbortSignal;
   metricsAddress?: string;
   backoffBaseMs?: number;
-  /** Write the status at least this often even when nothing changed (default 5 min). */
+  /** Write the status at least this often even when nothing changed (default AGENT_HEARTBEAT_MS, 5 min). */
   heartbeatMs?: number;
   onResult?: (r: PassResult) => void;
 }
@@ -177,7 +178,7 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
     logger: log,
   });
   for (const inf of [policyInformer, nodeInformer]) inf.on(changed);
-  const writer = new NodeStateWriter(custom, opts.nodeName, opts.heartbeatMs ?? 300_000, () => nodeInformer.get(opts.nodeName)?.metadata?.uid);
+  const writer = new NodeStateWriter(custom, opts.nodeName, opts.heartbeatMs ?? AGENT_HEARTBEAT_MS, () => nodeInformer.get(opts.nodeName)?.metadata?.uid);
   let previous: NodeNoTrackStateStatus | undefined;
   const report = async (r: PassResult): Promise<void> => {
     opts.onResult?.(r);

@@ -1,7 +1,8 @@
 // Reads TunnelNoTrackPolicy manifests from YAML files or directories (multi-document YAML; other
-// kinds are skipped with a notice). Reading and parsing are operator/api/manifests.ts's; validation
+// kinds are skipped with a notice). Reading is operator/manifests/files.ts's, parsing operator/api/manifests.ts's; validation
 // lives in operator/api/tunnelnotrackpolicy.ts. Must not import kube, iptables or ovsdb modules.
-import { describeDocument, formatManifestError, readManifestDocuments } from '../api/manifests.js';
+import { describeDocument, formatManifestError } from '../api/manifests.js';
+import { readManifestDocuments } from '../manifests/files.js';
 import { isObject } from '../api/meta.js';
 import { TUNNEL_NOTRACK_POLICY_KIND, formatFieldErrors, validateTunnelNoTrackPolicy, type ValidPolicy } from '../api/tunnelnotrackpolicy.js';
 import { AgentError } from './errors.js';

@@ -1,12 +1,11 @@
-// Reads PodCIDRRoute manifests from YAML files and directories (multi-document files, `kind: List`),
-// validates each one and then all of them together. Other kinds are skipped with a notice.
+// Decodes PodCIDRRoute manifests (multi-document YAML, `kind: List`), validates each one and then
+// all of them together. Other kinds are skipped with a notice.
 // Decoding is as strict as kubectl's and kube-apiserver's (sigs.k8s.io/yaml over go-yaml v2, then
 // strict field validation): YAML 1.1 scalars (`yes` is true), a duplicate key, a syntax error or
 // an alias expansion past a fixed bound is bad input naming file, document, resource and field.
-// One parser: the `yaml` library (no hand-written reader).
-// File reading is the only I/O; must not import the OVSDB client or drift code.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// One parser: the `yaml` library, no hand-written reader and no fast path (docs/architecture.md).
+// Pure text in, data out: reading files and directories is operator/manifests/files.ts's.
+// A leaf: imports only operator/api and `yaml`.
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { isObject } from './meta.js';
 import { findConflicts, validatePodCIDRRoute, KIND, GROUP, type PodCIDRRoute } from './podcidrroute.js';
@@ -44,29 +43,6 @@ export function formatManifestError(e: ManifestError): string {
   return `${where.join(': ')}: ${e.message}`;
 }
 
-const YAML_FILE = /\.(ya?ml|json)$/i;
-
-async function expand(path: string, errors: ManifestError[]): Promise<string[]> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch (err) {
-    errors.push({ file: path, document: 0, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-    return [];
-  }
-  if (!st.isDirectory()) return [path];
-  const out: string[] = [];
-  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = join(path, e.name);
-    if (e.isDirectory()) out.push(...(await expand(p, errors)));
-    else if (YAML_FILE.test(e.name)) out.push(p);
-  }
-  return out;
-}
-
-
 /** One parsed YAML document (an item of a `kind: List` counts as its own document). */
 export interface ManifestDocument {
   file: string;
@@ -76,36 +52,24 @@ export interface ManifestDocument {
 }
 
 /**
- * Reads every YAML document under the given files/directories (directories recursively, *.yaml,
- * *.yml, *.json, in name order; `kind: List` flattened; empty documents dropped). Unreadable paths
- * and syntax errors are returned in `errors`, never thrown. Kind-agnostic: shared by the
- * PodCIDRRoute loader below and the agent's TunnelNoTrackPolicy loader.
+ * The documents of one file's text (an item of a `kind: List` is its own document; empty
+ * documents dropped), and its decoding errors naming `file`. Pure: the reading is
+ * operator/manifests/files.ts's.
  */
-export async function readManifestDocuments(paths: string[]): Promise<{ documents: ManifestDocument[]; errors: ManifestError[] }> {
+export function manifestDocuments(file: string, text: string): { documents: ManifestDocument[]; errors: ManifestError[] } {
   const errors: ManifestError[] = [];
   const documents: ManifestDocument[] = [];
-  const files: string[] = [];
-  for (const p of paths) files.push(...(await expand(p, errors)));
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      errors.push({ file, document: 0, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
-      continue;
+  decodeManifest(text).forEach((doc, i) => {
+    const document = i + 1;
+    if (doc.error !== undefined) {
+      errors.push({ file, document, ...(doc.resource ? { resource: doc.resource } : {}), ...(doc.kind ? { kind: doc.kind } : {}), ...(doc.field ? { field: doc.field } : {}), message: doc.error });
+      return;
     }
-    decodeManifest(text).forEach((doc, i) => {
-      const document = i + 1;
-      if (doc.error !== undefined) {
-        errors.push({ file, document, ...(doc.resource ? { resource: doc.resource } : {}), ...(doc.kind ? { kind: doc.kind } : {}), ...(doc.field ? { field: doc.field } : {}), message: doc.error });
-        return;
-      }
-      const value = doc.value;
-      if (value === null || value === undefined) return; // empty document (e.g. trailing ---)
-      const objects = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
-      for (const object of objects) documents.push({ file, document, object });
-    });
-  }
+    const value = doc.value;
+    if (value === null || value === undefined) return; // empty document (e.g. trailing ---)
+    const objects = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
+    for (const object of objects) documents.push({ file, document, object });
+  });
   return { documents, errors };
 }
 
@@ -118,12 +82,13 @@ export function describeDocument(obj: unknown): string {
 }
 
 /**
- * Loads every PodCIDRRoute from the given files/directories. Validation errors, duplicate
- * resource names and conflicting prefixes are all returned; callers must not touch OVN when
- * `errors` is non-empty.
+ * Every PodCIDRRoute among the documents read from `paths` (other kinds skipped with a notice),
+ * validated one by one and then together. Validation errors, duplicate resource names and
+ * conflicting prefixes are all returned (after `readErrors`); callers must not touch OVN when
+ * `errors` is non-empty. Pure.
  */
-export async function loadPodCIDRRoutes(paths: string[]): Promise<LoadResult> {
-  const { documents, errors } = await readManifestDocuments(paths);
+export function podCIDRRoutesOf(paths: readonly string[], documents: readonly ManifestDocument[], readErrors: readonly ManifestError[]): LoadResult {
+  const errors = [...readErrors];
   const notices: string[] = [];
   const routes: LoadedRoute[] = [];
   for (const { file, document, object: obj } of documents) {

@@ -1,6 +1,7 @@
 // TunnelNoTrackPolicy (ovndrift.io/v1alpha1, cluster-scoped) and the per-node NodeNoTrackState the
 // agent writes: TypeScript types, a pure validator returning field-path-named errors, and
 // Kubernetes label-selector matching. No I/O here; must not import kube, agent or ovsdb modules.
+import type { Condition } from './conditions.js';
 import { crdSchema } from './crds.js';
 import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
 import { unknownFields, unknownMetadataFields } from './schema.js';
@@ -37,15 +38,6 @@ export interface TunnelNoTrackPolicySpec {
   nodeSelector?: LabelSelector;
   ports: TunnelPort[];
   ipFamilies?: IpFamily[];
-}
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
 }
 
 export interface TunnelNoTrackPolicyStatus {

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPodCIDRRoutes } from '../api/manifests.js';
+import { loadPodCIDRRoutes } from '../manifests/files.js';
 import { OvnSandbox } from '../sandbox/sandbox.js';
 import { SEED, buildSeedDrift, seedManifest } from '../ovn/seed-topology.js';
 import { EXIT, checkWith, connect, printCheck } from './check.js';

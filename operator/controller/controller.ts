@@ -14,7 +14,7 @@ import type { Database } from '../ovsdb/database.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import type { RowChange } from '../ovsdb/types.js';
 import { NODENOTRACKSTATES, PODCIDRROUTES, TUNNELNOTRACKPOLICIES, collectionPath, type ResourceName } from '../api/crds.js';
-import type { PolicyTiming } from '../api/status.js';
+import type { PolicyTiming } from './status.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
 import { StatusWriter } from '../kube/status.js';
 import { EventRecorder } from '../kube/events.js';

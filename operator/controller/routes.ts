@@ -14,12 +14,13 @@ import { nbView, type NbView } from '../ovn/nb.js';
 import type { SbView } from '../ovn/sb.js';
 import { routeDependencyKeys } from '../ovn/identities.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
-import { ConflictingRoute } from '../drift/kinds.js';
+import { isRepairable } from '../drift/repair.js';
 import { planRemoval } from '../drift/removal.js';
 import { outlastedWindow, settle, type SettleMemory } from '../drift/settle.js';
 import { findConflicts, validatePodCIDRRoute, type PodCIDRRoute, type ValidationResult } from '../api/podcidrroute.js';
 import { PODCIDRROUTES } from '../api/crds.js';
-import { REPAIRABLE, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../api/status.js';
+import type { PodCIDRRouteStatus } from '../api/status.js';
+import { renderStatus, statusEqual, type RouteEvaluation } from './status.js';
 import type { KubeObject } from '../kube/informer.js';
 import type { StatusWriter } from '../kube/status.js';
 import { WrittenCache } from '../kube/written.js';
@@ -184,7 +185,7 @@ export class RouteReconciler {
       repair = { ok: true, changed: pending.changed, message: `${pending.message}${late}`, repairedPrefixes: pending.repairedPrefixes };
       log.info({ changes: pending.changed, sbSynced: late === '', waitedMs: waited }, 'repair confirmed');
     } else if (views.ok && evaluation && route && route.spec.remediation === 'Repair' && conflicts.length === 0) {
-      const repairable = (f: Finding) => REPAIRABLE.has(f.kind) || (route.spec.adopt === true && f.kind === ConflictingRoute);
+      const repairable = (f: Finding) => isRepairable(f.kind, route.spec.adopt === true);
       if (evaluation.findings.some((f) => f.route === name && repairable(f))) {
         const plan = planRepair([route], views.nb, { adopt: route.spec.adopt === true });
         for (const s of plan.skipped) log.info({ router: s.router, prefix: s.prefix, reason: s.reason }, 'repair skipped');
@@ -239,6 +240,7 @@ export class RouteReconciler {
     const ev: RouteEvaluation = {
       prefixes: route?.spec.cidrs ?? [],
       remediation: route?.spec.remediation ?? 'Report',
+      adopt: route?.spec.adopt === true,
       findings,
       observed,
       ...(undecided.size > 0 ? { undecided } : {}),

@@ -4,6 +4,7 @@
 // change aborts the transaction instead of being overwritten. SB rows are never written.
 // Pure; must not import the OVSDB client.
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
+import { ConflictingRoute, NexthopMismatch, RouteMissing } from './kinds.js';
 import { routeKey } from '../api/podcidrroute.js';
 import { canonicalIp } from '../ovn/ip.js';
 import type { NbStaticRoute, NbView } from '../ovn/nb.js';
@@ -11,6 +12,16 @@ import { OWNER_KEY, ownershipStamp } from '../ovn/ownership.js';
 import type { Condition, Operation, Value, WireAtom, WireValue } from '../ovsdb/types.js';
 
 export const STATIC_ROUTE = 'Logical_Router_Static_Route';
+
+/**
+ * What a repair can fix — the one truth the controller (whether to plan a repair) and the status
+ * renderer (Reconciling=Repairing vs Stalled) both ask, as DESIGN.md states it: RouteMissing and
+ * NexthopMismatch, and ConflictingRoute when adopting. SB flows, ports, chassis and a missing
+ * router are never repaired (SB rows are never written): they are reported with what would fix them.
+ */
+export function isRepairable(kind: string, adopt: boolean): boolean {
+  return kind === RouteMissing || kind === NexthopMismatch || (adopt && kind === ConflictingRoute);
+}
 
 export interface RepairAction {
   route: string;

@@ -1,7 +1,7 @@
 // Cluster mode against the strict in-repo test API server (a test API server, not a cluster: real
 // @kubernetes/client-node over HTTP) and real iptables in a namespace: the agent watches
 // TunnelNoTrackPolicy and its Node, applies, writes NodeNoTrackState, follows label changes and
-// reports iptables failures; the operator's aggregation (operator/api/status.ts) turns the states
+// reports iptables failures; the operator's aggregation (operator/controller/status.ts) turns the states
 // into policy status.
 import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
 import type { PassResult } from '../../operator/agent/agent.js';
-import { renderPolicyStatus } from '../../operator/api/status.js';
+import { renderPolicyStatus } from '../../operator/controller/status.js';
 import { CHAIN } from '../../operator/agent/render.js';
 import { runAgent } from '../../operator/commands/agent.js';
 import { TestApiServer } from '../support/test-api-server.js';

@@ -2,7 +2,8 @@
 // never reported in sync by the operator: route state Unknown with the reason, Ready=False
 // (Undecidable), Stalled=True — and the status still fits the CRD schema.
 import { describe, expect, it } from 'vitest';
-import { renderStatus, type PodCIDRRouteStatus } from '../../operator/api/status.js';
+import type { PodCIDRRouteStatus } from '../../operator/api/status.js';
+import { renderStatus } from '../../operator/controller/status.js';
 import { loadCrds } from '../../operator/api/crds.js';
 import { compileCrdSchema, findRepoDir, newSchemaValidator, pruneBySchema } from '../support/test-api-server.js';
 

@@ -1,6 +1,6 @@
 // The Argo CD health checks (examples/argocd/resource_customizations/ovndrift.io/<Kind>/health.lua)
 // run by a real Lua 5.1 interpreter (Debian lua5.1; Argo CD's gopher-lua is 5.1-compatible) over
-// resources whose status comes from the operator's own renderers (operator/api/status.ts): every
+// resources whose status comes from the operator's own renderers (operator/controller/status.ts): every
 // kind of outcome maps Ready/Reconciling/Stalled to Healthy/Progressing/Degraded. Also: the
 // argocd-cm snippet carries the same Lua, and the example manifests are valid for the CRDs and for
 // the operator's and the agent's own validation.
@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderPolicyStatus, renderStatus, type PolicyNode, type RouteEvaluation } from '../../operator/api/status.js';
+import { renderPolicyStatus, renderStatus, type PolicyNode, type RouteEvaluation } from '../../operator/controller/status.js';
 import type { NodeNoTrackState, TunnelNoTrackPolicy } from '../../operator/api/tunnelnotrackpolicy.js';
 import { validateTunnelNoTrackPolicy } from '../../operator/api/tunnelnotrackpolicy.js';
-import { loadPodCIDRRoutes } from '../../operator/api/manifests.js';
+import { loadPodCIDRRoutes } from '../../operator/manifests/files.js';
 import type { Finding } from '../../operator/drift/kinds.js';
 import { compileCrdSchema, loadCrdDocuments, newSchemaValidator } from '../support/test-api-server.js';
 import { CHART, ROOT, chartSchema } from './support.js';

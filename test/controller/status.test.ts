@@ -1,7 +1,8 @@
 // renderStatus / renderPolicyStatus: kstatus conditions, reasons from the drift vocabulary, stable
 // lastTransitionTime, and rendered statuses that the CRD status schema accepts without pruning.
 import { describe, expect, it } from 'vitest';
-import { AGENT_STALE_AFTER_MS, nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type PodCIDRRouteStatus, type RouteEvaluation } from '../../operator/api/status.js';
+import { AGENT_STALE_AFTER_MS, type PodCIDRRouteStatus } from '../../operator/api/status.js';
+import { nextPolicyRecheck, renderPolicyStatus, renderStatus, statusEqual, type RouteEvaluation } from '../../operator/controller/status.js';
 import type { Finding } from '../../operator/drift/kinds.js';
 import type { NodeNoTrackState } from '../../operator/api/tunnelnotrackpolicy.js';
 import { loadCrds } from '../../operator/api/crds.js';

@@ -2,7 +2,8 @@ import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPodCIDRRoutes, formatManifestError } from '../../operator/api/manifests.js';
+import { formatManifestError } from '../../operator/api/manifests.js';
+import { loadPodCIDRRoutes } from '../../operator/manifests/files.js';
 import { validatePodCIDRRoute, findConflicts } from '../../operator/api/podcidrroute.js';
 
 const pcr = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', metadata: { name }, spec });
