@@ -9,6 +9,7 @@ import { ecmpKey, routingFlowKey, routerDatapath, type SbChassis, type SbRouting
 import { topologyOf, type NexthopResolution, type Topology } from '../ovn/topology.js';
 import { parsePolicyMatch, policyCovers, subtractPrefix } from '../ovn/policy.js';
 import {
+  hypervisorText,
   BfdDown,
   NexthopDown,
   ChassisMismatch,
@@ -164,12 +165,6 @@ type Check = (f: RouteFacts, nb: NbView, sb: SbView) => { findings: Finding[]; s
 
 // ---------------------------------------------------------------------------------------------
 // Resolution helpers (pure lookups over the views).
-
-function describeHv(h: Hypervisor | undefined): string {
-  if (!h) return 'no chassis';
-  const where = h.encapIp ? `${h.encapType ?? 'encap'} ${h.encapIp}` : 'no encap';
-  return `chassis ${h.chassis}${h.hostname ? ` (${h.hostname})` : ''}, ${where}`;
-}
 
 /** An Endpoint from resolved nexthops (one, or several: ECMP members / reroute nexthops). */
 export function endpointOfResolutions(rs: NexthopResolution[]): Endpoint {
@@ -395,7 +390,7 @@ const checkExpectedChassis: Check = (f, _nb, sb) => {
     findings: [
       {
         ...finding(f, ChassisMismatch, { ...f.expected },
-          `nexthop ${f.spec.nexthop} (port ${port?.name ?? '?'}) is bound to ${describeHv(f.expected.hypervisor)}, expected ${named ? describeHv(f.topology.hypervisorOf(named)) : `chassis ${want} (no such chassis)`}`),
+          `nexthop ${f.spec.nexthop} (port ${port?.name ?? '?'}) is bound to ${hypervisorText(f.expected.hypervisor)}, expected ${named ? hypervisorText(f.topology.hypervisorOf(named)) : `chassis ${want} (no such chassis)`}`),
         expected,
       },
     ],
@@ -418,7 +413,7 @@ const checkNexthop: Check = (f) => {
   return {
     findings: [
       finding(f, NexthopMismatch, actual,
-        `NB route ${f.prefix} on ${f.spec.router} goes via ${nexthops.join(', ')} (${describeEndpointHv(actual)}), expected ${f.spec.nexthop} (${describeHv(f.expected.hypervisor)})`),
+        `NB route ${f.prefix} on ${f.spec.router} goes via ${nexthops.join(', ')} (${describeEndpointHv(actual)}), expected ${f.spec.nexthop} (${hypervisorText(f.expected.hypervisor)})`),
     ],
   };
 };
@@ -484,8 +479,8 @@ const checkFlowCurrent: Check = (f) => {
 
 function describeEndpointHv(e: Endpoint): string {
   if (e.dropped) return 'dropped';
-  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop}: ${describeHv(m.hypervisor)}`).join('; ');
-  return describeHv(e.hypervisor);
+  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop}: ${hypervisorText(m.hypervisor)}`).join('; ');
+  return hypervisorText(e.hypervisor);
 }
 
 const prefixOf = (f: RouteFacts) => parsePrefix(f.prefix);

@@ -7,7 +7,7 @@ export { planRepair, STATIC_ROUTE, GUARDED_ROUTE_COLUMNS } from './repair.js';
 export type { RepairPlan, RepairAction, RepairSkip, RepairOptions } from './repair.js';
 export { traceIp } from './trace.js';
 export type { TraceResult, TraceOptions } from './trace.js';
-export { renderCheckText, renderTraceText, renderRepairText, checkJson, endpointText, hypervisorText } from './render.js';
+export { renderCheckText, renderTraceText, renderRepairText, checkJson, endpointText } from './render.js';
 export type { RepairReport, RouteJson } from './render.js';
 export { settle, settles, outlastedWindow, SETTLING_KINDS } from './settle.js';
 export type { SettleMemory, SettleEntry } from './settle.js';

@@ -57,6 +57,22 @@ export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export type { Hypervisor };
 
+/**
+ * A hypervisor in words, written once for the whole product. `sentence` (finding messages, trace):
+ * "chassis NAME (HOST), ENCAPTYPE ENCAPIP" ("no encap" without one; `none` when no chassis).
+ * `cell` (the check table): "ENCAPTYPE ENCAPIP (HOST or NAME)", "?" when unknown.
+ */
+export function hypervisorText(h: Hypervisor | undefined, form: 'sentence' | 'cell' = 'sentence', none = 'no chassis'): string {
+  if (form === 'cell') {
+    if (!h) return '?';
+    const name = h.hostname || h.chassis;
+    return h.encapIp ? `${h.encapType ?? ''} ${h.encapIp} (${name})`.trim() : `(${name})`;
+  }
+  if (!h) return none;
+  const where = h.encapIp ? `${h.encapType ?? 'encap'} ${h.encapIp}` : 'no encap';
+  return `chassis ${h.chassis}${h.hostname ? ` (${h.hostname})` : ''}, ${where}`;
+}
+
 /** One ECMP member as the SB flow programs it. */
 export interface EcmpMember {
   nexthop: string;

@@ -1,7 +1,7 @@
 // Renders an Evaluation and a TraceResult for people (a table per route, then the findings) and
 // for machines (the JSON object of DESIGN.md). Pure string building; no I/O.
 import type { Evaluation, RouteState, Summary } from './evaluate.js';
-import type { Endpoint, Finding, Hypervisor } from './kinds.js';
+import { hypervisorText, type Endpoint, type Finding } from './kinds.js';
 import type { RepairPlan } from './repair.js';
 import type { TraceHop, TraceResult } from './trace.js';
 
@@ -16,18 +16,12 @@ export interface RepairReport {
   error?: string;
 }
 
-export function hypervisorText(h: Hypervisor | undefined): string {
-  if (!h) return '?';
-  const name = h.hostname || h.chassis;
-  return h.encapIp ? `${h.encapType ?? ''} ${h.encapIp} (${name})`.trim() : `(${name})`;
-}
-
 export function endpointText(e: Endpoint): string {
   if (e.dropped) return 'dropped';
   const local = e.lastHop === 'localnet' ? ' (localnet, no tunnel)' : '';
-  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor)}`).join(' + ') + local;
+  if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor, 'cell')}`).join(' + ') + local;
   if (!e.nexthop) return '-';
-  return `${e.nexthop} @ ${hypervisorText(e.hypervisor)}${local}`;
+  return `${e.nexthop} @ ${hypervisorText(e.hypervisor, 'cell')}${local}`;
 }
 
 function table(rows: string[][]): string {
@@ -122,10 +116,9 @@ function hopLines(h: TraceHop, indent: string): string[] {
   const port = h.port
     ? `on ${h.port.kind === 'Logical_Switch_Port' ? 'port' : 'router port'} ${h.port.name} (${h.port.kind === 'Logical_Switch_Port' ? 'switch' : 'router'} ${h.port.parent}${h.port.source !== 'addresses' && h.port.source !== 'networks' ? `, found in ${h.port.source}` : ''})`
     : 'on no known port';
-  const hv = h.endpoint.hypervisor;
   const lines = [`${indent}nexthop   ${h.nexthop} ${port}${h.routerPort ? `, out of router port ${h.routerPort}` : ''}`];
   if (h.problem) lines.push(`${indent}problem   ${h.problem}`);
-  lines.push(`${indent}reaches   ${hv ? `chassis ${hv.chassis}${hv.hostname ? ` (${hv.hostname})` : ''}, ${hv.encapType ?? 'encap'} ${hv.encapIp ?? '?'}` : 'no chassis (port not bound)'}${h.endpoint.lastHop === 'localnet' ? '; last hop: localnet, no tunnel' : ''}`);
+  lines.push(`${indent}reaches   ${hypervisorText(h.endpoint.hypervisor, 'sentence', 'no chassis (port not bound)')}${h.endpoint.lastHop === 'localnet' ? '; last hop: localnet, no tunnel' : ''}`);
   for (const n of h.notes ?? []) lines.push(`${indent}note      ${n}`);
   return lines;
 }

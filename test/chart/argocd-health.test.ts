@@ -16,7 +16,8 @@ import type { NodeNoTrackState, TunnelNoTrackPolicy } from '../../operator/api/t
 import { validateTunnelNoTrackPolicy } from '../../operator/api/tunnelnotrackpolicy.js';
 import { loadPodCIDRRoutes } from '../../operator/manifests/files.js';
 import type { Finding } from '../../operator/drift/kinds.js';
-import { compileCrdSchema, loadCrdDocuments, newSchemaValidator } from '../support/test-api-server.js';
+import { compileCrdSchema, newSchemaValidator } from '../support/test-api-server.js';
+import { loadCrds } from '../../operator/api/crds.js';
 import { CHART, ROOT, chartSchema } from './support.js';
 
 const EXAMPLES = join(ROOT, 'examples');
@@ -108,7 +109,7 @@ describe('examples/', () => {
   const crdValidators = (() => {
     const ajv = newSchemaValidator();
     const byKind = new Map<string, ReturnType<typeof compileCrdSchema>>();
-    for (const crd of loadCrdDocuments(join(ROOT, 'crds')) as any[]) {
+    for (const { crd } of loadCrds(join(ROOT, 'crds')) as any[]) {
       const v = crd.spec.versions.find((x: any) => x.storage);
       byKind.set(crd.spec.names.kind, compileCrdSchema(ajv, v.schema.openAPIV3Schema));
     }

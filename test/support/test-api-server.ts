@@ -26,13 +26,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash, randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { KubeConfig } from '@kubernetes/client-node';
+import { loadCrds } from '../../operator/api/crds.js';
 
 // ajv-formats is CommonJS; under nodenext its default export is the module object.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -133,20 +134,6 @@ export function findRepoDir(name: string): string {
     if (parent === dir) throw new Error(`no ${name}/ directory above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
-}
-
-/** Read every CustomResourceDefinition document in a directory of YAML files. */
-export function loadCrdDocuments(dir: string): Obj[] {
-  const out: Obj[] = [];
-  for (const file of readdirSync(dir).sort()) {
-    if (!/\.ya?ml$/.test(file)) continue;
-    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-      const value = doc.toJS() as Obj | null;
-      if (value && value.kind === 'CustomResourceDefinition') out.push(value);
-    }
-  }
-  return out;
 }
 
 /** Build a KubeConfig for a test API server URL (plain HTTP, a dummy bearer token). */
@@ -632,7 +619,7 @@ export class TestApiServer {
   static async start(opts: TestApiServerOptions = {}): Promise<TestApiServer> {
     const s = new TestApiServer(opts);
     const dir = opts.crdDir === undefined ? findRepoDir('crds') : opts.crdDir;
-    if (dir) for (const crd of loadCrdDocuments(dir)) s.installCrd(crd);
+    if (dir) for (const { crd } of loadCrds(dir)) s.installCrd(crd as unknown as Obj); // the product's CRD loader (operator/api/crds.ts)
     await s.listen();
     return s;
   }
