@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { k8sTime, mergeConditions } from '../api/conditions.js';
 import { Ready } from '../api/status.js';
 import type { IpFamily, NodeNoTrackStateStatus, ValidPolicy } from '../api/tunnelnotrackpolicy.js';
-import { AgentError, type AgentErrorCode } from './errors.js';
+import { AgentError } from './errors.js';
 import { RawTable, clearConntrack, detectBackend, type Backend, type CommandRunner } from './iptables.js';
 import type { AgentMetrics } from './metrics.js';
 import { FAMILIES, parseRawTable, planCleanup, planFamily, renderRuleset, type DriftKind, type Family, type Ruleset } from './render.js';
@@ -272,7 +272,7 @@ async function savedRawTable(runner: CommandRunner, table: RawTable): Promise<st
 }
 
 /** The `*raw` section of `iptables-save` text in the `-S` form parseRawTable reads (`:C -` -> `-N C`). */
-export function saveToRules(save: string): string {
+function saveToRules(save: string): string {
   const out: string[] = [];
   let inRaw = false;
   for (const l of save.split('\n')) {
@@ -315,10 +315,6 @@ export function nodeStateStatus(result: PassResult, backend: Backend | undefined
     ...(errors.length > 0 ? { lastError: errors.join('; ') } : {}),
     conditions: mergeConditions(previous?.conditions, [{ type: Ready, status, reason, message }], now),
   };
-}
-
-export function errorCodeOf(err: unknown): AgentErrorCode | undefined {
-  return err instanceof AgentError ? err.code : undefined;
 }
 
 export interface LoopOptions {

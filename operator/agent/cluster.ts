@@ -58,7 +58,7 @@ function isConflict(err: unknown): boolean {
  * deletes the state when the Node is deleted. Not a controller reference and no
  * blockOwnerDeletion (that would need update rights on nodes/finalizers).
  */
-export function nodeOwnerReference(node: { name: string; uid: string }): { apiVersion: string; kind: string; name: string; uid: string } {
+function nodeOwnerReference(node: { name: string; uid: string }): { apiVersion: string; kind: string; name: string; uid: string } {
   return { apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid };
 }
 
@@ -135,7 +135,7 @@ export class NodeStateWriter {
 }
 
 /** Plain-data input of one pass from the informer caches. Pure. */
-export function gatherFromCaches(policies: readonly Obj[], node: V1Node | undefined, nodeName: string): PassInput {
+function gatherFromCaches(policies: readonly Obj[], node: V1Node | undefined, nodeName: string): PassInput {
   if (!node) throw new AgentError('IptablesFailed', `Node ${nodeName} not found: cannot match nodeSelectors`);
   const valid: ValidPolicy[] = [];
   const invalid: string[] = [];

@@ -85,7 +85,7 @@ export class ProcessRunner implements CommandRunner {
 }
 
 /** POSIX single-quoting of one word for sh. */
-export function shellQuote(word: string): string {
+function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=,+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -290,7 +290,7 @@ export class ShellRunner implements CommandRunner {
 
 export type Backend = 'legacy' | 'nft';
 
-export function binaryNames(family: Family, backend: Backend): { list: string; restore: string; save: string } {
+function binaryNames(family: Family, backend: Backend): { list: string; restore: string; save: string } {
   const base = family === 'ipv4' ? 'iptables' : 'ip6tables';
   return { list: `${base}-${backend}`, restore: `${base}-${backend}-restore`, save: `${base}-${backend}-save` };
 }
@@ -400,7 +400,7 @@ export async function detectBackend(runner: CommandRunner): Promise<BackendDetec
 }
 
 /** The lines of one `*table` section of iptables-save output (all families concatenated is fine). */
-export function tableSection(save: string, table: string): string {
+function tableSection(save: string, table: string): string {
   const out: string[] = [];
   let inside = false;
   for (const l of save.split('\n')) {

@@ -9,13 +9,13 @@ export const CHAIN = 'OVN-DRIFT-NOTRACK';
 /** Built-in raw chains that jump to ours: PREROUTING (arriving) and OUTPUT (locally sent). */
 export const HOOKS = ['PREROUTING', 'OUTPUT'] as const;
 export type Hook = (typeof HOOKS)[number];
-export const JUMP_COMMENT = 'ovn-drift: tunnel ports skip conntrack';
+const JUMP_COMMENT = 'ovn-drift: tunnel ports skip conntrack';
 /** iptables' comment match accepts at most 256 bytes. */
 const MAX_COMMENT = 255;
 
 export type Family = 'ipv4' | 'ipv6';
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
-export const FAMILY_OF: Record<IpFamily, Family> = { IPv4: 'ipv4', IPv6: 'ipv6' };
+const FAMILY_OF: Record<IpFamily, Family> = { IPv4: 'ipv4', IPv6: 'ipv6' };
 
 /** One exempted port in one family, with every policy that asks for it. */
 export interface NoTrackPort {
@@ -64,7 +64,7 @@ function quote(s: string): string {
   return /[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s;
 }
 
-export function portRule(p: NoTrackPort): string {
+function portRule(p: NoTrackPort): string {
   const proto = p.protocol.toLowerCase();
   // multiport --ports matches source OR destination port: one rule covers both directions.
   return `-A ${CHAIN} -p ${proto} -m multiport --ports ${p.port} -m comment --comment ${quote(portComment(p))} -j NOTRACK`;
@@ -131,7 +131,7 @@ export function tokenize(line: string): string[] {
 }
 
 /** Normal form used to compare a rendered rule with one printed back by iptables. */
-export function normalizeRule(line: string): string {
+function normalizeRule(line: string): string {
   return tokenize(line.trim()).join('\u0000');
 }
 

@@ -6,8 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { GROUP, VERSION, API_VERSION } from './meta.js';
-export { GROUP, VERSION, API_VERSION };
+import { GROUP, VERSION } from './meta.js';
 
 export interface ResourceName {
   group: string;
@@ -66,7 +65,7 @@ export function loadCrds(dir: string): CrdDocument[] {
  * holding both crds/ and package.json (operator/api/ in tests, dist/operator/api/ when built, /app in
  * the image).
  */
-export function crdDir(): string {
+function crdDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'crds');

@@ -134,7 +134,7 @@ export function podCIDRRoutesOf(paths: readonly string[], documents: readonly Ma
 }
 
 /** Alias expansions allowed in one document (the yaml library's default; go-yaml refuses similar). */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 /** One decoded document: its value, or an error (with the resource and field when known). */
 export interface DecodedDocument {
@@ -175,7 +175,7 @@ function nameOf(value: unknown): string | undefined {
  * Decodes every document of a manifest file the way kubectl does before it sends it: YAML 1.1
  * scalars and merge keys, duplicate keys refused, alias expansion bounded. Never throws.
  */
-export function decodeManifest(text: string): DecodedDocument[] {
+function decodeManifest(text: string): DecodedDocument[] {
   const docs = parseAllDocuments(text, { version: '1.1', uniqueKeys: false, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [];
   return list.map((doc): DecodedDocument => {

@@ -17,7 +17,6 @@ export interface NetPrefix extends NetIp {
   bits: number;
 }
 
-const DEC_OCTET = /^(0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** Dotted decimal, four octets, no leading zeros (netip.ParseAddr); a hand loop, it is hot. */
@@ -114,25 +113,12 @@ export function hostBitsSet(p: NetPrefix): boolean {
   return false;
 }
 
-/** The prefix with its host bits cleared (`cidr(s).masked()`). */
-export function maskPrefix(p: NetPrefix): NetPrefix {
-  const bytes = p.bytes.map((b, i) => {
-    const keep = Math.max(0, Math.min(8, p.bits - i * 8));
-    return b & ((0xff << (8 - keep)) & 0xff);
-  });
-  return { ...p, bytes };
-}
-
 /** Go's netip.Addr.String(): dotted decimal, or RFC 5952 IPv6 (lower case, longest zero run as `::`). */
-export function formatNetIp(ip: NetIp): string {
+function formatNetIp(ip: NetIp): string {
   if (ip.family === 4) return ip.bytes.join('.');
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
   return formatIpv6Groups(groups);
-}
-
-export function formatNetPrefix(p: NetPrefix): string {
-  return `${formatNetIp(p)}/${p.bits}`;
 }
 
 /** `ip.isCanonical(s)`: s parses and is already written the way Go prints it. */
@@ -140,8 +126,4 @@ export function isCanonicalIp(s: string): boolean {
   const ip = parseNetIp(s);
   // IPv4 that parses is canonical (no leading zeros are accepted); IPv6 is compared with Go's form.
   return ip !== undefined && (ip.family === 4 || formatNetIp(ip) === s);
-}
-
-export function samePrefix(a: NetPrefix, b: NetPrefix): boolean {
-  return a.family === b.family && a.bits === b.bits && a.bytes.every((x, i) => x === b.bytes[i]);
 }

@@ -8,10 +8,10 @@
 // Kubernetes client or drift code.
 import { parseIp } from '../ovn/ip.js';
 import { crdSchema } from './crds.js';
-import { GROUP, VERSION, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
+import { GROUP, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';
 import { hostBitsSet, isCanonicalIp, parseNetIp, parseNetPrefix, type NetPrefix } from './netip.js';
 import { unknownFields, unknownMetadataFields, validateValue } from './schema.js';
-export { GROUP, VERSION, API_VERSION };
+export { GROUP };
 
 export const KIND = 'PodCIDRRoute';
 

@@ -108,4 +108,4 @@ export const AGENT_STALE_AFTER_MS = 3 * AGENT_HEARTBEAT_MS;
  * running agent writes its state on its first pass, seconds after it starts, so this leaves time
  * for the DaemonSet pod to be scheduled and its image pulled on a new node or a new policy.
  */
-export const AGENT_MISSING_GRACE_MS = AGENT_HEARTBEAT_MS;
+export const AGENT_MISSING_GRACE_MS = 1 * AGENT_HEARTBEAT_MS;

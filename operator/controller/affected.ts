@@ -7,8 +7,8 @@
 import { canonicalIp, parseIp, parsePrefix } from '../ovn/ip.js';
 import { key, type Key } from '../ovn/identities.js';
 
-export { key, rowKeys, affectedBy } from '../ovn/identities.js';
-export type { Key, KeyKind, Affected } from '../ovn/identities.js';
+export { key, affectedBy } from '../ovn/identities.js';
+export type { Key } from '../ovn/identities.js';
 
 export class AffectedIndex {
   private readonly byKey = new Map<Key, Set<string>>();
@@ -35,10 +35,6 @@ export class AffectedIndex {
       if (s && s.size === 0) this.byKey.delete(k);
     }
     this.keysOf.delete(name);
-  }
-
-  names(): string[] {
-    return [...this.keysOf.keys()];
   }
 
   keys(name: string): ReadonlySet<Key> {

@@ -231,17 +231,6 @@ export class Controller {
     this.wakeIdle(true);
   }
 
-  /** Crash-like stop for tests: no Lease release. */
-  async kill(): Promise<void> {
-    this.elector?.stop();
-    this.stopped = true;
-    clearInterval(this.resyncTimer);
-    this.routeQueue.shutDown();
-    this.policyQueue.shutDown();
-    for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
-    await this.replicas.close();
-  }
-
   isLeader(): boolean {
     if (this.stopped) return false;
     return this.elector ? this.elector.isLeader() : true;

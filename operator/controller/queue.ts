@@ -28,7 +28,7 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-export const realClock: Clock = {
+const realClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
@@ -202,10 +202,6 @@ export class WorkQueue<K> {
     for (const { handle } of this.delayed.values()) this.clock.clearTimeout(handle);
     this.delayed.clear();
     for (const g of this.getters.splice(0)) g(undefined);
-  }
-
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
   }
 }
 

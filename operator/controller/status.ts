@@ -74,13 +74,13 @@ function toStatusEndpoint(e: Endpoint | undefined): StatusEndpoint | undefined {
 }
 
 /** Messages in order without repeats, dropping any message another one already contains. */
-export function distinctMessages(messages: readonly string[]): string[] {
+function distinctMessages(messages: readonly string[]): string[] {
   const unique = [...new Set(messages)];
   return unique.filter((m) => !unique.some((o) => o !== m && o.includes(m)));
 }
 
 /** The human summary of several findings: messages in kind order, distinct, capped. */
-export function summarise(findings: readonly Finding[], northdLag?: number): string {
+function summarise(findings: readonly Finding[], northdLag?: number): string {
   const sorted = [...findings].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || a.prefix.localeCompare(b.prefix));
   const msgs = distinctMessages(sorted.map((f) => f.message));
   const shown = msgs.slice(0, 5);

@@ -29,7 +29,6 @@ import {
   type DriftKind,
   type Endpoint,
   type Finding,
-  type Hypervisor,
 } from './kinds.js';
 
 export type RouteStateName = 'InSync' | 'Drifted' | 'Pending' | 'Unknown';
@@ -123,7 +122,7 @@ export interface EvaluateOptions {
   chassisDownAfterMs?: number;
 }
 
-export const DEFAULT_CHASSIS_DOWN_AFTER_MS = 60_000;
+const DEFAULT_CHASSIS_DOWN_AFTER_MS = 60_000;
 
 /**
  * Whether the port carrying the nexthop (or its chassis) is down: Port_Binding.up=false on a bound
@@ -133,7 +132,7 @@ export const DEFAULT_CHASSIS_DOWN_AFTER_MS = 60_000;
  * chassis' ovn-controller), so clock skew between those hosts and this one shifts the verdict by
  * that skew. Where nothing bumps nb_cfg (SB_Global.nb_cfg = 0) chassis liveness is unknown.
  */
-export function nexthopDown(res: NexthopResolution, nb: NbView, sb: SbView, nowMs: number, downAfterMs: number): string | undefined {
+function nexthopDown(res: NexthopResolution, nb: NbView, sb: SbView, nowMs: number, downAfterMs: number): string | undefined {
   const port = res.port;
   const ch = res.chassis;
   if (!port || !ch) return undefined;
@@ -183,12 +182,6 @@ export function endpointOfResolutions(rs: NexthopResolution[]): Endpoint {
   return e;
 }
 
-/** The hypervisor traffic for nexthop `ip` on `router` lands on, resolved as northd would. */
-export function endpointOf(nb: NbView, sb: SbView, router: string, ip: string, outputPort?: string): Endpoint {
-  if (ip === 'discard') return { nexthop: 'discard', dropped: true };
-  return endpointOfResolutions([topologyOf(nb, sb).resolveNexthop(router, ip, outputPort)]);
-}
-
 /** One nexthop an SB routing flow programs, with the router port (`outport`) it leaves by. */
 export interface FlowHop {
   nexthop: string;
@@ -209,11 +202,6 @@ export function flowHops(sb: SbView, flow: SbRoutingFlow, datapath: string): Flo
     });
   }
   return undefined;
-}
-
-/** Nexthop texts of flowHops (kept for callers that only need the addresses). */
-export function flowNexthops(sb: SbView, flow: SbRoutingFlow, datapath: string): string[] | undefined {
-  return flowHops(sb, flow, datapath)?.map((h) => h.nexthop);
 }
 
 /** Where the SB flow's hops land: each nexthop followed from the router port the flow names. */
@@ -242,7 +230,7 @@ export interface RouteTableIds {
  * router ports whose options:route_table names it. When no port uses the table, northd still
  * numbers it: then any non-main id not known to belong to another table is accepted.
  */
-export function routeTableIds(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined, routeTable: string): RouteTableIds {
+function routeTableIds(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined, routeTable: string): RouteTableIds {
   const ids = new Set<number>();
   const foreign = new Set<number>();
   if (!datapath || !router || routeTable === '') return { ids, foreign };
@@ -255,7 +243,7 @@ export function routeTableIds(sb: SbView, datapath: string | undefined, router: 
 }
 
 /** The lr_in_ip_routing flow carrying this route: same prefix and direction, same route table. */
-export function findRouteFlow(
+function findRouteFlow(
   sb: SbView,
   datapath: string | undefined,
   spec: Pick<PodCIDRRouteSpec, 'policy' | 'routeTable'>,
@@ -274,7 +262,7 @@ export function findRouteFlow(
   return candidates.find((f) => f.action.kind !== 'connected') ?? candidates[0];
 }
 
-export function northdLag(nb: NbView, sb: SbView, now: Date): NorthdLag | undefined {
+function northdLag(nb: NbView, sb: SbView, now: Date): NorthdLag | undefined {
   if (nb.global.nbCfg <= sb.nbCfg) return undefined;
   const since = nb.global.sbCfgTimestamp > 0 ? now.getTime() - nb.global.sbCfgTimestamp : undefined;
   return { evidence: 'nb_cfg', nbCfg: nb.global.nbCfg, sbNbCfg: sb.nbCfg, ...(since !== undefined && since >= 0 ? { sinceMs: since } : {}) };
@@ -287,7 +275,7 @@ export function northdLag(nb: NbView, sb: SbView, now: Date): NorthdLag | undefi
  */
 const danglingCache = new WeakMap<SbView, WeakMap<NbLogicalRouter, { hint: string; prefix: string }[]>>();
 
-export function danglingStageHints(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined): { hint: string; prefix: string }[] {
+function danglingStageHints(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined): { hint: string; prefix: string }[] {
   if (!datapath || !router) return [];
   let bySb = danglingCache.get(sb);
   if (!bySb) danglingCache.set(sb, (bySb = new WeakMap()));
@@ -324,7 +312,7 @@ const sameNexthop = (a: string, b: string) => canonicalIp(a) === canonicalIp(b);
 // ---------------------------------------------------------------------------------------------
 // Gathering: one RouteFacts per resource × prefix, plain data.
 
-export function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbView, lag: NorthdLag | undefined, now: Date = new Date(), opts: EvaluateOptions = {}): RouteFacts {
+function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbView, lag: NorthdLag | undefined, now: Date = new Date(), opts: EvaluateOptions = {}): RouteFacts {
   const spec = resource.spec;
   const topology = topologyOf(nb, sb);
   const router = nb.routers.get(spec.router);
@@ -599,7 +587,7 @@ function checkNorthdLag(f: RouteFacts, found: Finding[]): Finding[] {
 }
 
 /** The checks, in the order they run. */
-export const CHECKS: readonly [string, Check][] = [
+const CHECKS: readonly [string, Check][] = [
   ['routerExists', checkRouterExists],
   ['nexthopPort', checkNexthopPort],
   ['nexthopBinding', checkNexthopBinding],
@@ -615,7 +603,7 @@ export const CHECKS: readonly [string, Check][] = [
   ['shadowed', checkShadowed],
 ];
 
-export function checkRoute(f: RouteFacts, nb: NbView, sb: SbView): Finding[] {
+function checkRoute(f: RouteFacts, nb: NbView, sb: SbView): Finding[] {
   const found: Finding[] = [];
   for (const [, check] of CHECKS) {
     const r = check(f, nb, sb);
@@ -631,7 +619,7 @@ export function checkRoute(f: RouteFacts, nb: NbView, sb: SbView): Finding[] {
 const KIND_ORDER = new Map<string, number>(DRIFT_KINDS.map((k, i) => [k, i]));
 
 /** Deterministic order: router, prefix (numerically), route, kind (table order), message. */
-export function compareFindings(a: Finding, b: Finding): number {
+function compareFindings(a: Finding, b: Finding): number {
   if (a.router !== b.router) return a.router < b.router ? -1 : 1;
   const p = comparePrefixText(a.prefix, b.prefix);
   if (p !== 0) return p;

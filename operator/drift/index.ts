@@ -1,13 +1,14 @@
-// Public face of the drift core: kinds, findings, evaluate() and planRepair(). Pure; the
-// controller and the CLI gather views, call these, and do the I/O themselves.
+// The drift core's entry for the commands, the controller and the tests: kinds and findings,
+// evaluate(), planRepair(), traceIp(), the renderers and the settle window. Pure; the callers
+// gather views, call these, and do the I/O themselves. A caller needing one more function of a
+// drift module (repair.ts isRepairable, removal.ts) imports that module directly.
 export * from './kinds.js';
-export { evaluate, addFindings, nexthopDown, DEFAULT_CHASSIS_DOWN_AFTER_MS, danglingStageHints, checkRoute, gatherFacts, compareFindings, northdLag, endpointOf, endpointOfResolutions, findRouteFlow, routeTableIds, flowNexthops, flowHops, CHECKS } from './evaluate.js';
-export type { EvaluateOptions, Evaluation, RouteState, RouteStateName, Summary, NorthdLag, RouteFacts, RouteTableIds, FlowHop } from './evaluate.js';
-export { planRepair, STATIC_ROUTE, GUARDED_ROUTE_COLUMNS } from './repair.js';
-export type { RepairPlan, RepairAction, RepairSkip, RepairOptions } from './repair.js';
+export { evaluate, addFindings } from './evaluate.js';
+export type { EvaluateOptions, Evaluation } from './evaluate.js';
+export { planRepair } from './repair.js';
 export { traceIp } from './trace.js';
-export type { TraceResult, TraceOptions } from './trace.js';
-export { renderCheckText, renderTraceText, renderRepairText, checkJson, endpointText } from './render.js';
-export type { RepairReport, RouteJson } from './render.js';
-export { settle, settles, outlastedWindow, SETTLING_KINDS } from './settle.js';
-export type { SettleMemory, SettleEntry } from './settle.js';
+export type { TraceResult } from './trace.js';
+export { renderCheckText, renderTraceText, checkJson } from './render.js';
+export type { RepairReport } from './render.js';
+export { settle, outlastedWindow } from './settle.js';
+export type { SettleMemory } from './settle.js';

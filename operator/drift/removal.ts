@@ -14,7 +14,7 @@ export interface RemovalPlan {
 }
 
 /** The rows `resource` owns, in a stable order. */
-export function ownedRoutes(nb: NbView, resource: string): NbStaticRoute[] {
+function ownedRoutes(nb: NbView, resource: string): NbStaticRoute[] {
   return [...nb.staticRoutes.values()].filter((r) => r.owner === resource).sort((a, b) => (a.router !== b.router ? (a.router < b.router ? -1 : 1) : a.uuid < b.uuid ? -1 : 1));
 }
 

@@ -16,7 +16,7 @@ export interface RepairReport {
   error?: string;
 }
 
-export function endpointText(e: Endpoint): string {
+function endpointText(e: Endpoint): string {
   if (e.dropped) return 'dropped';
   const local = e.lastHop === 'localnet' ? ' (localnet, no tunnel)' : '';
   if (e.ecmp) return e.ecmp.map((m) => `${m.nexthop} @ ${hypervisorText(m.hypervisor, 'cell')}`).join(' + ') + local;
@@ -39,7 +39,7 @@ function findingLine(f: Finding): string {
   return `  ${f.kind.padEnd(19)} ${where}: ${f.message}`;
 }
 
-export function renderRepairText(r: RepairReport): string {
+function renderRepairText(r: RepairReport): string {
   const lines: string[] = [];
   if (r.error) lines.push(`repair refused, nothing written: ${r.error}`);
   else if (!r.applied) lines.push('repair: nothing to change in the NB');

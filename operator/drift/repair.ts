@@ -11,7 +11,7 @@ import type { NbStaticRoute, NbView } from '../ovn/nb.js';
 import { OWNER_KEY, ownershipStamp } from '../ovn/ownership.js';
 import type { Condition, Operation, Value, WireAtom, WireValue } from '../ovsdb/types.js';
 
-export const STATIC_ROUTE = 'Logical_Router_Static_Route';
+const STATIC_ROUTE = 'Logical_Router_Static_Route';
 
 /**
  * What a repair can fix — the one truth the controller (whether to plan a repair) and the status
@@ -55,7 +55,7 @@ export interface RepairOptions {
 }
 
 /** Columns compared by the guard on a static route row. */
-export const GUARDED_ROUTE_COLUMNS = ['ip_prefix', 'nexthop', 'policy', 'route_table', 'external_ids'] as const;
+const GUARDED_ROUTE_COLUMNS = ['ip_prefix', 'nexthop', 'policy', 'route_table', 'external_ids'] as const;
 
 const byUuid = (u: string): Condition => ['_uuid', '==', ['uuid', u]];
 

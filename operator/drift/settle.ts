@@ -8,7 +8,7 @@
 import { FlowMissing, FlowStale, NorthdLagging, type Finding } from './kinds.js';
 
 /** Finding kinds that may be a flow northd has not compiled yet. */
-export const SETTLING_KINDS: ReadonlySet<string> = new Set([FlowMissing, FlowStale]);
+const SETTLING_KINDS: ReadonlySet<string> = new Set([FlowMissing, FlowStale]);
 
 export interface SettleEntry {
   signature: string;
@@ -43,7 +43,7 @@ function signature(findings: readonly Finding[]): string {
 const NO_PATH = 'No path for static route';
 
 /** True when every finding of the route is a flow finding northd may still be compiling (and there is one). */
-export function settles(findings: readonly Finding[]): boolean {
+function settles(findings: readonly Finding[]): boolean {
   return findings.length > 0 && findings.every((f) => SETTLING_KINDS.has(f.kind) && !f.message.includes(NO_PATH));
 }
 

@@ -1,11 +1,11 @@
 // A list+watch informer over @kubernetes/client-node's Watch, with what client-node 1.x's
 // ListWatch lacks: restart with backoff after errors, relist on 410 Gone (an HTTP 410 or the ERROR
 // event kube-apiserver sends), a watchdog that restarts a watch that went silent (1.x watches can
-// stop without an error), bookmarks, label/field selectors on both list and watch, and a periodic
-// resync callback as a safety net. Lists are paged (limit/continue) and, like client-go's reflector,
-// the first list asks for resourceVersion=0 (the apiserver answers from its watch cache, not a
-// quorum read of etcd: 1,000 restarting agents do not stampede etcd), while a relist after 410 Gone
-// asks for a consistent read (resourceVersion unset). resourceVersions are opaque strings: only
+// stop without an error), bookmarks and label/field selectors on both list and watch (the
+// periodic full resync is the controller's, over the informer caches). Lists are paged
+// (limit/continue) and, like client-go's reflector, the first list asks for resourceVersion=0 (the
+// apiserver answers from its watch cache, not a quorum read of etcd: 1,000 restarting agents do
+// not stampede etcd), while a relist after 410 Gone asks for a consistent read (resourceVersion unset). resourceVersions are opaque strings: only
 // passed back to the server, never compared or parsed.
 // Kubernetes I/O only; must not import OVSDB, drift or controller code.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
@@ -61,8 +61,6 @@ export interface InformerOptions<T extends KubeObject> {
   watchTimeoutSeconds?: number;
   /** No event, bookmark or end for this long -> the watch is presumed dead and restarted. Default timeout + 30 s. */
   watchdogMs?: number;
-  /** Periodic resync (safety net): calls onResync with every cached object. 0 = off. */
-  resyncMs?: number;
   backoff?: { initialMs?: number; maxMs?: number };
   logger?: Logger;
   /** Metrics hooks. */
@@ -79,7 +77,6 @@ function keyOf(o: KubeObject): string {
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: Handler<T>[] = [];
-  private readonly resyncHandlers: ((all: T[]) => void)[] = [];
   private readonly syncWaiters: { ok: () => void; fail?: (err: Error) => void }[] = [];
   private readonly watch: Watch;
   private resourceVersion = '';
@@ -89,7 +86,6 @@ export class Informer<T extends KubeObject> {
   private failures = 0;
   private lastActivity = 0;
   private watchdogTimer?: NodeJS.Timeout;
-  private resyncTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private generation = 0;
   /** Last error seen (for readiness reporting). */
@@ -101,10 +97,6 @@ export class Informer<T extends KubeObject> {
 
   on(handler: Handler<T>): void {
     this.handlers.push(handler);
-  }
-
-  onResync(handler: (all: T[]) => void): void {
-    this.resyncHandlers.push(handler);
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -167,13 +159,6 @@ export class Informer<T extends KubeObject> {
     const watchdogMs = this.opts.watchdogMs ?? (timeout + 30) * 1000;
     this.watchdogTimer = setInterval(() => this.checkWatchdog(watchdogMs), Math.max(50, Math.min(watchdogMs / 4, 10_000)));
     this.watchdogTimer.unref?.();
-    if (this.opts.resyncMs && this.opts.resyncMs > 0) {
-      this.resyncTimer = setInterval(() => {
-        const all = this.list();
-        for (const h of this.resyncHandlers) h(all);
-      }, this.opts.resyncMs);
-      this.resyncTimer.unref?.();
-    }
     void this.relist('start');
   }
 
@@ -181,7 +166,6 @@ export class Informer<T extends KubeObject> {
     this.stopped = true;
     this.generation++;
     clearInterval(this.watchdogTimer);
-    clearInterval(this.resyncTimer);
     clearTimeout(this.retryTimer);
     this.abort?.abort();
     this.abort = undefined;

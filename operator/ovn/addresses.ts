@@ -19,7 +19,7 @@ export interface PortIp {
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Reads "MAC IP IP...", "router", "unknown", "dynamic" entries (addresses, dynamic_addresses, port_security). */
-export function addressEntries(entries: string[], source: IpSource): PortIp[] {
+function addressEntries(entries: string[], source: IpSource): PortIp[] {
   const out: PortIp[] = [];
   for (const e of entries) {
     const words = e.trim().split(/\s+/).filter(Boolean);

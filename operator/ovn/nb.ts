@@ -4,7 +4,7 @@
 // counters. Built from any RowSource as plain data; the indexes live here, the resolution rules in
 // topology.ts. Pure; must not import the OVSDB client.
 import type { Row, Uuid } from '../ovsdb/types.js';
-import { canonicalIp, parsePrefix, type Prefix } from './ip.js';
+import { parsePrefix, type Prefix } from './ip.js';
 import { routerPortIps, switchPortIps, switchPortWiring, type IpSource } from './addresses.js';
 import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
 import { OWNER_KEY } from './ownership.js';
@@ -307,9 +307,4 @@ export function nbView(source: RowSource): NbView {
   const bfd = new Map<Uuid, NbBfd>();
   for (const b of sortedRows(source, 'BFD')) bfd.set(b._uuid, { uuid: b._uuid, logicalPort: str(b.logical_port), dstIp: str(b.dst_ip), status: str(b.status) });
   return { routers, staticRoutes, ipIndex, addressSets, switches, switchPorts, routerPorts, routerOfPort, global, bfd, ...(stale ? { stale } : {}) };
-}
-
-/** Ports carrying `ip` (switch ports first), or []. */
-export function portsWithIp(nb: NbView, ip: string): NbPortAddress[] {
-  return nb.ipIndex.get(canonicalIp(ip)) ?? [];
 }

@@ -4,8 +4,8 @@
 /** external_ids key naming the PodCIDRRoute that owns a Logical_Router_Static_Route. */
 export const OWNER_KEY = 'ovndrift.io/owner';
 /** external_ids key naming the kind of the owner (always PodCIDRRoute today). */
-export const OWNER_TYPE_KEY = 'ovndrift.io/owner-type';
-export const OWNER_TYPE = 'PodCIDRRoute';
+const OWNER_TYPE_KEY = 'ovndrift.io/owner-type';
+const OWNER_TYPE = 'PodCIDRRoute';
 
 /** The external_ids a row owned by `resource` carries (merged over what the row already has). */
 export function ownershipStamp(resource: string): Record<string, string> {

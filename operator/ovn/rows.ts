@@ -10,7 +10,7 @@ export interface RowSource {
 }
 
 /** A scalar column (or a 0/1-element set column) as one atom, or undefined. */
-export function scalar(v: Value | undefined): Atom | undefined {
+function scalar(v: Value | undefined): Atom | undefined {
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) return v[0];
   if (typeof v === 'object') return undefined;
@@ -33,7 +33,7 @@ export function num(v: Value | undefined): number {
 }
 
 /** A set column (also accepts a bare atom for a one-element set). */
-export function set(v: Value | undefined): Atom[] {
+function set(v: Value | undefined): Atom[] {
   if (v === undefined || v === null) return [];
   if (Array.isArray(v)) return v;
   if (typeof v === 'object') return [];

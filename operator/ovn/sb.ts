@@ -1,6 +1,6 @@
 // Typed read-only view of the OVN Southbound database: Datapath_Binding, the routing-stage
 // Logical_Flows (lr_in_ip_routing, lr_in_ip_routing_ecmp) parsed, Port_Binding, Chassis, Encap,
-// Chassis_Private and SB_Global; plus hypervisor resolution Port_Binding -> Chassis -> Encap.
+// Chassis_Private and SB_Global (hypervisor resolution is the topology model's, topology.ts).
 // Pure; must not import the OVSDB client.
 import type { Row, Uuid } from '../ovsdb/types.js';
 import {
@@ -18,7 +18,7 @@ import { canonicalIp, parseIp } from './ip.js';
 import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
 
 /** ovn-controller's preference among tunnel types (best first): geneve, stt, vxlan. */
-export const ENCAP_PREFERENCE = ['geneve', 'stt', 'vxlan'] as const;
+const ENCAP_PREFERENCE = ['geneve', 'stt', 'vxlan'] as const;
 export function encapRank(type: string): number {
   const i = (ENCAP_PREFERENCE as readonly string[]).indexOf(type);
   return i < 0 ? ENCAP_PREFERENCE.length : i;
@@ -305,44 +305,6 @@ export function sbView(source: RowSource): SbView {
     nbCfg: num(g?.nb_cfg),
     ...(stale ? { stale } : {}),
   };
-}
-
-const hypervisors = new WeakMap<SbChassis, Hypervisor>();
-
-/** The Hypervisor of a chassis (one shared object per chassis of a view: never mutate it). */
-export function hypervisorOfChassis(ch: SbChassis): Hypervisor {
-  let h = hypervisors.get(ch);
-  if (!h) {
-    const encap = ch.encaps[0];
-    h = { chassis: ch.name };
-    if (ch.hostname) h.hostname = ch.hostname;
-    if (encap) {
-      h.encapType = encap.type;
-      h.encapIp = encap.ip;
-    }
-    hypervisors.set(ch, h);
-  }
-  return h;
-}
-
-/**
- * The chassis a logical port is bound to: Port_Binding.chassis, or for a gateway router port its
- * l3gateway-chassis, or for a distributed router port the chassis of its chassisredirect port.
- * Undefined when the port is not bound anywhere.
- */
-export function boundChassis(sb: SbView, logicalPort: string): SbChassis | undefined {
-  const pb = sb.portBindings.get(logicalPort);
-  if (!pb) return undefined;
-  if (pb.chassis) return sb.chassis.get(pb.chassis);
-  if (pb.type === 'l3gateway' && pb.options['l3gateway-chassis']) return sb.chassisByName.get(pb.options['l3gateway-chassis']);
-  const cr = sb.portBindings.get(`cr-${logicalPort}`);
-  if (cr?.chassis) return sb.chassis.get(cr.chassis);
-  return undefined;
-}
-
-export function resolveHypervisor(sb: SbView, logicalPort: string): Hypervisor | undefined {
-  const ch = boundChassis(sb, logicalPort);
-  return ch ? hypervisorOfChassis(ch) : undefined;
 }
 
 /** The datapath of an NB router: by its NB uuid, else by name. */

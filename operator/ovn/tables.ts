@@ -24,7 +24,7 @@ export const NB_TABLES: TableSpec[] = [
  * monitor_cond clauses are a disjunction: a flow of any of the routing stages is followed (the
  * routes, the ECMP members, and the few route-table flows of lr_in_ip_routing_pre).
  */
-export const ROUTING_FLOW_CONDITION: NonNullable<TableSpec['where']> = [
+const ROUTING_FLOW_CONDITION: NonNullable<TableSpec['where']> = [
   ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING]]]],
   ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING_ECMP]]]],
   ['external_ids', 'includes', ['map', [['stage-name', STAGE_ROUTING_PRE]]]],

@@ -333,10 +333,6 @@ export class OvsdbClient extends EventEmitter {
     await this.request('monitor_cancel', [monitorId]);
   }
 
-  async echo(): Promise<void> {
-    await this.request('echo', []);
-  }
-
   /** Closes the connection; pending requests fail with Disconnected. */
   async close(): Promise<void> {
     if (this.isClosed) return;

@@ -1,11 +1,11 @@
-// Public surface of the OVSDB layer (RFC 7047 + monitor_cond): client, replica-backed Database,
-// notation helpers, errors and plain-data types. Users import from here only.
+// The OVSDB layer (RFC 7047 + monitor_cond) as one import, for the tests and benchmarks that
+// drive it directly: client, replica-backed Database, notation helpers, errors, plain-data types.
+// Product code imports the module it needs: ovn/connect.ts opens Databases; everyone else outside
+// operator/ovsdb uses only types.ts (plain data), remote.ts and the client's TLS loader — the rule
+// is in .dependency-cruiser.cjs.
 export * from './types.js';
 export * from './errors.js';
-export { uuid, namedUuid, set, map, decodeWire, decodeRow, encodeValue, defaultValue, isScalar, isMap, normalizeSchema, ZERO_UUID } from './notation.js';
-export { parseRemote, parseRemotes, type Remote } from './remote.js';
-export { JsonStreamFramer } from './framing.js';
-export { OvsdbClient, type ConnectOptions, type TlsFiles, type MonitorRequest, type MonitorRequests } from './client.js';
-export { TableCache, valueEquals, rowEquals, type TableUpdates, type RowUpdate } from './replica.js';
-export { Database, backoffDelay, rankServer, staleReason, planSpecs, describeMissing, type DatabaseOptions, type ServerInfo, type SyncStats, type Missing, type Freshness, type MonitorMethod } from './database.js';
-export { evaluateConditions } from './conditions.js';
+export { uuid, namedUuid, set, map, decodeRow } from './notation.js';
+export { OvsdbClient } from './client.js';
+export { rowEquals, type TableUpdates } from './replica.js';
+export { Database, rankServer, staleReason, type MonitorMethod } from './database.js';

@@ -8,11 +8,11 @@ export type Remote =
   | { kind: 'unix'; path: string; text: string };
 
 /** The IANA port for OVSDB, the default when a tcp/ssl remote names none. */
-export const OVSDB_PORT = 6640;
+const OVSDB_PORT = 6640;
 
 const SYNTAX = 'expected tcp:IP:PORT, ssl:IP:PORT or unix:PATH (a comma-separated list for a cluster)';
 
-export function parseRemote(text: string): Remote {
+function parseRemote(text: string): Remote {
   const s = text.trim();
   const colon = s.indexOf(':');
   const kind = colon < 0 ? '' : s.slice(0, colon);

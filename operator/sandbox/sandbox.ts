@@ -47,7 +47,7 @@ async function onPath(binary: string): Promise<boolean> {
   return false;
 }
 
-export async function requireOvnBinaries(): Promise<void> {
+async function requireOvnBinaries(): Promise<void> {
   const missing: string[] = [];
   for (const bin of Object.keys(PACKAGE_OF)) if (!(await onPath(bin))) missing.push(bin);
   if (!existsSync(join(OVN_SCHEMA_DIR, 'ovn-nb.ovsschema'))) missing.push(`${OVN_SCHEMA_DIR}/ovn-nb.ovsschema`);

@@ -28,7 +28,7 @@ const c = net.connect({ host, port: Number(port) }, () => { console.log('connect
 c.on('data', (d) => { if (!globalThis.said) { globalThis.said = 1; console.log('echo'); } });
 c.on('error', (e) => { console.error(e.message); process.exit(1); });`;
 
-export function waitForLine(child: ChildProcess, word: string): Promise<void> {
+function waitForLine(child: ChildProcess, word: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let err = '';

@@ -24,7 +24,7 @@ export interface RbacRequest {
 }
 
 /** The RBAC attributes kube-apiserver derives from one request (non-resource URLs: undefined). */
-export function rbacRequest(method: string, path: string, query: string): RbacRequest | undefined {
+function rbacRequest(method: string, path: string, query: string): RbacRequest | undefined {
   const parts = path.split('/').filter(Boolean);
   let apiGroup: string;
   let rest: string[];

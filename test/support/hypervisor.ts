@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
-export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 
 export interface HypervisorOptions {
   /** system-id, i.e. the SB Chassis name. */

@@ -27,7 +27,7 @@ process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
 
 /** Label on every container this backend starts (`docker rm -f $(docker ps -aq -f label=...)`). */
-export const CONTAINER_LABEL = 'ovn-drift.test';
+const CONTAINER_LABEL = 'ovn-drift.test';
 
 const READY = 'ovn-drift: container ready';
 
@@ -117,7 +117,7 @@ export class OvnContainer {
 }
 
 /** One ovsdb-server daemon inside the container, serving one database file. */
-export class ContainerOvsdbServer implements SandboxServer {
+class ContainerOvsdbServer implements SandboxServer {
   /** Extra `--remote`/SSL arguments; kept across restarts (paths must be under the temp dir). */
   extraArgs: string[] = [];
   private up = false;

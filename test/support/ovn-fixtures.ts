@@ -6,13 +6,13 @@ import type { RowSource } from '../../operator/ovn/rows.js';
 import { validatePodCIDRRoute, type PodCIDRRoute } from '../../operator/api/podcidrroute.js';
 
 let counter = 0;
-export function fakeUuid(): string {
+function fakeUuid(): string {
   counter++;
   const hex = counter.toString(16).padStart(12, '0');
   return `${hex.slice(0, 8)}-0000-4000-8000-${hex}`;
 }
 
-export class RowsBuilder implements RowSource {
+class RowsBuilder implements RowSource {
   readonly tables = new Map<string, Map<string, Row>>();
   staleReason?: string;
 

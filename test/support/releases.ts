@@ -85,7 +85,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const RELEASES_FILE = resolve(ROOT, 'test/images/releases');
 
 /** test/images/releases: `<version> <debian suite>` per line. */
-export function knownReleases(): { version: string; debian: string }[] {
+function knownReleases(): { version: string; debian: string }[] {
   return readFileSync(RELEASES_FILE, 'utf8')
     .split('\n')
     .map((l) => l.replace(/#.*/, '').trim())

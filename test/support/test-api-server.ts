@@ -113,7 +113,7 @@ interface Fault {
   times: number;
 }
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(
     readonly code: number,
     readonly reason: string,
@@ -167,14 +167,14 @@ const EVENT_FIELDS: [core: string, v1: string][] = [
 ];
 
 /** A stored core v1 Event as events.k8s.io/v1 presents it. */
-export function toEventsV1(core: Obj): Obj {
+function toEventsV1(core: Obj): Obj {
   const out: Obj = { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: core.metadata };
   for (const [c, v] of EVENT_FIELDS) if (core[c] !== undefined && core[c] !== null) out[v] = core[c];
   return out;
 }
 
 /** An events.k8s.io/v1 Event as the core v1 Event it is stored as. */
-export function fromEventsV1(ev: Obj): Obj {
+function fromEventsV1(ev: Obj): Obj {
   const out: Obj = { apiVersion: 'v1', kind: 'Event', metadata: ev.metadata };
   for (const [c, v] of EVENT_FIELDS) if (ev[v] !== undefined && ev[v] !== null) out[c] = ev[v];
   out.involvedObject ??= {};
@@ -241,7 +241,7 @@ const OBJECT_META_FIELDS = new Set([
 ]);
 
 /** Paths of fields a structural schema does not declare (what strict decoding reports). */
-export function unknownFieldPaths(obj: Obj, schema: Obj): string[] {
+function unknownFieldPaths(obj: Obj, schema: Obj): string[] {
   const out: string[] = [];
   for (const k of Object.keys(obj.metadata ?? {})) if (!OBJECT_META_FIELDS.has(k)) out.push(`metadata.${k}`);
   const walk = (v: unknown, sc: Obj | undefined, path: string): void => {
@@ -264,7 +264,7 @@ export function unknownFieldPaths(obj: Obj, schema: Obj): string[] {
 }
 
 /** The first field a JSON text gives twice in one object (`spec.router`), or undefined. */
-export function duplicateJsonField(text: string): string | undefined {
+function duplicateJsonField(text: string): string | undefined {
   const doc = parseDocument(text, { uniqueKeys: false });
   const walk = (node: unknown, path: string): string | undefined => {
     if (isMap(node)) {
@@ -327,7 +327,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
 // ---- patches -------------------------------------------------------------------------------------
 
 /** RFC 7386 JSON merge patch. */
-export function mergePatch(target: Json, patch: Json): Json {
+function mergePatch(target: Json, patch: Json): Json {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return clone(patch);
   const out: Obj = target !== null && typeof target === 'object' && !Array.isArray(target) ? clone(target) : {};
   for (const [k, v] of Object.entries(patch)) {
@@ -355,7 +355,7 @@ function parentOf(doc: Obj, tokens: string[], path: string): [any, string] {
 }
 
 /** RFC 6902 JSON patch (add, remove, replace, move, copy, test). */
-export function jsonPatch(doc: Obj, ops: Obj[]): Obj {
+function jsonPatch(doc: Obj, ops: Obj[]): Obj {
   if (!Array.isArray(ops)) throw new ApiError(400, 'BadRequest', 'json patch: body must be an array of operations');
   let out = clone(doc);
   const get = (path: string): any => {
@@ -430,7 +430,7 @@ type LabelReq = { key: string; op: 'in' | 'notin' | 'exists' | '!exists'; values
 type LabelSelector = LabelReq[];
 type FieldSelector = { path: string; op: '=' | '!='; value: string }[];
 
-export function parseLabelSelector(s: string | null): LabelSelector {
+function parseLabelSelector(s: string | null): LabelSelector {
   if (!s) return [];
   const reqs: LabelReq[] = [];
   // split on commas that are not inside parentheses
@@ -1380,7 +1380,7 @@ export class TestApiServer {
 }
 
 /** The JSONPath subset printer columns use: .a.b and .list[?(@.k=="v")].field */
-export function jsonPathValue(obj: unknown, path: string): unknown {
+function jsonPathValue(obj: unknown, path: string): unknown {
   let cur: any = obj;
   const re = /\.([A-Za-z0-9_-]+)(\[\?\(@\.([A-Za-z0-9_]+)==\"([^"]*)\"\)\])?/g;
   let m: RegExpExecArray | null;
@@ -1396,7 +1396,7 @@ export function jsonPathValue(obj: unknown, path: string): unknown {
 }
 
 /** kubectl's human-readable age (HumanDuration). */
-export function humanAge(ms: number): string {
+function humanAge(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 120) return `${s}s`;
   const m = Math.floor(s / 60);
