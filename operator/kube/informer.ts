@@ -5,8 +5,9 @@
 // periodic full resync is the controller's, over the informer caches). Lists are paged
 // (limit/continue) and, like client-go's reflector, the first list asks for resourceVersion=0 (the
 // apiserver answers from its watch cache, not a quorum read of etcd: 1,000 restarting agents do
-// not stampede etcd), while a relist after 410 Gone asks for a consistent read (resourceVersion unset). resourceVersions are opaque strings: only
-// passed back to the server, never compared or parsed.
+// not stampede etcd), while a relist after 410 Gone asks for a consistent read (resourceVersion
+// unset). resourceVersions are opaque strings: only passed back to the server, never compared or
+// parsed.
 // Kubernetes I/O only; must not import OVSDB, drift or controller code.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
