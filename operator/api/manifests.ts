@@ -184,6 +184,11 @@ function decodeManifest(text: string): DecodedDocument[] {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
+      // The yaml library throws a ReferenceError both for an alias with no anchor before it and for
+      // too many alias expansions: only the second is an alias bomb.
+      if (err instanceof ReferenceError && /^Unresolved alias/.test(err.message)) {
+        return { error: `YAML alias without an anchor: ${err.message.replace(/^Unresolved alias \(the anchor must be set before the alias\): /, '*')}` };
+      }
       if (err instanceof ReferenceError || /alias/i.test((err as Error).message)) {
         return { error: `YAML expands without bound: more than ${MAX_ALIAS_COUNT} aliases resolved in one document (an alias bomb?)` };
       }
