@@ -1,7 +1,7 @@
 // Names of the ovndrift.io custom resources as the API server serves them (group, version,
 // plural), shared by the operator's informers and status writers, and a loader for the canonical
 // CRD YAML in crds/ (used by the CLI's validators, tests, the test API server and the chart check).
-// No network I/O; must not import the Kubernetes client, OVSDB or drift code.
+// Reading crds/ is the only I/O in operator/api; imports only operator/api (api/ is the leaf).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -4,8 +4,8 @@
 // the CRD's CEL rules are implemented here, one named check each, with the same messages.
 // Cross-resource checks (the same prefix claimed by two resources with different nexthops) live
 // here too, as a pure function over many resources.
-// The only I/O is reading the CRD schema from crds/ once; must not import the OVSDB client,
-// Kubernetes client or drift code.
+// The CRD schema comes from crds/ through crds.ts (read once). A leaf: imports only operator/api and
+// the dependency-free operator/ovn/ip.ts.
 import { parseIp } from '../ovn/ip.js';
 import { crdSchema } from './crds.js';
 import { GROUP, API_VERSION, DNS_SUBDOMAIN, isObject } from './meta.js';

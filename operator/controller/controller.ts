@@ -5,8 +5,9 @@
 // only says WHICH keys to look at — through the affected-resource index for OVSDB changes — never
 // what to do. A periodic full resync is the safety net. Writes happen only while this replica
 // holds the Lease; standbys keep their informers and OVSDB replicas warm.
-// I/O through operator/kube (informers, status, events, lease, finalizers) and, via replicas.ts
-// and routes.ts, operator/ovn/connect.
+// I/O only through operator/kube (informers, status, events, lease, finalizers; this module builds
+// the client-node API objects they use) and, via replicas.ts and routes.ts, operator/ovn/connect;
+// OVSDB code only as types. Status rendering is status.ts's (pure).
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -41,7 +42,7 @@ export interface ControllerOptions {
   resyncMs?: number;
   /**
    * When an agent's NodeNoTrackState counts as stale / a missing one as failing (defaults
-   * AGENT_STALE_AFTER_MS, AGENT_MISSING_GRACE_MS in operator/api/status.ts). Policies are
+   * AGENT_STALE_AFTER_MS, AGENT_MISSING_GRACE_MS in operator/api/status.ts, applied by status.ts). Policies are
    * re-evaluated at the moment the next report goes stale, with no watch event needed.
    */
   policyTiming?: Pick<PolicyTiming, 'staleAfterMs' | 'missingGraceMs'>;
