@@ -74,6 +74,19 @@ describe('renderStatus', () => {
     expect(cond(failed, 'Ready').message).toContain('repair failed: transaction aborted');
   });
 
+  it('Repairing only for what a repair can fix (drift/repair.ts isRepairable, as the controller decides)', () => {
+    // A flow finding with no northd lag: the controller never repairs it, so the status must not
+    // say a repair is in progress; it needs intervention.
+    const flow = renderStatus(undefined, base({ remediation: 'Repair', findings: [seedFinding] }), 1, t0);
+    expect([cond(flow, 'Reconciling').status, cond(flow, 'Reconciling').reason, cond(flow, 'Stalled').status]).toEqual(['False', 'NeedsIntervention', 'True']);
+    // An unowned competing row: repairable only when adopting.
+    const conflicting: Finding = { ...seedFinding, kind: 'ConflictingRoute', message: 'c' };
+    const noAdopt = renderStatus(undefined, base({ remediation: 'Repair', findings: [conflicting] }), 1, t0);
+    expect(cond(noAdopt, 'Reconciling').reason).toBe('NeedsIntervention');
+    const adopt = renderStatus(undefined, base({ remediation: 'Repair', adopt: true, findings: [conflicting] }), 1, t0);
+    expect([cond(adopt, 'Reconciling').status, cond(adopt, 'Reconciling').reason, cond(adopt, 'Stalled').status]).toEqual(['True', 'Repairing', 'False']);
+  });
+
   it('keeps lastTransitionTime unless the condition status changes', () => {
     const a = renderStatus(undefined, base(), 1, t0);
     const b = renderStatus(a, base(), 1, t1);
