@@ -58,6 +58,11 @@ export interface RouteReconcilerDeps {
   /** How long a deleted resource waits for OVN before its finalizer is dropped anyway (default 5 min). */
   finalizerTimeoutMs?: number;
   onReconcile?: (names: string[]) => void;
+  /**
+   * Shard: whether the SB replica already holds the Logical_Flow rows of this router (see
+   * controller/shard.ts). Until it does, the resource is not evaluated: no flow would read as missing.
+   */
+  covers?(router: string): boolean;
 }
 
 /** A repair committed to the NB and not yet reflected by the SB. */
@@ -71,6 +76,9 @@ interface PendingRepair {
 
 /** How often a key waiting for the SB after a repair looks again. */
 const REPAIR_POLL_MS = 50;
+
+/** How often a shard's resource looks again while its router's flows are not followed yet (a safety net: ShardFlows marks it). */
+const SHARD_WAIT_MS = 1000;
 
 function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
@@ -153,6 +161,8 @@ export class RouteReconciler {
     const route = result.route;
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, log);
     await this.keepFinalizer(obj, route);
+
+    if (route && deps.covers && !deps.covers(route.spec.router)) return { requeueAfterMs: SHARD_WAIT_MS };
 
     const now = new Date();
     const conflicts = this.conflictMap().get(name) ?? [];
