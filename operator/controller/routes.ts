@@ -292,6 +292,8 @@ export class RouteReconciler {
   private async writeStatus(obj: PCR, previous: PodCIDRRouteStatus | undefined, next: PodCIDRRouteStatus): Promise<void> {
     const name = obj.metadata.name;
     if (!this.deps.isLeader()) return;
+    // sharding: the resource left this shard (its label changed) while it was being reconciled
+    if (!this.deps.get(name)) return;
     try {
       const updated = await this.deps.statusWriter.patch<PCR>(PODCIDRROUTES, name, previous, next);
       this.stats.statusWrites++;
