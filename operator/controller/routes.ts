@@ -270,7 +270,7 @@ export class RouteReconciler {
     try {
       if (!statusEqual(previous, next)) await this.writeStatus(obj, previous, next);
       for (const e of events) {
-        if (!deps.isLeader()) return;
+        if (!deps.isLeader() || !deps.get(name)) return;
         deps.metrics.events.inc({ reason: e.reason });
         await deps.events.record({
           regarding: { apiVersion: obj.apiVersion ?? 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', name, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
