@@ -7,7 +7,7 @@
 // condition — the server sends fewer bytes than to an unsharded replica (figures printed); a label
 // change moves a resource to the other shard; a prefix claimed with different nexthops from two
 // shards gives the same verdict in both and stays put over repeated reconciles.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
@@ -15,6 +15,7 @@ import { attachSwitchArgs } from '../../operator/ovn/seed-topology.js';
 import { openReplica } from '../../operator/ovn/connect.js';
 import { routerDatapaths } from '../../operator/ovn/shard.js';
 import { Controller } from '../../operator/controller/controller.js';
+import { run } from '../../operator/commands/operator.js';
 import { LabelSelectorError, parseLabelSelector, watchLabelSelector } from '../../operator/controller/shard.js';
 import type { Database } from '../../operator/ovsdb/database.js';
 import type { Row } from '../../operator/ovsdb/types.js';
@@ -102,6 +103,25 @@ describe('label selector validation (--watch-label-selector)', () => {
     for (const [text, msg] of bad) {
       expect(() => parseLabelSelector(text), text).toThrow(LabelSelectorError);
       expect(() => parseLabelSelector(text), text).toThrow(msg);
+    }
+  });
+});
+
+describe('operator --watch-label-selector', () => {
+  it('a bad selector (flag or WATCH_LABEL_SELECTOR) exits 1 naming the flag and what is wrong, and starts nothing', async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.join(' ')));
+    try {
+      const remotes = ['--nb-remote', 'tcp:127.0.0.1:1', '--sb-remote', 'tcp:127.0.0.1:1', '--metrics-addr', '127.0.0.1:0'];
+      expect(await run([...remotes, '--watch-label-selector', `${LABEL} in ()`])).toBe(1);
+      expect(errors.join('\n')).toContain(`--watch-label-selector: requirement "${LABEL} in ()": 'in' needs at least one value`);
+      errors.length = 0;
+      vi.stubEnv('WATCH_LABEL_SELECTOR', `${LABEL}=a b`);
+      expect(await run(remotes)).toBe(1);
+      expect(errors.join('\n')).toContain('--watch-label-selector: requirement');
+    } finally {
+      vi.unstubAllEnvs();
+      vi.restoreAllMocks();
     }
   });
 });
@@ -222,6 +242,23 @@ describe('two shards against one OVN and one test API server', () => {
     for (const c of shards) await c.idle();
     expect(statusWrites(logs[0]!).length).toBe(before1);
     expect(statusWrites(logs[1]!).filter((n) => n === 'a1').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a resource edited to name another router moves the shard\'s Logical_Flow condition with it', async () => {
+    const sb1 = shards[0]!.databases().sb!;
+    await custom.patchClusterCustomObject({ ...G, name: 'a0', body: { spec: { router: 'r3', nexthop: vmIp(3), expectedChassis: 'hv3', cidrs: prefixes(3).slice(0, 5) } } }, merge);
+    await until('shard1 follows r3 instead of r0', () => routingFlowsOn(sb1, dps(['r3'])) >= ROUTES_PER_ROUTER && routingFlowsOn(sb1, dps(['r0'])) === 0);
+    await until('a0 in sync on r3', () => {
+      const o = api.get('podcidrroutes', 'a0');
+      return o?.status?.observedGeneration === 2 && ready(o)?.status === 'True';
+    });
+    expect(foreignFlows(sb1, dps(['r3']))).toEqual([]);
+    await custom.patchClusterCustomObject({ ...G, name: 'a0', body: { spec: { router: 'r0', nexthop: vmIp(0), expectedChassis: 'hv0', cidrs: prefixes(0) } } }, merge);
+    await until('shard1 follows r0 again', () => routingFlowsOn(sb1, dps(['r0'])) >= ROUTES_PER_ROUTER && routingFlowsOn(sb1, dps(['r3'])) === 0);
+    await until('a0 in sync on r0', () => {
+      const o = api.get('podcidrroutes', 'a0');
+      return o?.status?.observedGeneration === 3 && ready(o)?.status === 'True';
+    });
   });
 
   it('a prefix claimed with different nexthops from two shards: the same verdict in both, and it stays put', async () => {
