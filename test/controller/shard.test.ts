@@ -224,6 +224,18 @@ describe('two shards against one OVN and one test API server', () => {
     expect(bytes(sb2)).toBeLessThan(bytes(sb1));
   });
 
+  it('TunnelNoTrackPolicies are sharded by the same selector: only the owning shard writes a policy status', async () => {
+    const TNTP = { group: 'ovndrift.io', version: 'v1alpha1', plural: 'tunnelnotrackpolicies' };
+    const policy = (name: string, shard: string) => ({ apiVersion: 'ovndrift.io/v1alpha1', kind: 'TunnelNoTrackPolicy', metadata: { name, labels: { [LABEL]: shard } }, spec: { ports: [{ name: 'geneve', protocol: 'UDP', port: 6081 }] } });
+    await custom.createClusterCustomObject({ ...TNTP, body: policy('geneve-1', 'shard1') });
+    await custom.createClusterCustomObject({ ...TNTP, body: policy('geneve-2', 'shard2') });
+    for (const n of ['geneve-1', 'geneve-2']) await until(`${n} status`, () => api.get('tunnelnotrackpolicies', n)?.status?.conditions);
+    for (const c of shards) await c.idle();
+    const policyWrites = (log: ApiCallLog) => log.calls.filter((c) => c.method === 'PATCH' && /\/tunnelnotrackpolicies\/[^/]+\/status$/.test(c.path)).map((c) => c.path.split('/').at(-2));
+    expect(new Set(policyWrites(logs[0]!))).toEqual(new Set(['geneve-1']));
+    expect(new Set(policyWrites(logs[1]!))).toEqual(new Set(['geneve-2']));
+  });
+
   it('a label change moves a resource: the old shard stops writing its status, the new one takes over', async () => {
     const before1 = statusWrites(logs[0]!).length;
     await custom.patchClusterCustomObject({ ...G, name: 'a1', body: { metadata: { labels: { [LABEL]: 'shard2' } } } }, merge);
