@@ -78,8 +78,15 @@ export interface ControllerOptions {
 
 type AnyInformer = Pick<Informer<KubeObject>, 'start' | 'stop' | 'hasSynced' | 'lastError'>;
 
-/** Rows whose change can move a shard's router datapaths or the groups containing them. */
-const SHARD_TABLES = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Logical_Router']);
+/**
+ * A change that can move a shard's router datapaths or the groups containing them: any
+ * Datapath_Binding or Logical_DP_Group change, a Logical_Router added, removed or renamed (not the
+ * route or port edits that touch Logical_Router on every NB change).
+ */
+function movesShardDatapaths(c: RowChange): boolean {
+  if (c.table === 'Datapath_Binding' || c.table === 'Logical_DP_Group') return true;
+  return c.table === 'Logical_Router' && (!c.old || !c.new || c.old.name !== c.new.name);
+}
 
 /** The prefix keys of a PodCIDRRoute's spec (none for a spec that does not parse). */
 function prefixKeysOf(o?: PCR): Key[] {
@@ -152,7 +159,7 @@ export class Controller {
       },
       {
         onChange: (which, changes) => {
-          if (this.shardFlows && changes.some((c) => SHARD_TABLES.has(c.table))) this.shardFlows.request();
+          if (this.shardFlows && changes.some(movesShardDatapaths)) this.shardFlows.request();
           this.onOvsdbChange(which, changes);
         },
         onStateChange: () => {

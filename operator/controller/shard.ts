@@ -105,7 +105,7 @@ export function parseLabelSelector(text: string): LabelRequirement[] {
 }
 
 /** The selector as it is sent to the API server (canonical spacing, sorted values). */
-export function formatLabelSelector(reqs: readonly LabelRequirement[]): string {
+function formatLabelSelector(reqs: readonly LabelRequirement[]): string {
   return reqs
     .map((r) => {
       switch (r.operator) {
@@ -127,7 +127,7 @@ export function watchLabelSelector(text: string): string {
   return formatLabelSelector(parseLabelSelector(text));
 }
 
-export interface ShardFlowsOptions {
+interface ShardFlowsOptions {
   /** The replicas as they are now (either may be missing or disconnected). */
   databases(): { nb?: Database; sb?: Database };
   /** The routers the shard's PodCIDRRoutes name, now. */

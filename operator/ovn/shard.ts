@@ -27,7 +27,7 @@ export function routerDatapaths(nb: RowSource, sb: RowSource, routers: ReadonlyS
 }
 
 /** The Logical_DP_Group rows that contain at least one of the datapaths. */
-export function groupsContaining(sb: RowSource, datapaths: ReadonlySet<Uuid>): Set<Uuid> {
+function groupsContaining(sb: RowSource, datapaths: ReadonlySet<Uuid>): Set<Uuid> {
   const out = new Set<Uuid>();
   if (datapaths.size === 0) return out;
   for (const g of sb.rows('Logical_DP_Group').values()) if (strSet(g.datapaths).some((d) => datapaths.has(d))) out.add(g._uuid);
