@@ -1,5 +1,6 @@
-// Sharding end to end: two operator controllers in this process, each a shard with its own
-// --watch-label-selector and its own Lease, against ONE real OVN sandbox (ovsdb-server + ovn-northd)
+// Sharding end to end: two operator shards in this process — shard1 a Controller, shard2 the real
+// `operator` command with --watch-label-selector and --lease-name as the chart passes them — each
+// with its own selector and its own Lease, against ONE real OVN sandbox (ovsdb-server + ovn-northd)
 // and ONE strict test API server. Each shard talks to the API server through its own recording
 // proxy (test/support/api-call-log.ts), so every status write is attributed to the shard that made
 // it. Shows: each shard writes only its own resources' status; each SB replica holds only the
@@ -134,38 +135,48 @@ describe('two shards against one OVN and one test API server', () => {
   const shards: Controller[] = [];
   let unsharded: Database;
   let dps: (routers: string[]) => Set<string>;
+  const stopShard2 = new AbortController();
+  let shard2Exit: Promise<number>;
 
   beforeAll(async () => {
     ovn = await OvnSandbox.start();
     await buildTopology(ovn);
     api = await TestApiServer.start();
     custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
-    for (const shard of ['shard1', 'shard2']) {
-      const log = await ApiCallLog.start(api.url);
-      logs.push(log);
-      shards.push(
-        new Controller({
-          kubeConfig: log.kubeConfig(),
-          nbRemote: ovn.nbRemote,
-          sbRemote: ovn.sbRemote,
-          identity: `${shard}-pod`,
-          lease: { namespace: 'default', name: `ovn-drift-${shard}`, durationMs: 10_000, renewDeadlineMs: 5000, retryPeriodMs: 200 },
-          resyncMs: 0,
-          settleMs: 0,
-          repairTimeoutMs: 2000,
-          watchLabelSelector: watchLabelSelector(`${LABEL} in (${shard})`),
-          logger: silent,
-        }),
+    for (const shard of ['shard1', 'shard2']) logs.push(await ApiCallLog.start(api.url));
+    // shard1: a Controller in this process
+    const shard1 = new Controller({
+      kubeConfig: logs[0]!.kubeConfig(),
+      nbRemote: ovn.nbRemote,
+      sbRemote: ovn.sbRemote,
+      identity: 'shard1-pod',
+      lease: { namespace: 'default', name: 'ovn-drift-shard1', durationMs: 10_000, renewDeadlineMs: 5000, retryPeriodMs: 200 },
+      resyncMs: 0,
+      settleMs: 0,
+      repairTimeoutMs: 2000,
+      watchLabelSelector: watchLabelSelector(`${LABEL} in (shard1)`),
+      logger: silent,
+    });
+    await shard1.start();
+    shards.push(shard1);
+    // shard2: the real `operator` command with the flags the chart passes
+    const started = new Promise<Controller>((ok) => {
+      shard2Exit = run(
+        ['--nb-remote', ovn.nbRemote, '--sb-remote', ovn.sbRemote, '--metrics-addr', '127.0.0.1:0', '--resync', '1h', '--settle', '0', '--repair-timeout', '2s',
+          '--lease-name', 'ovn-drift-shard2', '--lease-namespace', 'default', '--identity', 'shard2-pod', '--watch-label-selector', `${LABEL} in (shard2)`],
+        { kubeConfig: logs[1]!.kubeConfig(), logger: silent, signal: stopShard2.signal, onStarted: (c) => ok(c) },
       );
-    }
-    for (const c of shards) await c.start();
+    });
+    shards.push(await started);
     await until('both shards lead their own Lease', () => shards.every((c) => c.isLeader()));
     // what an unsharded operator's SB replica receives, for comparison
     unsharded = await openReplica('SB', ovn.sbRemote, { timeoutMs: 5000 });
     dps = (routers) => routerDatapaths(shards[0]!.databases().nb!, unsharded, new Set(routers));
   });
   afterAll(async () => {
-    for (const c of shards) await c.stop();
+    await shards[0]?.stop();
+    stopShard2.abort();
+    expect(await shard2Exit).toBe(0);
     await unsharded?.close();
     for (const l of logs) await l.close();
     await api?.close();
