@@ -187,7 +187,8 @@ module.exports = {
     {
       name: 'replicas-no-kube',
       severity: 'error',
-      from: { path: '^operator/controller/replicas\\.ts$' },
+      comment: 'The OVSDB side of the controller (replicas.ts, shard.ts: the shard\'s monitor condition) never touches Kubernetes.',
+      from: { path: '^operator/controller/(replicas|shard)\\.ts$' },
       to: { path: ['^operator/kube/', '@kubernetes/client-node'] },
     },
 

@@ -15,6 +15,7 @@ import { EVENT_NAMESPACES_FOR_CLUSTER_SCOPED } from '../kube/events.js';
 import { parseRemotes } from '../ovsdb/remote.js';
 import { loadTls } from '../ovsdb/client.js';
 import { parseDuration } from './flags.js';
+import { watchLabelSelector as parseWatchLabelSelector } from '../controller/shard.js';
 
 const USAGE = `usage: ovn-drift operator --nb-remote REMOTE --sb-remote REMOTE [flags]
 
@@ -46,7 +47,10 @@ flags (environment fallback in parentheses):
   --metrics-addr ADDR     /metrics, /healthz, /readyz on host:port (METRICS_ADDR; default :8080)
   --event-namespace NS    namespace for Events about cluster-scoped resources: default or kube-system
                           (the only two kube-apiserver accepts for them; default: default)
-  --log-level L           pino level (LOG_LEVEL; default info)`;
+  --log-level L           pino level (LOG_LEVEL; default info)
+  --watch-label-selector S  shard: reconcile only the PodCIDRRoutes and TunnelNoTrackPolicies matching this
+                          label selector, e.g. "sharding.ovndrift.io/key in (shard1)" or "!sharding.ovndrift.io/key"
+                          for the default shard (WATCH_LABEL_SELECTOR; default: all); give each shard its own --lease-name`;
 
 export { parseDuration };
 
@@ -92,6 +96,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         'metrics-address': { type: 'string' },
         'event-namespace': { type: 'string' },
         'log-level': { type: 'string' },
+        'watch-label-selector': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -173,6 +178,15 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   } catch (err) {
     problems.push(`--metrics-addr: ${(err as Error).message}`);
   }
+  const selectorText = values['watch-label-selector'] ?? env.WATCH_LABEL_SELECTOR;
+  let watchLabelSelector: string | undefined;
+  if (selectorText !== undefined) {
+    try {
+      watchLabelSelector = parseWatchLabelSelector(selectorText);
+    } catch (err) {
+      problems.push(`--watch-label-selector: ${(err as Error).message}`);
+    }
+  }
   if (problems.length > 0) {
     console.error(`ovn-drift operator: ${problems.join('\n  ')}\n\n${USAGE}`);
     return EXIT.badInput;
@@ -206,6 +220,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     eventNamespace,
     logger,
     metrics,
+    ...(watchLabelSelector ? { watchLabelSelector } : {}),
   });
 
   let health: Awaited<ReturnType<typeof startHealthServer>>;

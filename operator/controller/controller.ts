@@ -27,6 +27,9 @@ import type { Readiness } from './health.js';
 import { WorkQueue, runWorkers } from './queue.js';
 import { Replicas, type Which } from './replicas.js';
 import { RouteReconciler, type PCR } from './routes.js';
+import { ShardFlows } from './shard.js';
+import { SB_TABLES } from '../ovn/tables.js';
+import { FOLLOW_NO_FLOWS } from '../ovn/shard.js';
 import { PolicyReconciler, type TNTP } from './policies.js';
 
 export interface ControllerOptions {
@@ -65,8 +68,35 @@ export interface ControllerOptions {
   metrics?: OperatorMetrics;
   /** Called with the PodCIDRRoute names of every reconciled chunk (tests, benchmarks). */
   onReconcile?: (names: string[]) => void;
+  /**
+   * Shard: only PodCIDRRoutes and TunnelNoTrackPolicies matching this label selector (validated by
+   * watchLabelSelector in shard.ts) are reconciled, and the SB replica follows only the
+   * Logical_Flow rows of the routers they name. Every PodCIDRRoute's spec is still read (for
+   * cross-shard conflicts). Unset: one operator for everything.
+   */
+  watchLabelSelector?: string;
 }
 
+type AnyInformer = Pick<Informer<KubeObject>, 'start' | 'stop' | 'hasSynced' | 'lastError'>;
+
+/**
+ * A change that can move a shard's router datapaths or the groups containing them: any
+ * Datapath_Binding or Logical_DP_Group change, a Logical_Router added, removed or renamed (not the
+ * route or port edits that touch Logical_Router on every NB change).
+ */
+function movesShardDatapaths(c: RowChange): boolean {
+  if (c.table === 'Datapath_Binding' || c.table === 'Logical_DP_Group') return true;
+  return c.table === 'Logical_Router' && (!c.old || !c.new || c.old.name !== c.new.name);
+}
+
+/** The prefix keys of a PodCIDRRoute's spec (none for a spec that does not parse). */
+function prefixKeysOf(o?: PCR): Key[] {
+  try {
+    return o?.spec ? specKeys(o.spec as never).filter((k) => k.startsWith('prefix:')) : [];
+  } catch {
+    return [];
+  }
+}
 
 export class Controller {
   readonly metrics: OperatorMetrics;
@@ -77,6 +107,10 @@ export class Controller {
   readonly policies: Informer<TNTP>;
   readonly nodeStates: Informer<KubeObject>;
   readonly nodes: Informer<KubeObject>;
+  /** Shard only: every PodCIDRRoute (specs for cross-shard conflicts); never reconciled here. */
+  readonly allRoutes?: Informer<PCR>;
+  /** Shard only: the SB Logical_Flow condition of this shard. */
+  readonly shardFlows?: ShardFlows;
   private readonly replicas: Replicas;
   private readonly routeQueue = new WorkQueue<string>();
   private readonly policyQueue = new WorkQueue<string>();
@@ -93,32 +127,64 @@ export class Controller {
     const kc = opts.kubeConfig;
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
-    const mk = <T extends KubeObject>(r: ResourceName | 'nodes'): Informer<T> => {
-      const name = r === 'nodes' ? 'nodes' : r.plural;
+    const mk = <T extends KubeObject>(r: ResourceName | 'nodes', labelSelector?: string, name: string = r === 'nodes' ? 'nodes' : r.plural): Informer<T> => {
       return new Informer<T>({
         kubeConfig: kc,
         path: r === 'nodes' ? '/api/v1/nodes' : collectionPath(r),
         // pass resourceVersion=0, limit and continue on: the first list is served from the cache, relists are paged
         list: r === 'nodes' ? (s) => core.listNode(s) as Promise<any> : (s) => custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...s }) as Promise<any>,
+        ...(labelSelector ? { labelSelector } : {}),
         ...(opts.informer ?? {}),
         logger: this.log.child({ informer: name }),
         onRelist: (reason) => this.metrics.kubeRelists.inc({ resource: name, reason }),
         onWatchRestart: (reason) => this.metrics.kubeWatchRestarts.inc({ resource: name, reason }),
       });
     };
-    this.routes = mk<PCR>(PODCIDRROUTES);
-    this.policies = mk<TNTP>(TUNNELNOTRACKPOLICIES);
+    const selector = opts.watchLabelSelector;
+    this.routes = mk<PCR>(PODCIDRROUTES, selector);
+    this.policies = mk<TNTP>(TUNNELNOTRACKPOLICIES, selector);
+    if (selector) this.allRoutes = mk<PCR>(PODCIDRROUTES, undefined, 'podcidrroutes-all');
     this.nodeStates = mk<KubeObject>(NODENOTRACKSTATES);
     this.nodes = mk<KubeObject>('nodes');
     this.replicas = new Replicas(
-      { nbRemote: opts.nbRemote, sbRemote: opts.sbRemote, ...(opts.tls ? { tls: opts.tls } : {}), connectTimeoutMs: opts.connectTimeoutMs ?? 5000, ...(opts.ovsdbBackoff ? { backoff: opts.ovsdbBackoff } : {}), logger: this.log, metrics: this.metrics },
-      { onChange: (which, changes) => this.onOvsdbChange(which, changes), onStateChange: () => this.markAll() },
+      {
+        nbRemote: opts.nbRemote,
+        sbRemote: opts.sbRemote,
+        ...(opts.tls ? { tls: opts.tls } : {}),
+        connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+        ...(opts.ovsdbBackoff ? { backoff: opts.ovsdbBackoff } : {}),
+        logger: this.log,
+        metrics: this.metrics,
+        // a shard starts following no flows; ShardFlows widens the condition to its routers
+        ...(selector ? { sbTables: SB_TABLES.map((t) => (t.table === 'Logical_Flow' ? { ...t, where: FOLLOW_NO_FLOWS } : t)) } : {}),
+      },
+      {
+        onChange: (which, changes) => {
+          if (this.shardFlows && changes.some(movesShardDatapaths)) this.shardFlows.request();
+          this.onOvsdbChange(which, changes);
+        },
+        onStateChange: () => {
+          this.shardFlows?.request();
+          this.markAll();
+        },
+      },
     );
+    if (selector) {
+      this.shardFlows = new ShardFlows({
+        databases: () => ({ nb: this.replicas.nb, sb: this.replicas.sb }),
+        routers: () => this.shardRouters(),
+        onCovered: (routers) => this.mark(this.routes.list().filter((r) => routers.has(String(r.spec?.router ?? ''))).map((r) => r.metadata.name)),
+        logger: this.log.child({ component: 'shard' }),
+      });
+    }
     const statusWriter = new StatusWriter(kc);
     const isLeader = () => this.isLeader();
+    const shardFlows = this.shardFlows;
     this.routeReconciler = new RouteReconciler({
       get: (n) => this.routes.get(n),
-      list: () => this.routes.list(),
+      // conflicts are judged over every PodCIDRRoute, in every shard: the same verdict everywhere
+      list: () => (this.allRoutes ?? this.routes).list(),
+      ...(shardFlows ? { covers: (router: string) => shardFlows.covers(router) } : {}),
       replicas: this.replicas,
       statusWriter,
       events: new EventRecorder({ kubeConfig: kc, instance: opts.identity, namespace: opts.eventNamespace, logger: this.log }),
@@ -176,13 +242,17 @@ export class Controller {
   // ---- lifecycle ------------------------------------------------------------------------------
 
   async start(): Promise<void> {
-    this.routes.on((ev, obj, old) => this.onRouteEvent(ev, obj, old));
+    this.routes.on((ev, obj, old) => {
+      if (this.shardFlows && (ev !== 'update' || obj.spec?.router !== old?.spec?.router)) this.shardFlows.request();
+      this.onRouteEvent(ev, obj, old);
+    });
+    this.allRoutes?.on((ev, obj, old) => this.onForeignRouteEvent(ev, obj, old));
     this.policies.on((_ev, obj) => this.policyQueue.add(obj.metadata.name));
     this.nodeStates.on(() => this.markPolicies());
     this.nodes.on((ev, obj, old) => {
       if (ev !== 'update' || JSON.stringify(obj.metadata?.labels ?? {}) !== JSON.stringify(old?.metadata?.labels ?? {})) this.markPolicies();
     });
-    for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) await inf.start();
+    for (const inf of this.informers()) await inf.start();
     this.elector?.start();
     this.replicas.start();
     const onError = (what: string) => (key: string, err: unknown, retryInMs: number | undefined) => {
@@ -225,9 +295,10 @@ export class Controller {
     await this.elector?.release();
     this.routeReconciler.clearMetrics();
     this.metrics.clearLeaderGauges();
-    for (const inf of [this.routes, this.policies, this.nodeStates, this.nodes]) inf.stop();
+    for (const inf of this.informers()) inf.stop();
     // a reconcile in flight finishes its current request; nothing waits for a timer
     await Promise.race([this.workers ?? Promise.resolve(), new Promise((r) => setTimeout(r, 1000).unref?.())]);
+    this.shardFlows?.close();
     await this.replicas.close();
     this.wakeIdle(true);
   }
@@ -239,7 +310,9 @@ export class Controller {
 
   readiness(): Readiness {
     const checks: Record<string, string> = {};
-    for (const [name, inf] of [['podcidrroutes', this.routes], ['tunnelnotrackpolicies', this.policies], ['nodenotrackstates', this.nodeStates], ['nodes', this.nodes]] as const) {
+    const informers: [string, AnyInformer][] = [['podcidrroutes', this.routes], ['tunnelnotrackpolicies', this.policies], ['nodenotrackstates', this.nodeStates], ['nodes', this.nodes]];
+    if (this.allRoutes) informers.push(['podcidrroutes-all', this.allRoutes]);
+    for (const [name, inf] of informers) {
       checks[`informer:${name}`] = inf.hasSynced() ? 'ok' : `not synced${inf.lastError ? `: ${inf.lastError.message}` : ''}`;
     }
     Object.assign(checks, this.replicas.readiness());
@@ -287,6 +360,28 @@ export class Controller {
     this.mark(names, t);
   }
 
+  private informers(): AnyInformer[] {
+    return [this.routes, this.policies, this.nodeStates, this.nodes, ...(this.allRoutes ? [this.allRoutes] : [])];
+  }
+
+  /** The routers this shard's PodCIDRRoutes name (what its SB replica follows flows of). */
+  private shardRouters(): Set<string> {
+    const out = new Set<string>();
+    for (const r of this.routes.list()) if (typeof r.spec?.router === 'string' && !r.metadata.deletionTimestamp) out.add(r.spec.router);
+    return out;
+  }
+
+  /**
+   * Shard: any PodCIDRRoute's spec changed (ours or another shard's). Conflicts are recomputed and
+   * our resources claiming the same prefixes looked at again; the resource itself is reconciled
+   * only by the shard whose selector it matches (its own informer's events).
+   */
+  private onForeignRouteEvent(ev: string, obj: PCR, old?: PCR): void {
+    if (ev === 'update' && old && old.metadata.generation === obj.metadata.generation) return;
+    this.routeReconciler.specsChanged();
+    this.mark(this.index.lookup([...prefixKeysOf(obj), ...prefixKeysOf(old)]));
+  }
+
   private onRouteEvent(ev: string, obj: PCR, old?: PCR): void {
     const name = obj.metadata.name;
     if (
@@ -301,14 +396,7 @@ export class Controller {
     this.routeReconciler.specsChanged();
     const names = new Set([name]);
     // resources sharing a prefix may gain or lose a conflict with this one
-    const prefixKeys = (o?: PCR): Key[] => {
-      try {
-        return o?.spec ? specKeys(o.spec as never).filter((k) => k.startsWith('prefix:')) : [];
-      } catch {
-        return [];
-      }
-    };
-    for (const n of this.index.lookup([...prefixKeys(obj), ...prefixKeys(old)])) names.add(n);
+    for (const n of this.index.lookup([...prefixKeysOf(obj), ...prefixKeysOf(old)])) names.add(n);
     this.mark(names);
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../ovsdb/database.js';
 import { backoffDelay } from '../ovsdb/database.js';
 import type { TlsFiles } from '../ovsdb/client.js';
-import type { RowChange } from '../ovsdb/types.js';
+import type { RowChange, TableSpec } from '../ovsdb/types.js';
 import { openReplica } from '../ovn/connect.js';
 import { NB_TABLES, SB_TABLES } from '../ovn/tables.js';
 import { RowKeyIndex } from './scope.js';
@@ -23,6 +23,8 @@ export interface ReplicaOptions {
   backoff?: { minMs?: number; maxMs?: number };
   logger: Logger;
   metrics: OperatorMetrics;
+  /** What the SB replica follows instead of SB_TABLES (a shard starts with no Logical_Flow rows). */
+  sbTables?: TableSpec[];
 }
 
 export interface ReplicaListener {
@@ -66,6 +68,7 @@ export class Replicas {
           timeoutMs: this.opts.connectTimeoutMs ?? 5000,
           ...(this.opts.tls ? { tls: this.opts.tls } : {}),
           ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+          ...(which === 'SB' && this.opts.sbTables ? { tables: this.opts.sbTables } : {}),
           logger: log.child({ ovsdb: which }),
         });
         if (this.stopped) {

@@ -59,6 +59,11 @@ export interface RouteReconcilerDeps {
   /** How long a deleted resource waits for OVN before its finalizer is dropped anyway (default 5 min). */
   finalizerTimeoutMs?: number;
   onReconcile?: (names: string[]) => void;
+  /**
+   * Shard: whether the SB replica already holds the Logical_Flow rows of this router (see
+   * controller/shard.ts). Until it does, the resource is not evaluated: no flow would read as missing.
+   */
+  covers?(router: string): boolean;
 }
 
 /** A repair committed to the NB and not yet reflected by the SB. */
@@ -72,6 +77,9 @@ interface PendingRepair {
 
 /** How often a key waiting for the SB after a repair looks again. */
 const REPAIR_POLL_MS = 50;
+
+/** How often a shard's resource looks again while its router's flows are not followed yet (a safety net: ShardFlows marks it). */
+const SHARD_WAIT_MS = 1000;
 
 function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
@@ -154,6 +162,8 @@ export class RouteReconciler {
     const route = result.route;
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, log);
     await this.keepFinalizer(obj, route);
+
+    if (route && deps.covers && !deps.covers(route.spec.router)) return { requeueAfterMs: SHARD_WAIT_MS };
 
     const now = new Date();
     const conflicts = this.conflictMap().get(name) ?? [];
@@ -262,7 +272,7 @@ export class RouteReconciler {
     try {
       if (!statusEqual(previous, next)) await this.writeStatus(obj, previous, next);
       for (const e of events) {
-        if (!deps.isLeader()) return;
+        if (!deps.isLeader() || !deps.get(name)) return;
         deps.metrics.events.inc({ reason: e.reason });
         await deps.events.record({
           regarding: { apiVersion: obj.apiVersion ?? 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', name, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
@@ -284,6 +294,8 @@ export class RouteReconciler {
   private async writeStatus(obj: PCR, previous: PodCIDRRouteStatus | undefined, next: PodCIDRRouteStatus): Promise<void> {
     const name = obj.metadata.name;
     if (!this.deps.isLeader()) return;
+    // sharding: the resource left this shard (its label changed) while it was being reconciled
+    if (!this.deps.get(name)) return;
     try {
       const updated = await this.deps.statusWriter.patch<PCR>(PODCIDRROUTES, name, previous, next);
       this.stats.statusWrites++;

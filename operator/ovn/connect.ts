@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Database } from '../ovsdb/database.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import { OvsdbError } from '../ovsdb/errors.js';
-import type { Operation } from '../ovsdb/types.js';
+import type { Operation, TableSpec } from '../ovsdb/types.js';
 import type { Logger } from 'pino';
 import { nbView, type NbView } from './nb.js';
 import { sbView, type SbView } from './sb.js';
@@ -35,6 +35,8 @@ export interface OpenOptions {
   logger?: Logger;
   /** Reconnect backoff of the opened replica (Database defaults when absent). */
   backoff?: { minMs?: number; maxMs?: number };
+  /** What the replica follows instead of NB_TABLES / SB_TABLES (a shard's Logical_Flow condition). */
+  tables?: TableSpec[];
 }
 
 export interface OvnDatabases {
@@ -50,7 +52,7 @@ export async function openReplica(which: 'NB' | 'SB', remote: string, opts: Omit
   const opening = Database.open({
     remote,
     db,
-    tables: which === 'NB' ? NB_TABLES : SB_TABLES,
+    tables: opts.tables ?? (which === 'NB' ? NB_TABLES : SB_TABLES),
     connectTimeoutMs: opts.timeoutMs,
     requestTimeoutMs: opts.timeoutMs,
     ...(opts.tls ? { tls: opts.tls } : {}),

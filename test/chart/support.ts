@@ -72,7 +72,8 @@ export function chartGrants(): Grant[] {
     .filter((l) => !/^\s*\{\{-?\s*(if|end|else)\b/.test(l))
     .join('\n')
     .replace(/\{\{ include "ovn-drift\.fullname" \. \}\}/g, 'FULLNAME')
-    .replace(/\{\{ include "ovn-drift\.leaseName" \. \}\}/g, 'LEASE')
+    // the Lease names of every operator Deployment (one per shard when sharded): LEASE stands for them
+    .replace(/\{\{ include "ovn-drift\.leaseNames?" \. \}\}/g, 'LEASE')
     .replace(/labels: \{\{-[^}]*\}\}/g, 'labels: {}')
     .replace(/\{\{ \.Release\.Namespace \}\}/g, 'NAMESPACE');
   if (text.includes('{{')) throw new Error(`rbac.yaml: template expression left after substitution: ${text.slice(text.indexOf('{{'), text.indexOf('{{') + 80)}`);

@@ -26,6 +26,40 @@ contains the chart name (release "ovn-drift" -> "ovn-drift", not "ovn-drift-ovn-
 {{/* Leader-election Lease: from the release unless set, so two releases never share one. */}}
 {{- define "ovn-drift.leaseName" -}}{{ .Values.operator.leaseName | default (printf "%s-operator" (include "ovn-drift.fullname" .)) }}{{- end -}}
 
+{{/*
+The operator Deployments as a JSON list (sharding, docs/sharding.md). Unsharded (no
+operator.sharding.shards): one entry, no selector, the release's Lease. Sharded: one entry per
+shard with the selector "<key> in (<shard>)" and the Lease "<lease>-<shard>", plus, when
+operator.sharding.defaultShard, the "default" shard ("!<key>": resources without the label) on
+the release's Lease itself. Each entry: shard ("" unsharded), suffix of the Deployment name,
+lease, selector.
+*/}}
+{{- define "ovn-drift.operatorShards" -}}
+{{- $lease := include "ovn-drift.leaseName" . -}}
+{{- $sh := .Values.operator.sharding -}}
+{{- $out := list -}}
+{{- if $sh.shards -}}
+{{- range $sh.shards -}}
+{{- $out = append $out (dict "shard" . "suffix" (printf "-%s" .) "lease" (printf "%s-%s" $lease .) "selector" (printf "%s in (%s)" $sh.key .)) -}}
+{{- end -}}
+{{- if $sh.defaultShard -}}
+{{- $out = append $out (dict "shard" "default" "suffix" "-default" "lease" $lease "selector" (printf "!%s" $sh.key)) -}}
+{{- end -}}
+{{- else -}}
+{{- $out = append $out (dict "shard" "" "suffix" "" "lease" $lease "selector" "") -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Every Lease the operator Deployments use, comma-separated (for the leader-election Role). */}}
+{{- define "ovn-drift.leaseNames" -}}
+{{- $names := list -}}
+{{- range (include "ovn-drift.operatorShards" . | fromJsonArray) -}}
+{{- $names = append $names .lease -}}
+{{- end -}}
+{{- join ", " $names -}}
+{{- end -}}
+
 {{- define "ovn-drift.labels" -}}
 app.kubernetes.io/name: {{ include "ovn-drift.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
