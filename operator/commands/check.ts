@@ -9,7 +9,7 @@ import { formatManifestError, loadPodCIDRRoutes } from '../api/manifests.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
 import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { EXIT, InputError, type ExitCode } from '../errors.js';
 import { OvsdbError } from '../ovsdb/errors.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, durationFlag, failed, flagContext, throwProblems, type ConnectionFlags } from './flags.js';
 
@@ -152,8 +152,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const n of loaded.notices) console.error(`${ctx.command}: ${n}`);
   if (loaded.errors.length > 0) {
     for (const e of loaded.errors) console.error(`${ctx.command}: ${formatManifestError(e)}`);
-    console.error(`${ctx.command}: ${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read from or written to OVN`);
-    return EXIT.badInput;
+    return failed(ctx, new InputError('ManifestInvalid', `${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read from or written to OVN`));
   }
 
   phase('manifests loaded');
