@@ -5,7 +5,7 @@
 // Precedence everywhere: flag, then the setting's environment variable, then a deprecated
 // environment name, then the default. Parsing only; the commands wire the values to their mode.
 import { access, constants } from 'node:fs/promises';
-import { EXIT, UsageError, exitCodeOf, messageOf, type ExitCode } from '../errors.js';
+import { UsageError, exitCodeOf, messageOf, type ExitCode } from '../errors.js';
 import { loadTls, type TlsFiles } from '../ovsdb/client.js';
 import { parseRemotes } from '../ovsdb/remote.js';
 import { parseListenAddr } from '../runtime/http.js';
@@ -102,7 +102,7 @@ export function listenAddrFlag(problems: string[], flag: string, addr: string): 
   }
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** --log-level / LOG_LEVEL, checked against pino's levels. */
 export function logLevelFlag(ctx: FlagContext, problems: string[], flagValue: string | undefined): string {
@@ -238,4 +238,3 @@ export function failed(ctx: FlagContext, thrown: unknown, usage?: string): ExitC
   return exitCodeOf(err);
 }
 
-export { EXIT };
