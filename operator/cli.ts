@@ -14,7 +14,7 @@ const commands: Record<string, Command> = {
   sandbox: { summary: 'start a local OVN control plane and print its NB/SB remotes', load: () => import('./commands/sandbox.js') },
 };
 
-export function usage(): string {
+function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
   return `usage: ovn-drift <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'ovn-drift <command> --help' for the flags of one command.`;
 }
