@@ -8,5 +8,6 @@ export type { SbView, Hypervisor, SbChassis, SbEncap, SbPortBinding, SbDatapath,
 export * from './flows.js';
 export { OWNER_KEY, OWNER_TYPE_KEY, OWNER_TYPE, ownershipStamp } from './ownership.js';
 export type { RowSource } from './rows.js';
-export { openOvn, readViews, applyRepair, OvnConnectError } from './connect.js';
+export { openOvn, readViews, applyRepair } from './connect.js';
+export { OvnConnectError } from './errors.js';
 export type { OpenOptions, OvnDatabases, ApplyResult, Transactor } from './connect.js';
