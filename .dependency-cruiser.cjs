@@ -6,6 +6,9 @@
 const IO_BUILTINS = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|child_process|dgram|dns|cluster|worker_threads|os)$';
 // ovn/ip.ts: IP arithmetic, dependency-free (its header: "must not import anything from the project").
 const IP = '^operator/ovn/ip\\.ts$';
+// The shared leaves every layer may use: the one error base (errors.ts) and the one backoff
+// (runtime/backoff.ts), both pure and importing nothing of the product (rules below).
+const SHARED = '^operator/(errors\\.ts|runtime/backoff\\.ts)$';
 
 module.exports = {
   forbidden: [
@@ -14,13 +17,7 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment: 'No module cycles in the product (type-only cycles included: they are the same coupling).',
-      from: {
-        path: '^operator/',
-        // cli.ts <-> commands/ (check.ts and operator.ts import the EXIT table from cli.ts, which
-        // loads every command): removed by issue 13's error model (one exitCodeOf, branch
-        // s3/errors). Delete this pathNot once that has merged.
-        pathNot: '^operator/(cli\\.ts|commands/)',
-      },
+      from: { path: '^operator/' },
       to: { circular: true },
     },
     {
@@ -50,6 +47,29 @@ module.exports = {
       comment: 'commands/ are the modes of the CLI: wiring only, imported by cli.ts alone (and by each other).',
       from: { path: '^operator/', pathNot: '^operator/(cli\\.ts|commands/)' },
       to: { path: '^operator/(cli\\.ts|commands/)' },
+    },
+
+    // ---- the shared leaves: errors.ts, runtime/ ----------------------------------------------------
+    {
+      name: 'errors-is-a-leaf',
+      severity: 'error',
+      comment: 'operator/errors.ts (one error base, exitCodeOf) imports nothing from the project.',
+      from: { path: '^operator/errors\\.ts$' },
+      to: { path: '^operator/' },
+    },
+    {
+      name: 'runtime-imports-no-product',
+      severity: 'error',
+      comment: 'operator/runtime/ (backoff, signals, the HTTP server) is process plumbing: no project code.',
+      from: { path: '^operator/runtime/' },
+      to: { path: '^operator/', pathNot: '^operator/runtime/' },
+    },
+    {
+      name: 'runtime-io-not-below-the-modes',
+      severity: 'error',
+      comment: 'Signals and the HTTP server are for the modes (commands, controller, agent); the layers below use only the pure backoff.',
+      from: { path: '^operator/(api|manifests|ovsdb|ovn|drift|kube|sandbox)/' },
+      to: { path: '^operator/runtime/', pathNot: '^operator/runtime/backoff\\.ts$' },
     },
 
     // ---- api/: the leaf (types, validation, CRD schema) -------------------------------------------
@@ -85,9 +105,9 @@ module.exports = {
     {
       name: 'ovsdb-imports-nothing-of-the-product',
       severity: 'error',
-      comment: 'ovsdb/ is RFC 7047 only: it imports nothing outside operator/ovsdb.',
+      comment: 'ovsdb/ is RFC 7047 only: it imports nothing outside operator/ovsdb but the shared leaves (error base, backoff).',
       from: { path: '^operator/ovsdb/' },
-      to: { path: '^operator/', pathNot: '^operator/ovsdb/' },
+      to: { path: '^operator/', pathNot: ['^operator/ovsdb/', SHARED] },
     },
     {
       name: 'ovsdb-plain-data-outside',
@@ -97,8 +117,8 @@ module.exports = {
         'and Database; everyone else takes plain data: types.ts, or a type-only import.',
       from: {
         path: '^operator/',
-        // controller/replicas.ts -> database.ts for backoffDelay (a pure function): moves to the
-        // shared backoff module of issue 13 (branch s3/errors). Delete this exception then.
+        // controller/replicas.ts imports backoffDelay (pure) through ovsdb/database.ts, which
+        // re-exports operator/runtime/backoff.ts: import it from there and delete this exception.
         pathNot: '^operator/(ovsdb/|ovn/connect\\.ts$|commands/|controller/replicas\\.ts$)',
       },
       to: {
@@ -112,9 +132,9 @@ module.exports = {
     {
       name: 'ovn-below-drift',
       severity: 'error',
-      comment: 'ovn/ reads rows into views and the topology model; it imports only ovsdb/ (and api/ for nothing): no drift, controller, kube, agent.',
+      comment: 'ovn/ reads rows into views and the topology model; it imports only ovsdb/ and the shared leaves: no api, drift, controller, kube, agent.',
       from: { path: '^operator/ovn/' },
-      to: { path: '^operator/', pathNot: '^operator/(ovn|ovsdb)/' },
+      to: { path: '^operator/', pathNot: ['^operator/(ovn|ovsdb)/', SHARED] },
     },
     {
       name: 'ovn-io-only-in-connect',
@@ -152,7 +172,7 @@ module.exports = {
       severity: 'error',
       comment: 'kube/ must not import OVSDB, ovn, drift, controller or agent code (api/ for resource names is fine).',
       from: { path: '^operator/kube/' },
-      to: { path: '^operator/', pathNot: '^operator/(kube|api)/' },
+      to: { path: '^operator/', pathNot: ['^operator/(kube|api)/', SHARED] },
     },
 
     // ---- controller/ ---------------------------------------------------------------------------
@@ -228,7 +248,7 @@ module.exports = {
       severity: 'error',
       comment: 'The sandbox drives OVN only through its own tools (ovsdb-tool, ovn-nbctl, ovn-sbctl): no OVSDB client.',
       from: { path: '^operator/sandbox/' },
-      to: { path: '^operator/', pathNot: '^operator/sandbox/' },
+      to: { path: '^operator/', pathNot: ['^operator/sandbox/', SHARED] },
     },
   ],
   options: {

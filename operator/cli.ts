@@ -1,6 +1,7 @@
 // Command-line entry: parses the command name and hands the rest of argv to that mode.
-// Wiring only: no OVSDB, Kubernetes or iptables logic lives here.
-export const EXIT = { ok: 0, badInput: 1, runtime: 2, drift: 3 } as const;
+// Wiring only: no OVSDB, Kubernetes or iptables logic lives here. The commands are loaded lazily
+// and never import this module (the exit codes live in operator/errors.ts), so there is no cycle.
+import { EXIT } from './errors.js';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
@@ -13,7 +14,7 @@ const commands: Record<string, Command> = {
   sandbox: { summary: 'start a local OVN control plane and print its NB/SB remotes', load: () => import('./commands/sandbox.js') },
 };
 
-export function usage(): string {
+function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
   return `usage: ovn-drift <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'ovn-drift <command> --help' for the flags of one command.`;
 }

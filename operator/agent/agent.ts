@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { k8sTime, mergeConditions } from '../api/conditions.js';
 import { Ready } from '../api/status.js';
 import type { IpFamily, NodeNoTrackStateStatus, ValidPolicy } from '../api/tunnelnotrackpolicy.js';
-import { AgentError } from './errors.js';
+import { AgentError, asAgentError } from './errors.js';
+import { backoffDelay } from '../runtime/backoff.js';
 import { RawTable, clearConntrack, detectBackend, type Backend, type CommandRunner } from './iptables.js';
 import type { AgentMetrics } from './metrics.js';
 import { FAMILIES, parseRawTable, planCleanup, planFamily, renderRuleset, type DriftKind, type Family, type Ruleset } from './render.js';
@@ -108,7 +109,7 @@ export class NoTrackAgent {
     try {
       await this.ensureBackend();
     } catch (err) {
-      const e = err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err });
+      const e = asAgentError(err);
       result.error = e;
       result.outcome = input.invalid.length > 0 ? 'InvalidInput' : 'IptablesFailed';
       this.opts.metrics.errors.inc({ code: e.code });
@@ -181,13 +182,13 @@ export class NoTrackAgent {
         } catch (err) {
           const msg = (err as Error).message;
           result.warnings.push(msg);
-          m.errors.inc({ code: (err as AgentError).code ?? 'ConntrackFailed' });
+          m.errors.inc({ code: err instanceof AgentError ? err.code : 'ConntrackFailed' });
           log.warn({ family, err: msg }, 'conntrack entries not cleared');
         }
       }
       return { family, drift: plan.drift, rules: plan.rules, changed: true, repaired: isRepair };
     } catch (err) {
-      const e = err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err });
+      const e = asAgentError(err);
       result.error ??= e;
       m.checks.inc({ family, result: 'failed' });
       m.errors.inc({ code: e.code });
@@ -211,7 +212,7 @@ export class NoTrackAgent {
         }
       } catch (err) {
         result.warnings.push(`stale rules in ${other} ${family} not removed: ${(err as Error).message}`);
-        (result.otherBackendErrors ??= []).push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
+        (result.otherBackendErrors ??= []).push(asAgentError(err));
       }
     }
   }
@@ -246,7 +247,7 @@ export async function cleanupAll(runner: CommandRunner, logger: Logger): Promise
         logger.info({ family, backend }, 'NOTRACK rules removed (cleanup)');
       } catch (err) {
         looked++;
-        errors.push(err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err }));
+        errors.push(asAgentError(err));
       }
     }
   }
@@ -319,7 +320,7 @@ export function nodeStateStatus(result: PassResult, backend: Backend | undefined
 
 export interface LoopOptions {
   intervalMs: number;
-  /** First retry delay after a failed pass; doubles up to maxBackoffMs. */
+  /** First retry delay after a failed pass; doubles up to maxBackoffMs (runtime/backoff.ts, with jitter). */
   backoffBaseMs?: number;
   maxBackoffMs?: number;
   signal: AbortSignal;
@@ -340,8 +341,8 @@ export async function runLoop(agent: NoTrackAgent, opts: LoopOptions): Promise<v
       result = await agent.pass(await opts.gather());
     } catch (err) {
       // Gathering failed (manifest unreadable, API unreachable): nothing was changed.
-      const e = err instanceof AgentError ? err : new AgentError('IptablesFailed', (err as Error).message, { cause: err });
-      result = { outcome: e.code === 'ManifestUnreadable' || e.code === 'PolicyInvalid' ? 'InvalidInput' : 'IptablesFailed', families: [], conntrackDeleted: 0, invalid: e.code === 'ManifestUnreadable' ? [e.message] : [], error: e, warnings: [] };
+      const e = asAgentError(err);
+      result = { outcome: e.exit === 'badInput' ? 'InvalidInput' : 'IptablesFailed', families: [], conntrackDeleted: 0, invalid: e.code === 'ManifestUnreadable' ? [e.message] : [], error: e, warnings: [] };
     }
     try {
       await opts.onResult?.(result);
@@ -350,7 +351,7 @@ export async function runLoop(agent: NoTrackAgent, opts: LoopOptions): Promise<v
     }
     const failed = result.outcome === 'IptablesFailed' || result.outcome === 'InvalidInput';
     failures = failed ? failures + 1 : 0;
-    const delay = failed ? Math.min(opts.maxBackoffMs ?? 60_000, (opts.backoffBaseMs ?? 1_000) * 2 ** (failures - 1)) : opts.intervalMs;
+    const delay = failed ? backoffDelay(failures - 1, opts.backoffBaseMs ?? 1_000, opts.maxBackoffMs ?? 60_000) : opts.intervalMs;
     await new Promise<void>((resolve) => {
       const t = setTimeout(done, delay);
       function done(): void {

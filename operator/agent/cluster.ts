@@ -21,10 +21,13 @@ import {
 } from '../api/tunnelnotrackpolicy.js';
 import { AGENT_HEARTBEAT_MS } from '../api/status.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
+import { loadKubeConfig } from '../kube/config.js';
+import { EXIT, exitCodeOf, messageOf } from '../errors.js';
 import { NoTrackAgent, nodeStateStatus, runLoop, type PassInput, type PassResult } from './agent.js';
 import { AgentError } from './errors.js';
-import type { AgentMetrics } from './metrics.js';
-import { startMetricsServer, stopSignal } from './runtime.js';
+import { agentHealth, type AgentMetrics } from './metrics.js';
+import { startHttpServer } from '../runtime/http.js';
+import { stopSignal } from '../runtime/signals.js';
 
 export interface ClusterModeOptions {
   agent: NoTrackAgent;
@@ -130,13 +133,13 @@ export class NodeStateWriter {
         throw err;
       }
     }
-    throw new AgentError('IptablesFailed', `NodeNoTrackState ${this.nodeName}: status kept conflicting after 5 attempts`);
+    throw new AgentError('NodeStateConflict', `NodeNoTrackState ${this.nodeName}: status kept conflicting after 5 attempts`);
   }
 }
 
 /** Plain-data input of one pass from the informer caches. Pure. */
 function gatherFromCaches(policies: readonly Obj[], node: V1Node | undefined, nodeName: string): PassInput {
-  if (!node) throw new AgentError('IptablesFailed', `Node ${nodeName} not found: cannot match nodeSelectors`);
+  if (!node) throw new AgentError('NodeNotFound', `Node ${nodeName} not found: cannot match nodeSelectors`);
   const valid: ValidPolicy[] = [];
   const invalid: string[] = [];
   for (const obj of policies) {
@@ -149,15 +152,12 @@ function gatherFromCaches(policies: readonly Obj[], node: V1Node | undefined, no
 }
 
 export async function runClusterMode(opts: ClusterModeOptions): Promise<number> {
-  const kc = opts.kubeConfig ?? new KubeConfig();
-  if (!opts.kubeConfig) {
-    try {
-      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-      else kc.loadFromDefault();
-    } catch (err) {
-      console.error(`ovn-drift agent: cannot load kubeconfig: ${(err as Error).message}`);
-      return 1;
-    }
+  let kc: KubeConfig;
+  try {
+    kc = opts.kubeConfig ?? loadKubeConfig(opts.kubeconfig);
+  } catch (err) {
+    console.error(`ovn-drift agent: ${messageOf(err)}`);
+    return exitCodeOf(err);
   }
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -200,23 +200,24 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
         await inf.waitForSync({ failOnListError: true });
       }));
     } catch (err) {
-      console.error(`ovn-drift agent: Kubernetes API unreachable: ${(err as Error).message}`);
-      return 2;
+      console.error(`ovn-drift agent: Kubernetes API unreachable: ${messageOf(err)}`);
+      return EXIT.runtime;
     }
     if (opts.once) {
       let input: PassInput;
       try {
         input = await gather();
       } catch (err) {
-        console.error(`ovn-drift agent: ${(err as Error).message}`);
-        return 2;
+        console.error(`ovn-drift agent: ${messageOf(err)}`);
+        return exitCodeOf(err);
       }
       const r = await opts.agent.pass(input);
       await report(r);
-      return r.outcome === 'InvalidInput' ? 1 : r.outcome === 'IptablesFailed' ? 2 : 0;
+      return r.outcome === 'InvalidInput' ? EXIT.badInput : r.outcome === 'IptablesFailed' ? EXIT.runtime : EXIT.ok;
     }
     const { signal, dispose } = stopSignal(opts.signal);
-    const server = await startMetricsServer(opts.metricsAddress, opts.metrics, log, () => opts.agent.lastResult);
+    const server = opts.metricsAddress ? await startHttpServer({ addr: opts.metricsAddress, registry: opts.metrics.registry, health: agentHealth(() => opts.agent.lastResult) }) : undefined;
+    if (server) log.info({ address: server.url }, 'metrics server listening');
     try {
       await runLoop(opts.agent, {
         intervalMs: opts.intervalMs,
@@ -231,9 +232,9 @@ export async function runClusterMode(opts: ClusterModeOptions): Promise<number> 
       });
     } finally {
       dispose();
-      server?.close();
+      await server?.close();
     }
-    return 0;
+    return EXIT.ok;
   } finally {
     policyInformer.stop();
     nodeInformer.stop();

@@ -1,7 +1,9 @@
 // Reads TunnelNoTrackPolicy manifests from YAML files or directories (multi-document YAML; other
-// kinds are skipped with a notice). Reading is operator/manifests/files.ts's, parsing operator/api/manifests.ts's; validation
-// lives in operator/api/tunnelnotrackpolicy.ts. Must not import kube, iptables or ovsdb modules.
-import { describeDocument, formatManifestError } from '../api/manifests.js';
+// kinds are skipped with a notice). Reading is operator/manifests/files.ts's; parsing is
+// operator/api/manifests.ts's, and so is the wording of a file or YAML error (formatManifestError,
+// the same line `check` prints); validation lives in operator/api/tunnelnotrackpolicy.ts.
+// Must not import kube, iptables or ovsdb modules.
+import { describeDocument, formatManifestError, type ManifestError } from '../api/manifests.js';
 import { readManifestDocuments } from '../manifests/files.js';
 import { isObject } from '../api/meta.js';
 import { TUNNEL_NOTRACK_POLICY_KIND, formatFieldErrors, validateTunnelNoTrackPolicy, type ValidPolicy } from '../api/tunnelnotrackpolicy.js';
@@ -16,6 +18,15 @@ export interface LoadedPolicies {
 }
 
 /**
+ * One line for a path or document the shared reader could not use. A document-level error without
+ * a field is the YAML itself (syntax, unbounded aliases); the reader's message says which.
+ */
+function describeReadError(e: ManifestError): string {
+  if (e.document > 0 && !e.field) return `${e.file}: document ${e.document} is not valid YAML (${e.message})`;
+  return formatManifestError(e);
+}
+
+/**
  * Loads every TunnelNoTrackPolicy document under `paths` (read by the shared manifest reader).
  * Throws ManifestUnreadable for a missing path or a YAML syntax error; invalid policies are
  * returned in `invalid`, never silently dropped. Two documents with the same metadata.name are an
@@ -23,15 +34,7 @@ export interface LoadedPolicies {
  */
 export async function loadTunnelNoTrackPolicies(paths: string[]): Promise<LoadedPolicies> {
   const { documents, errors } = await readManifestDocuments(paths);
-  if (errors.length > 0) {
-    const e = errors[0]!;
-    const message = e.field
-      ? formatManifestError(e) // a duplicate key: file, document, resource and field
-      : e.document > 0
-      ? `${e.file}: document ${e.document} ${e.message.replace(/^YAML syntax error: /, 'is not valid YAML: ')}`
-      : `cannot read manifest path ${e.file}: ${e.message.replace(/^cannot read: /, '')}`;
-    throw new AgentError('ManifestUnreadable', message);
-  }
+  if (errors.length > 0) throw new AgentError('ManifestUnreadable', describeReadError(errors[0]!));
   const result: LoadedPolicies = { policies: [], invalid: [], skipped: [] };
   const seen = new Map<string, string>();
   for (const { file, document, object: obj } of documents) {

@@ -31,3 +31,15 @@ export function createAgentMetrics(registry: Registry = new Registry(), opts: { 
     conntrackDeleted: new Counter({ name: 'ovndrift_agent_conntrack_entries_deleted_total', help: 'Conntrack entries deleted after new NOTRACK rules went in', registers: [registry] }),
   };
 }
+
+/**
+ * The agent's /healthz (for the shared server of operator/runtime/http.ts): failing (503, with the
+ * error) while the last pass failed on iptables, ok before the first pass and otherwise.
+ */
+export function agentHealth(last: () => { outcome: string; error?: { message: string } } | undefined): () => { ok: boolean; text?: string } {
+  return () => {
+    const r = last();
+    const ok = !r || r.outcome !== 'IptablesFailed';
+    return ok ? { ok } : { ok, text: r.error?.message ?? 'failing' };
+  };
+}

@@ -9,14 +9,15 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseLabelList } from '../api/tunnelnotrackpolicy.js';
+import { AgentError } from '../agent/errors.js';
 import { NoTrackAgent, cleanupAll, runLoop, type PassInput, type PassResult } from '../agent/agent.js';
-import { startMetricsServer, stopSignal } from '../agent/runtime.js';
 import { ProcessRunner, ShellRunner, type Backend, type CommandRunner } from '../agent/iptables.js';
 import { loadTunnelNoTrackPolicies } from '../agent/manifests.js';
-import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
-import { parseDuration } from './flags.js';
-
-export const AGENT_EXIT = { applied: 0, badInput: 1, iptablesFailed: 2 } as const;
+import { agentHealth, createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
+import { EXIT, UsageError, exitCodeOf, messageOf } from '../errors.js';
+import { startHttpServer } from '../runtime/http.js';
+import { stopSignal } from '../runtime/signals.js';
+import { aliasFlag, durationFlag, failed, flagContext, listenAddrFlag, logLevelFlag, setting, throwProblems, type FlagContext } from './flags.js';
 
 const USAGE = `usage:
   ovn-drift agent --node-name N [--node-labels k=v,...] -f PATH [-f PATH]... [--once] [flags]
@@ -31,15 +32,14 @@ flags:
                          (kubernetes.io/hostname=<node-name> is added unless given)
   -f, --filename PATH    TunnelNoTrackPolicy YAML file or directory (repeatable); other kinds are skipped
   --once                 one pass, then exit: 0 applied, 1 bad input, 2 iptables failed
-  --interval D           re-check interval (default 10s; e.g. 500ms, 10s, 1m)
+  --interval D           re-check interval (seconds or e.g. 500ms, 10s, 1m; default 10s)
   --backend B            auto | legacy | nft (env OVN_DRIFT_IPTABLES_BACKEND; default auto)
   --netns NS             act inside network namespace NS (ip netns exec)
   --cleanup              remove every chain and jump rule the agent installed (both backends, both families)
-  --metrics-address A    serve /metrics and /healthz on host:port (env METRICS_ADDRESS)
+  --metrics-addr ADDR    serve /metrics and /healthz on host:port or :port (env METRICS_ADDR)
   --kubeconfig PATH      cluster mode: kubeconfig file (default: in-cluster, then KUBECONFIG)
-  --log-level L          fatal | error | warn | info | debug | trace | silent (env LOG_LEVEL; default info)`;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  --log-level L          fatal | error | warn | info | debug | trace | silent (env LOG_LEVEL; default info)
+deprecated, still accepted with a notice: --metrics-address and METRICS_ADDRESS (use --metrics-addr, METRICS_ADDR)`;
 
 export interface AgentDeps {
   /** Environment of the iptables/conntrack commands (PATH decides the binaries). */
@@ -56,20 +56,17 @@ export interface AgentDeps {
   kubeConfig?: KubeConfig;
 }
 
-export { parseDuration };
-
-function usageError(msg: string): number {
-  console.error(`ovn-drift agent: ${msg}`);
-  return AGENT_EXIT.badInput;
-}
-
 export async function run(argv: string[]): Promise<number> {
   return runAgent(argv);
 }
 
 export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  let values;
+  const ctx = flagContext('ovn-drift agent', env);
+  let values: AgentFlags;
+  let level: string;
+  let backendFlag: string;
+  let intervalMs: number;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -82,47 +79,42 @@ export async function runAgent(argv: string[], deps: AgentDeps = {}): Promise<nu
         backend: { type: 'string' },
         netns: { type: 'string' },
         cleanup: { type: 'boolean', default: false },
+        'metrics-addr': { type: 'string' },
         'metrics-address': { type: 'string' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    const problems: string[] = [];
+    level = logLevelFlag(ctx, problems, values['log-level']);
+    backendFlag = setting(ctx, 'iptablesBackend', values.backend) ?? 'auto';
+    if (backendFlag !== 'auto' && backendFlag !== 'legacy' && backendFlag !== 'nft') problems.push(`--backend must be auto, legacy or nft (got '${backendFlag}')`);
+    const interval = durationFlag(problems, 'interval', values.interval, '10s', { example: '500ms, 10s, 1m' });
+    const metricsAddr = setting(ctx, 'metricsAddr', aliasFlag(ctx, values as unknown as Record<string, unknown>, 'metrics-addr', 'metrics-address'));
+    if (metricsAddr !== undefined) listenAddrFlag(problems, 'metrics-addr', metricsAddr);
+    values.metricsAddr = metricsAddr;
+    if (values.netns !== undefined && (!/^[A-Za-z0-9_.-]+$/.test(values.netns) || values.netns === '.' || values.netns === '..')) problems.push(`--netns '${values.netns}' is not a valid namespace name`);
+    throwProblems(ctx, problems);
+    intervalMs = interval!;
   } catch (err) {
-    console.error(`ovn-drift agent: ${(err as Error).message}\n\n${USAGE}`);
-    return AGENT_EXIT.badInput;
+    return failed(ctx, err, USAGE);
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+  try {
+    if (values.netns !== undefined) await checkNetns(values.netns, env);
+  } catch (err) {
+    return failed(ctx, err);
   }
-  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
-  if (!LOG_LEVELS.includes(level)) return usageError(`${values['log-level'] !== undefined ? '--log-level' : 'LOG_LEVEL'} '${level}' is not one of ${LOG_LEVELS.join(', ')}`);
   const logger = deps.logger ?? pino({ name: 'ovn-drift-agent', level }, pino.destination({ dest: 2, sync: true }));
-  const backendFlag = values.backend ?? env.OVN_DRIFT_IPTABLES_BACKEND ?? 'auto';
-  if (backendFlag !== 'auto' && backendFlag !== 'legacy' && backendFlag !== 'nft') return usageError(`--backend must be auto, legacy or nft (got '${backendFlag}')`);
-  const intervalMs = parseDuration(values.interval);
-  if (intervalMs === undefined) return usageError(`--interval '${values.interval}' is not a duration like 500ms, 10s or 1m`);
-  if (values.netns !== undefined) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(values.netns) || values.netns === '.' || values.netns === '..') return usageError(`--netns '${values.netns}' is not a valid namespace name`);
-    // Checked before any command runs: a namespace that does not exist is bad input, and a
-    // missing `ip` fails at once instead of after helper-shell timeouts.
-    const runDir = env.NETNS_RUN_DIR ?? '/run/netns';
-    try {
-      await access(join(runDir, values.netns));
-    } catch {
-      return usageError(`network namespace '${values.netns}' does not exist (no ${join(runDir, values.netns)}; create it with ip netns add)`);
-    }
-    if (!(await new ProcessRunner({ env }).has('ip'))) {
-      console.error(`ovn-drift agent: --netns needs 'ip' (iproute2) to run 'ip netns exec ${values.netns}', and it is not installed (PATH=${env.PATH ?? ''})`);
-      return AGENT_EXIT.iptablesFailed;
-    }
-  }
 
   // Long-lived helper shells: a periodic check then costs two short commands, not two Node spawns.
   const runner: CommandRunner = new ShellRunner({ netns: values.netns, env });
   try {
-    return await runWithRunner(runner, values, deps, env, logger, intervalMs, backendFlag);
+    return await runWithRunner(ctx, runner, values, deps, env, logger, intervalMs, backendFlag);
   } finally {
     await runner.close();
   }
@@ -134,12 +126,35 @@ interface AgentFlags {
   filename?: string[];
   once?: boolean;
   cleanup?: boolean;
+  'metrics-addr'?: string;
   'metrics-address'?: string;
+  /** --metrics-addr after env fallback and the deprecated spellings. */
+  metricsAddr?: string;
   kubeconfig?: string;
   interval: string;
+  backend?: string;
+  netns?: string;
+  'log-level'?: string;
+  help?: boolean;
 }
 
-async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: AgentDeps, env: NodeJS.ProcessEnv, logger: Logger, intervalMs: number, backendFlag: string): Promise<number> {
+/**
+ * --netns is checked before any command runs: a namespace that does not exist is bad input, and a
+ * missing `ip` fails at once (exit 2) instead of after helper-shell timeouts.
+ */
+async function checkNetns(netns: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const runDir = env.NETNS_RUN_DIR ?? '/run/netns';
+  try {
+    await access(join(runDir, netns));
+  } catch {
+    throw new UsageError(`network namespace '${netns}' does not exist (no ${join(runDir, netns)}; create it with ip netns add)`);
+  }
+  if (!(await new ProcessRunner({ env }).has('ip'))) {
+    throw new AgentError('IptablesMissing', `--netns needs 'ip' (iproute2) to run 'ip netns exec ${netns}', and it is not installed (PATH=${env.PATH ?? ''})`);
+  }
+}
+
+async function runWithRunner(ctx: FlagContext, runner: CommandRunner, values: AgentFlags, deps: AgentDeps, env: NodeJS.ProcessEnv, logger: Logger, intervalMs: number, backendFlag: string): Promise<number> {
   const metrics = deps.metrics ?? createAgentMetrics(undefined, { defaults: true });
 
   if (values.cleanup) {
@@ -148,25 +163,25 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     for (const e of errors) console.error(`ovn-drift agent: cleanup: ${e.message}`);
     if (removed.length > 0) console.log(`removed NOTRACK rules from ${removed.join(', ')}`);
     else if (errors.length === 0) console.log('nothing of ours to remove');
-    return errors.length > 0 ? AGENT_EXIT.iptablesFailed : 0;
+    return errors.length > 0 ? EXIT.runtime : EXIT.ok;
   }
 
   // Backend: fixed by flag, or detected (the way iptables-wrapper does) on the first pass that can.
   const agent = new NoTrackAgent({ runner, backend: backendFlag as Backend | 'auto', logger, metrics });
 
-  const nodeName = values['node-name'] ?? env.NODE_NAME ?? (values.filename ? hostname() : undefined);
-  if (!nodeName) return usageError('--node-name (or NODE_NAME) is required in cluster mode');
+  const nodeName = setting(ctx, 'nodeName', values['node-name']) ?? (values.filename ? hostname() : undefined);
+  if (!nodeName) return failed(ctx, new UsageError('--node-name (or NODE_NAME) is required in cluster mode'));
 
   const files = values.filename ?? [];
   if (files.length === 0) {
-    if (values['node-labels'] !== undefined) return usageError('--node-labels is for file mode (-f); in a cluster the Node object carries the labels');
+    if (values['node-labels'] !== undefined) return failed(ctx, new UsageError('--node-labels is for file mode (-f); in a cluster the Node object carries the labels'));
     const { runClusterMode } = await import('../agent/cluster.js');
-    return runClusterMode({ agent, nodeName, kubeconfig: values.kubeconfig, intervalMs, once: values.once === true, logger, metrics, signal: deps.signal, metricsAddress: values['metrics-address'] ?? env.METRICS_ADDRESS, backoffBaseMs: deps.backoffBaseMs, kubeConfig: deps.kubeConfig, onResult: deps.onResult });
+    return runClusterMode({ agent, nodeName, kubeconfig: values.kubeconfig, intervalMs, once: values.once === true, logger, metrics, signal: deps.signal, metricsAddress: values.metricsAddr, backoffBaseMs: deps.backoffBaseMs, kubeConfig: deps.kubeConfig, onResult: deps.onResult });
   }
 
   // File mode.
   const parsed = parseLabelList(values['node-labels'] ?? '');
-  if (parsed.errors.length > 0) return usageError(`--node-labels: ${parsed.errors.join('; ')}`);
+  if (parsed.errors.length > 0) return failed(ctx, new UsageError(`--node-labels: ${parsed.errors.join('; ')}`));
   const nodeLabels = { 'kubernetes.io/hostname': nodeName, ...parsed.labels };
   let skippedLogged = false;
   const gather = async (): Promise<PassInput> => {
@@ -183,14 +198,13 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     try {
       input = await gather();
     } catch (err) {
-      console.error(`ovn-drift agent: ${(err as Error).message}`);
-      return AGENT_EXIT.badInput;
+      return failed(ctx, err); // ManifestUnreadable: exit 1
     }
     if (input.invalid.length > 0) {
       // Reject before touching anything: no rule changes on bad input.
       for (const m of input.invalid) console.error(`ovn-drift agent: ${m}`);
       console.error('ovn-drift agent: no rules changed');
-      return AGENT_EXIT.badInput;
+      return EXIT.badInput;
     }
     const result = await agent.pass(input);
     deps.onResult?.(result);
@@ -198,18 +212,26 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     for (const w of result.warnings) console.error(`ovn-drift agent: warning: ${w}`);
     if (result.otherBackendErrors && result.otherBackendErrors.length > 0 && !result.error) {
       for (const e of result.otherBackendErrors) console.error(`ovn-drift agent: ${e.message}`);
-      return AGENT_EXIT.iptablesFailed;
+      return exitCodeOf(result.otherBackendErrors[0]);
     }
     if (result.error) {
       const messages = result.families.flatMap((f) => (f.error ? [f.error] : []));
       for (const m of messages.length > 0 ? messages : [result.error.message]) console.error(`ovn-drift agent: ${m}`);
-      return AGENT_EXIT.iptablesFailed;
+      return exitCodeOf(result.error);
     }
-    return AGENT_EXIT.applied;
+    return EXIT.ok;
   }
 
   const { signal, dispose } = stopSignal(deps.signal);
-  const server = await startMetricsServer(values['metrics-address'] ?? env.METRICS_ADDRESS, metrics, logger, () => agent.lastResult);
+  let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  try {
+    server = values.metricsAddr ? await startHttpServer({ addr: values.metricsAddr, registry: metrics.registry, health: agentHealth(() => agent.lastResult) }) : undefined;
+  } catch (err) {
+    dispose();
+    console.error(`${ctx.command}: cannot listen on ${values.metricsAddr}: ${messageOf(err)}`);
+    return EXIT.runtime;
+  }
+  if (server) logger.info({ address: server.url }, 'metrics server listening');
   try {
     await runLoop(agent, {
       intervalMs,
@@ -224,9 +246,9 @@ async function runWithRunner(runner: CommandRunner, values: AgentFlags, deps: Ag
     });
   } finally {
     dispose();
-    server?.close();
+    await server?.close();
   }
-  return 0;
+  return EXIT.ok;
 }
 
 export function summarize(result: PassResult, nodeName: string, backend: Backend | undefined): string {

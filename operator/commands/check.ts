@@ -3,29 +3,16 @@
 // a table or the DESIGN.md JSON, optionally repairs the NB (--repair [--adopt]) and re-checks.
 // Exit: 0 in sync, 1 bad input/usage, 2 unreachable/runtime error, 3 drift remains.
 // Wiring only: the decisions live in operator/drift, the I/O in operator/ovn/connect.ts.
-import { access, constants } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT } from '../cli.js';
+import { parseArgs } from 'node:util';
 import { formatManifestError } from '../api/manifests.js';
 import { loadPodCIDRRoutes } from '../manifests/files.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
 import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
-import { applyRepair, openOvn, readViews, OvnConnectError, type OvnDatabases } from '../ovn/index.js';
-import { loadTls, type TlsFiles } from '../ovsdb/client.js';
+import { applyRepair, openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
+import { EXIT, InputError, type ExitCode } from '../errors.js';
 import { OvsdbError } from '../ovsdb/errors.js';
-import { parseRemotes } from '../ovsdb/remote.js';
-
-export { EXIT };
-
-export const CONNECTION_HELP = `  --nb REMOTE           OVN NB database (tcp:IP:PORT, ssl:IP:PORT, unix:PATH, or a comma list
-                        for a cluster); default $OVN_NB_DB
-  --sb REMOTE           OVN SB database; default $OVN_SB_DB
-  --private-key FILE    TLS private key for ssl: remotes (like ovn-nbctl -p)
-  --certificate FILE    TLS certificate for the key (like ovn-nbctl -c)
-  --ca-cert FILE        CA certificate the servers must present (like ovn-nbctl -C)
-  --timeout SECS        bound on connecting and on waiting for the SB (default 10)
-  -o, --output FORMAT   text (default) or json`;
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, durationFlag, failed, flagContext, throwProblems, type ConnectionFlags } from './flags.js';
 
 const USAGE = `usage: ovn-drift check --nb REMOTE --sb REMOTE -f PATH [-f PATH]... [--output text|json] [--repair [--adopt]]
 
@@ -36,86 +23,13 @@ ${CONNECTION_HELP}
   -f, --file PATH       manifest file or directory (repeatable)
   --repair              fix the NB routes ovn-drift owns or creates, wait for the SB, re-check
   --adopt               with --repair, also take over unowned rows for exactly these prefixes
-  --chassis-down-after SECS
+  --chassis-down-after D
                         a nexthop's chassis whose ovn-controller has not confirmed the newest nb_cfg for
-                        this long is down: NexthopDown (default 60)
-  --settle SECS         a flow finding with no evidence that ovn-northd is behind is re-read until it is
-                        gone or has lasted this long, then reported as drift (default 3; 0 disables)
+                        this long is down: NexthopDown (seconds or e.g. 90s, 2m; default 60)
+  --settle D            a flow finding with no evidence that ovn-northd is behind is re-read until it is
+                        gone or has lasted this long, then reported as drift (seconds; default 3; 0 disables)
 
 exit status: 0 in sync, 1 bad input or usage, 2 databases unreachable or runtime error, 3 drift remains`;
-
-export const CONNECTION_OPTIONS = {
-  nb: { type: 'string' },
-  sb: { type: 'string' },
-  'private-key': { type: 'string' },
-  certificate: { type: 'string' },
-  'ca-cert': { type: 'string' },
-  timeout: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export interface ConnectionFlags {
-  nbRemote: string;
-  sbRemote: string;
-  tls?: TlsFiles;
-  timeoutMs: number;
-  output: 'text' | 'json';
-}
-
-export class UsageError extends Error {
-  readonly code = 'Usage' as const;
-}
-
-/** Reads the connection flags shared by check and trace; throws UsageError naming the flag. */
-export async function connectionFlags(values: Record<string, unknown>, command: string): Promise<ConnectionFlags> {
-  const nbRemote = (values.nb as string | undefined) ?? process.env.OVN_NB_DB;
-  const sbRemote = (values.sb as string | undefined) ?? process.env.OVN_SB_DB;
-  if (!nbRemote) throw new UsageError(`${command}: --nb REMOTE is required (or set OVN_NB_DB)`);
-  if (!sbRemote) throw new UsageError(`${command}: --sb REMOTE is required (or set OVN_SB_DB)`);
-  for (const [flag, remote] of [['--nb', nbRemote], ['--sb', sbRemote]] as const) {
-    try {
-      parseRemotes(remote);
-    } catch (err) {
-      throw new UsageError(`${command}: ${flag} ${remote}: ${(err as Error).message}`);
-    }
-  }
-  const output = (values.output as string | undefined) ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`${command}: --output must be text or json, got ${output}`);
-  const timeoutText = (values.timeout as string | undefined) ?? '10';
-  const timeout = Number(timeoutText.replace(/s$/, ''));
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`${command}: --timeout must be a positive number of seconds, got ${timeoutText}`);
-  const tls: TlsFiles = {};
-  for (const [flag, key] of [['private-key', 'key'], ['certificate', 'cert'], ['ca-cert', 'ca']] as const) {
-    const file = values[flag] as string | undefined;
-    if (!file) continue;
-    try {
-      await access(file, constants.R_OK);
-    } catch {
-      throw new UsageError(`${command}: --${flag} ${file}: file not found or not readable`);
-    }
-    tls[key] = file;
-  }
-  const usesSsl = `${nbRemote},${sbRemote}`.split(',').some((r) => r.trim().startsWith('ssl:'));
-  if (usesSsl && (!tls.key || !tls.cert || !tls.ca)) {
-    throw new UsageError(`${command}: ssl: remotes need --private-key, --certificate and --ca-cert`);
-  }
-  // Files that do not fit together (a key that is not the certificate's, a file that is not PEM)
-  // are a local configuration error: say so before connecting, not as an unreachable database.
-  if (Object.keys(tls).length > 0) {
-    try {
-      loadTls('the ssl: remotes', tls);
-    } catch (err) {
-      throw new UsageError(`${command}: ${(err as Error).message}`);
-    }
-  }
-  return { nbRemote, sbRemote, ...(Object.keys(tls).length > 0 ? { tls } : {}), timeoutMs: Math.round(timeout * 1000), output };
-}
-
-/** Connects both databases, turning failures into a message naming the remote. */
-export async function connect(flags: ConnectionFlags): Promise<OvnDatabases> {
-  return openOvn({ nbRemote: flags.nbRemote, sbRemote: flags.sbRemote, timeoutMs: flags.timeoutMs, ...(flags.tls ? { tls: flags.tls } : {}) });
-}
 
 export interface CheckOptions extends ConnectionFlags {
   routes: PodCIDRRoute[];
@@ -154,7 +68,7 @@ async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], sett
 }
 
 export interface CheckOutcome {
-  code: number;
+  code: ExitCode;
   evaluation: Evaluation;
   repair?: RepairReport;
 }
@@ -193,31 +107,38 @@ export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
+  const ctx = flagContext('ovn-drift check');
+  let flags: ConnectionFlags;
+  let files: string[];
+  let repair: boolean;
+  let adopt: boolean;
+  let settleMs: number;
+  let chassisDownAfterMs: number;
   try {
-    ({ values } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       options: { ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f', multiple: true }, repair: { type: 'boolean' }, adopt: { type: 'boolean' }, settle: { type: 'string' }, 'chassis-down-after': { type: 'string' } },
       allowPositionals: false,
-    }));
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    const problems: string[] = [];
+    const connection = await connectionFlags(ctx, problems, values);
+    if (!values.file || values.file.length === 0) problems.push('at least one -f PATH is required');
+    if (values.adopt && !values.repair) problems.push('--adopt only makes sense with --repair');
+    const down = durationFlag(problems, 'chassis-down-after', values['chassis-down-after'], '60', { example: '90s, 2m' });
+    const settleWindow = durationFlag(problems, 'settle', values.settle, '3', { allowZero: true, example: '3, 500ms' });
+    throwProblems(ctx, problems);
+    flags = connection!;
+    files = values.file!;
+    repair = values.repair ?? false;
+    adopt = values.adopt ?? false;
+    settleMs = settleWindow!;
+    chassisDownAfterMs = down!;
   } catch (err) {
-    console.error(`ovn-drift check: ${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  let flags: ConnectionFlags;
-  try {
-    flags = await connectionFlags(values, 'ovn-drift check');
-    if (!values.file || values.file.length === 0) throw new UsageError('ovn-drift check: at least one -f PATH is required');
-    if (values.adopt && !values.repair) throw new UsageError('ovn-drift check: --adopt only makes sense with --repair');
-    if (values['chassis-down-after'] !== undefined && !/^\d+(\.\d+)?$/.test(values['chassis-down-after'])) throw new UsageError(`ovn-drift check: --chassis-down-after: ${JSON.stringify(values['chassis-down-after'])} is not a number of seconds`);
-    if (values.settle !== undefined && !/^\d+(\.\d+)?$/.test(values.settle)) throw new UsageError(`ovn-drift check: --settle: ${JSON.stringify(values.settle)} is not a number of seconds (0 disables)`);
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
+    return failed(ctx, err, USAGE);
   }
 
   // OVN_DRIFT_TIMING=1 prints where the time goes (stderr), for the benchmark.
@@ -228,32 +149,29 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`timing: ${name} at ${(performance.now() - t0).toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms cpu`);
   };
   // Manifests are validated before anything connects: invalid input touches nothing.
-  const loaded = await loadPodCIDRRoutes(values.file);
-  for (const n of loaded.notices) console.error(`ovn-drift check: ${n}`);
+  const loaded = await loadPodCIDRRoutes(files);
+  for (const n of loaded.notices) console.error(`${ctx.command}: ${n}`);
   if (loaded.errors.length > 0) {
-    for (const e of loaded.errors) console.error(`ovn-drift check: ${formatManifestError(e)}`);
-    console.error(`ovn-drift check: ${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read from or written to OVN`);
-    return EXIT.badInput;
+    for (const e of loaded.errors) console.error(`${ctx.command}: ${formatManifestError(e)}`);
+    return failed(ctx, new InputError('ManifestInvalid', `${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read from or written to OVN`));
   }
 
   phase('manifests loaded');
   let dbs: OvnDatabases;
   try {
-    dbs = await connect(flags);
+    dbs = await openOvn(flags); // rejects with OvnConnectError naming the remote
   } catch (err) {
-    console.error(`ovn-drift check: ${(err as Error).message}`);
-    return EXIT.runtime;
+    return failed(ctx, err);
   }
   phase('NB and SB replicas synced');
   try {
-    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair: values.repair ?? false, adopt: values.adopt ?? false, timeoutMs: flags.timeoutMs, settleMs: Math.round(Number(values.settle ?? '3') * 1000), chassisDownAfterMs: Math.round(Number(values['chassis-down-after'] ?? '60') * 1000) });
+    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair, adopt, timeoutMs: flags.timeoutMs, settleMs, chassisDownAfterMs });
     phase('evaluated');
     printCheck(outcome, flags.output);
     phase('printed');
     return outcome.code;
   } catch (err) {
-    console.error(`ovn-drift check: ${err instanceof OvnConnectError ? err.message : `${(err as Error).message}`}`);
-    return EXIT.runtime;
+    return failed(ctx, err);
   } finally {
     await dbs.close();
   }

@@ -10,9 +10,11 @@ import { parseArgs } from 'node:util';
 import { loadPodCIDRRoutes } from '../manifests/files.js';
 import { OvnSandbox } from '../sandbox/sandbox.js';
 import { SEED, buildSeedDrift, seedManifest } from '../ovn/seed-topology.js';
-import { EXIT, checkWith, connect, printCheck } from './check.js';
+import { checkWith, printCheck } from './check.js';
 import { renderTraceText, traceIp } from '../drift/index.js';
-import { readViews } from '../ovn/index.js';
+import { openOvn, readViews } from '../ovn/index.js';
+import { EXIT } from '../errors.js';
+import { failed, flagContext, outputFlag, throwProblems } from './flags.js';
 
 const USAGE = `usage: ovn-drift demo [--output text|json]
 
@@ -20,18 +22,20 @@ Starts a local OVN control plane, reproduces the drift of the field report (a ro
 went stale while ovn-northd was down), checks it, heals it, and shows a repair. Needs ovn-central.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
+  const ctx = flagContext('ovn-drift demo');
+  let output: 'text' | 'json';
   try {
-    ({ values } = parseArgs({ args: argv, options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } } }));
+    const { values } = parseArgs({ args: argv, options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    const problems: string[] = [];
+    output = outputFlag(problems, values.output);
+    throwProblems(ctx, problems);
   } catch (err) {
-    console.error(`ovn-drift demo: ${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
+    return failed(ctx, err, USAGE);
   }
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
-  const output = values.output === 'json' ? 'json' : 'text';
   const say = (s: string) => console.log(`\n=== ${s}`);
   let sandbox: OvnSandbox | undefined;
   let dir: string;
@@ -41,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     // e.g. a container with --read-only: say what to do instead of a stack trace.
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EACCES' ? 'permission denied' : e.message;
-    console.error(`ovn-drift demo: cannot create a working directory in ${tmpdir()}: ${why}. The demo runs ovsdb-server and ovn-northd and needs a writable temporary directory: set TMPDIR to one (in a container: --tmpfs /tmp).`);
+    console.error(`${ctx.command}: cannot create a working directory in ${tmpdir()}: ${why}. The demo runs ovsdb-server and ovn-northd and needs a writable temporary directory: set TMPDIR to one (in a container: --tmpfs /tmp).`);
     return EXIT.runtime;
   }
   try {
@@ -62,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
 
     const step = async (title: string, repair: boolean) => {
       say(title);
-      const dbs = await connect(flags);
+      const dbs = await openOvn(flags);
       try {
         const outcome = await checkWith(dbs, { routes, repair, adopt: false, timeoutMs: flags.timeoutMs });
         printCheck(outcome, output);
@@ -78,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
 
     say(`ovn-drift trace --router ${SEED.router} 10.9.52.150`);
     {
-      const dbs = await connect(flags);
+      const dbs = await openOvn(flags);
       try {
         const { nb, sb } = readViews(dbs);
         console.log(renderTraceText(traceIp(nb, sb, SEED.router, '10.9.52.150')));
@@ -106,7 +110,8 @@ export async function run(argv: string[]): Promise<number> {
     say(ok ? 'demo complete: drift found, explained, healed and repaired' : 'demo did not play out as expected');
     return ok ? EXIT.ok : EXIT.runtime;
   } catch (err) {
-    console.error(`ovn-drift demo: ${(err as Error).message}`);
+    // the demo's contract: 0 when the story played out, 2 otherwise (whatever the error's class)
+    console.error(`${ctx.command}: ${(err as Error).message}`);
     return EXIT.runtime;
   } finally {
     if (sandbox) {

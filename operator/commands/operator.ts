@@ -6,25 +6,24 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { EXIT } from '../cli.js';
+import { EXIT } from '../errors.js';
 import { Controller } from '../controller/controller.js';
 import { OperatorMetrics } from '../controller/metrics.js';
-import { parseListenAddr, startHealthServer } from '../controller/health.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { EVENT_NAMESPACES_FOR_CLUSTER_SCOPED } from '../kube/events.js';
-import { parseRemotes } from '../ovsdb/remote.js';
-import { loadTls } from '../ovsdb/client.js';
-import { parseDuration } from './flags.js';
+import { startHttpServer } from '../runtime/http.js';
+import { stopSignal } from '../runtime/signals.js';
 import { watchLabelSelector as parseWatchLabelSelector } from '../controller/shard.js';
+import { aliasFlag, durationFlag, failed, flagContext, listenAddrFlag, logLevelFlag, ovnConnectionFlags, setting, throwProblems, type FlagContext } from './flags.js';
 
 const USAGE = `usage: ovn-drift operator --nb-remote REMOTE --sb-remote REMOTE [flags]
 
 Watches PodCIDRRoute and TunnelNoTrackPolicy resources, keeps live replicas of the OVN NB and SB
 databases, writes status conditions, Events and metrics, and repairs the NB (remediation: Repair).
 
-flags (environment fallback in parentheses):
-  --nb-remote REMOTE      OVN NB: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or a comma list (OVN_NB_REMOTE)
-  --sb-remote REMOTE      OVN SB, same syntax (OVN_SB_REMOTE)
+flags (environment fallback in parentheses; durations D are seconds or e.g. 500ms, 30s, 5m):
+  --nb-remote REMOTE      OVN NB: tcp:IP:PORT, ssl:IP:PORT, unix:PATH or a comma list (OVN_NB_DB)
+  --sb-remote REMOTE      OVN SB, same syntax (OVN_SB_DB)
   --private-key PATH      TLS private key for ssl: remotes (OVN_PRIVATE_KEY)
   --certificate PATH      TLS certificate (OVN_CERTIFICATE)
   --ca-cert PATH          CA certificate the servers must present (OVN_CA_CERT)
@@ -47,12 +46,12 @@ flags (environment fallback in parentheses):
   --metrics-addr ADDR     /metrics, /healthz, /readyz on host:port (METRICS_ADDR; default :8080)
   --event-namespace NS    namespace for Events about cluster-scoped resources: default or kube-system
                           (the only two kube-apiserver accepts for them; default: default)
-  --log-level L           pino level (LOG_LEVEL; default info)
+  --log-level L           fatal | error | warn | info | debug | trace | silent (LOG_LEVEL; default info)
   --watch-label-selector S  shard: reconcile only the PodCIDRRoutes and TunnelNoTrackPolicies matching this
                           label selector, e.g. "sharding.ovndrift.io/key in (shard1)" or "!sharding.ovndrift.io/key"
-                          for the default shard (WATCH_LABEL_SELECTOR; default: all); give each shard its own --lease-name`;
-
-export { parseDuration };
+                          for the default shard (WATCH_LABEL_SELECTOR; default: all); give each shard its own --lease-name
+deprecated, still accepted with a notice: --metrics-address (use --metrics-addr), OVN_NB_REMOTE and
+OVN_SB_REMOTE (use OVN_NB_DB, OVN_SB_DB)`;
 
 export interface OperatorDeps {
   kubeConfig?: KubeConfig;
@@ -61,6 +60,8 @@ export interface OperatorDeps {
   signal?: AbortSignal;
   /** Called once the controller runs (tests). */
   onStarted?: (c: Controller, metricsUrl: string) => void;
+  /** Environment the flags fall back to (tests); process.env otherwise. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function podNamespace(): string | undefined {
@@ -69,6 +70,7 @@ function podNamespace(): string | undefined {
 }
 
 export async function run(argv: string[], deps: OperatorDeps = {}): Promise<number> {
+  const ctx = flagContext('ovn-drift operator', deps.env);
   let values;
   try {
     ({ values } = parseArgs({
@@ -103,82 +105,127 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
       allowPositionals: false,
     }));
   } catch (err) {
-    console.error(`ovn-drift operator: ${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
+    return failed(ctx, err, USAGE);
   }
   if (values.help) {
     console.log(USAGE);
     return EXIT.ok;
   }
-  const env = process.env;
-  const nbRemote = values['nb-remote'] ?? env.OVN_NB_REMOTE;
-  const sbRemote = values['sb-remote'] ?? env.OVN_SB_REMOTE;
+  let config: OperatorConfig;
+  try {
+    config = await readConfig(ctx, values);
+  } catch (err) {
+    return failed(ctx, err, USAGE);
+  }
+  const { nbRemote, sbRemote, tls, resyncMs, repairTimeoutMs, finalizerTimeoutMs, settleMs, chassisDownAfterMs, workers, policyTiming, eventNamespace, metricsAddr, logLevel, watchLabelSelector } = config;
+
+  const logger = deps.logger ?? pino({ level: logLevel, base: { component: 'operator' }, redact: ['*.token', '*.password', '*.key'] });
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = deps.kubeConfig ?? loadKubeConfig(values.kubeconfig ?? undefined);
+  } catch (err) {
+    return failed(ctx, err); // KubeConfigError: exit 1
+  }
+  const identity = setting(ctx, 'podName', values.identity) ?? hostname();
+  const leaseNamespace = setting(ctx, 'podNamespace', values['lease-namespace']) ?? podNamespace() ?? 'default';
+  const metrics = new OperatorMetrics(true);
+  const controller = new Controller({
+    kubeConfig,
+    nbRemote: nbRemote!,
+    sbRemote: sbRemote!,
+    ...(tls ? { tls } : {}),
+    identity,
+    lease: values['no-leader-elect'] ? false : { namespace: leaseNamespace, name: setting(ctx, 'leaseName', values['lease-name']) ?? 'ovn-drift-operator' },
+    resyncMs,
+    repairTimeoutMs,
+    finalizerTimeoutMs,
+    workers,
+    settleMs,
+    chassisDownAfterMs,
+    policyTiming,
+    eventNamespace,
+    logger,
+    metrics,
+    ...(watchLabelSelector ? { watchLabelSelector } : {}),
+  });
+
+  let health: Awaited<ReturnType<typeof startHttpServer>>;
+  try {
+    health = await startHttpServer({ addr: metricsAddr, registry: metrics.registry, readiness: () => controller.readiness() });
+  } catch (err) {
+    console.error(`${ctx.command}: cannot listen on ${metricsAddr}: ${(err as Error).message}`);
+    return EXIT.runtime;
+  }
+  logger.info({ identity, nbRemote, sbRemote, metrics: health.url, leaseNamespace }, 'operator starting');
+
+  const stop = stopSignal(deps.signal);
+  try {
+    await controller.start();
+    deps.onStarted?.(controller, health.url);
+    const why = await stop.stopped;
+    logger.info({ signal: why }, 'shutting down: releasing the lease');
+  } catch (err) {
+    logger.error({ err }, 'operator failed');
+    stop.dispose();
+    await controller.stop().catch(() => undefined);
+    await health.close();
+    logger.flush();
+    return EXIT.runtime;
+  }
+  stop.dispose();
+  await controller.stop();
+  await health.close();
+  logger.info('operator stopped');
+  await new Promise<void>((ok) => logger.flush(() => ok()));
+  return EXIT.ok;
+}
+
+interface OperatorConfig {
+  nbRemote: string;
+  sbRemote: string;
+  tls?: { key?: string; cert?: string; ca?: string };
+  resyncMs: number;
+  repairTimeoutMs: number;
+  finalizerTimeoutMs: number;
+  settleMs: number;
+  chassisDownAfterMs: number;
+  workers: number;
+  policyTiming: { staleAfterMs?: number; missingGraceMs?: number };
+  eventNamespace: string;
+  metricsAddr: string;
+  logLevel: string;
+  watchLabelSelector?: string;
+}
+
+/** Flags (and their environment fallbacks) -> the operator's configuration; UsageError listing every problem. */
+async function readConfig(ctx: FlagContext, values: Record<string, string | boolean | undefined>): Promise<OperatorConfig> {
+  const str = (name: string) => values[name] as string | undefined;
   const problems: string[] = [];
-  if (!nbRemote) problems.push('--nb-remote (or OVN_NB_REMOTE) is required');
-  if (!sbRemote) problems.push('--sb-remote (or OVN_SB_REMOTE) is required');
-  for (const [flag, r] of [['--nb-remote', nbRemote], ['--sb-remote', sbRemote]] as const) {
-    if (!r) continue;
-    try {
-      parseRemotes(r);
-    } catch (err) {
-      problems.push(`${flag}: ${(err as Error).message}`);
-    }
-  }
-  const tls = {
-    key: values['private-key'] ?? env.OVN_PRIVATE_KEY,
-    cert: values.certificate ?? env.OVN_CERTIFICATE,
-    ca: values['ca-cert'] ?? env.OVN_CA_CERT,
-  };
-  for (const [flag, path] of [['--private-key', tls.key], ['--certificate', tls.cert], ['--ca-cert', tls.ca]] as const) {
-    if (path && !existsSync(path)) problems.push(`${flag}: file ${path} does not exist`);
-  }
-  if (problems.length === 0 && (tls.key || tls.cert || tls.ca)) {
-    // key/certificate/CA that do not fit together are a configuration error, not an outage
-    try {
-      loadTls('the ssl: remotes', tls);
-    } catch (err) {
-      problems.push((err as Error).message);
-    }
-  }
-  const resyncText = values.resync ?? env.RESYNC ?? '5m';
-  const resyncMs = parseDuration(resyncText);
-  if (resyncMs === undefined) problems.push(`--resync: ${JSON.stringify(resyncText)} is not a duration (e.g. 30s, 5m)`);
-  const repairText = values['repair-timeout'] ?? '5s';
-  const repairTimeoutMs = parseDuration(repairText);
-  if (repairTimeoutMs === undefined) problems.push(`--repair-timeout: ${JSON.stringify(repairText)} is not a duration`);
-  const finalizerText = values['finalizer-timeout'] ?? '5m';
-  const finalizerTimeoutMs = parseDuration(finalizerText);
-  if (finalizerTimeoutMs === undefined) problems.push(`--finalizer-timeout: ${JSON.stringify(finalizerText)} is not a duration (e.g. 5m)`);
-  const settleText = values.settle ?? '10s';
-  const settleMs = settleText === '0' ? 0 : parseDuration(settleText);
-  if (settleMs === undefined) problems.push(`--settle: ${JSON.stringify(settleText)} is not a duration (e.g. 10s, 0 to disable)`);
-  const downText = values['chassis-down-after'] ?? '60s';
-  const chassisDownAfterMs = parseDuration(downText);
-  if (chassisDownAfterMs === undefined) problems.push(`--chassis-down-after: ${JSON.stringify(downText)} is not a duration (e.g. 60s)`);
-  const workers = Number(values.workers ?? '4');
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(values.workers)} is not a whole number from 1 to 64`);
-  const policyTiming: { staleAfterMs?: number; missingGraceMs?: number } = {};
+  const connection = await ovnConnectionFlags(ctx, problems, values, { nb: 'nb-remote', sb: 'sb-remote' });
+  const resyncMs = durationFlag(problems, 'resync', setting(ctx, 'resync', str('resync')), '5m', { example: '30s, 5m' });
+  const repairTimeoutMs = durationFlag(problems, 'repair-timeout', str('repair-timeout'), '5s');
+  const finalizerTimeoutMs = durationFlag(problems, 'finalizer-timeout', str('finalizer-timeout'), '5m', { example: '5m' });
+  const settleMs = durationFlag(problems, 'settle', str('settle'), '10s', { allowZero: true, example: '10s' });
+  const chassisDownAfterMs = durationFlag(problems, 'chassis-down-after', str('chassis-down-after'), '60s', { example: '60s' });
+  const workers = Number(str('workers') ?? '4');
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(str('workers'))} is not a whole number from 1 to 64`);
+  const policyTiming: OperatorConfig['policyTiming'] = {};
   for (const [flag, key] of [['agent-stale-after', 'staleAfterMs'], ['agent-missing-grace', 'missingGraceMs']] as const) {
-    const text = values[flag];
-    if (text === undefined) continue;
-    const ms = parseDuration(text);
-    if (ms === undefined) problems.push(`--${flag}: ${JSON.stringify(text)} is not a duration (e.g. 15m)`);
-    else policyTiming[key] = ms;
+    if (str(flag) === undefined) continue;
+    const ms = durationFlag(problems, flag, str(flag), '', { example: '15m' });
+    if (ms !== undefined) policyTiming[key] = ms;
   }
   // Events about cluster-scoped resources (every ovndrift.io kind) carry a `regarding` without a
   // namespace; kube-apiserver accepts such an events.k8s.io/v1 Event only in "default" or
   // "kube-system" (ValidateEventCreate: regarding.namespace does not match event.namespace).
-  const eventNamespace = values['event-namespace'] ?? 'default';
+  const eventNamespace = str('event-namespace') ?? 'default';
   if (!EVENT_NAMESPACES_FOR_CLUSTER_SCOPED.includes(eventNamespace)) {
     problems.push(`--event-namespace: ${JSON.stringify(eventNamespace)}: Events about cluster-scoped resources must be in ${EVENT_NAMESPACES_FOR_CLUSTER_SCOPED.map((n) => JSON.stringify(n)).join(' or ')} (kube-apiserver refuses them elsewhere)`);
   }
-  const metricsAddr = values['metrics-addr'] ?? values['metrics-address'] ?? env.METRICS_ADDR ?? ':8080';
-  try {
-    parseListenAddr(metricsAddr);
-  } catch (err) {
-    problems.push(`--metrics-addr: ${(err as Error).message}`);
-  }
-  const selectorText = values['watch-label-selector'] ?? env.WATCH_LABEL_SELECTOR;
+  const metricsAddr = setting(ctx, 'metricsAddr', aliasFlag(ctx, values, 'metrics-addr', 'metrics-address')) ?? ':8080';
+  listenAddrFlag(problems, 'metrics-addr', metricsAddr);
+  const logLevel = logLevelFlag(ctx, problems, str('log-level'));
+  const selectorText = setting(ctx, 'watchLabelSelector', str('watch-label-selector'));
   let watchLabelSelector: string | undefined;
   if (selectorText !== undefined) {
     try {
@@ -187,78 +234,21 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
       problems.push(`--watch-label-selector: ${(err as Error).message}`);
     }
   }
-  if (problems.length > 0) {
-    console.error(`ovn-drift operator: ${problems.join('\n  ')}\n\n${USAGE}`);
-    return EXIT.badInput;
-  }
-
-  const logger = deps.logger ?? pino({ level: values['log-level'] ?? env.LOG_LEVEL ?? 'info', base: { component: 'operator' }, redact: ['*.token', '*.password', '*.key'] });
-  let kubeConfig: KubeConfig;
-  try {
-    kubeConfig = deps.kubeConfig ?? loadKubeConfig(values.kubeconfig ?? undefined);
-  } catch (err) {
-    console.error(`ovn-drift operator: ${(err as Error).message}`);
-    return EXIT.badInput;
-  }
-  const identity = values.identity ?? env.POD_NAME ?? hostname();
-  const leaseNamespace = values['lease-namespace'] ?? env.POD_NAMESPACE ?? podNamespace() ?? 'default';
-  const metrics = new OperatorMetrics(true);
-  const controller = new Controller({
-    kubeConfig,
-    nbRemote: nbRemote!,
-    sbRemote: sbRemote!,
-    ...(tls.key || tls.cert || tls.ca ? { tls } : {}),
-    identity,
-    lease: values['no-leader-elect'] ? false : { namespace: leaseNamespace, name: values['lease-name'] ?? env.LEASE_NAME ?? 'ovn-drift-operator' },
-    resyncMs,
-    repairTimeoutMs,
-    ...(finalizerTimeoutMs !== undefined ? { finalizerTimeoutMs } : {}),
+  throwProblems(ctx, problems);
+  return {
+    nbRemote: connection!.nbRemote,
+    sbRemote: connection!.sbRemote,
+    ...(connection!.tls ? { tls: connection!.tls } : {}),
+    resyncMs: resyncMs!,
+    repairTimeoutMs: repairTimeoutMs!,
+    finalizerTimeoutMs: finalizerTimeoutMs!,
+    settleMs: settleMs!,
+    chassisDownAfterMs: chassisDownAfterMs!,
     workers,
-    ...(settleMs !== undefined ? { settleMs } : {}),
-    ...(chassisDownAfterMs !== undefined ? { chassisDownAfterMs } : {}),
     policyTiming,
     eventNamespace,
-    logger,
-    metrics,
+    metricsAddr,
+    logLevel,
     ...(watchLabelSelector ? { watchLabelSelector } : {}),
-  });
-
-  let health: Awaited<ReturnType<typeof startHealthServer>>;
-  try {
-    health = await startHealthServer({ addr: metricsAddr, registry: metrics.registry, readiness: () => controller.readiness() });
-  } catch (err) {
-    console.error(`ovn-drift operator: cannot listen on ${metricsAddr}: ${(err as Error).message}`);
-    return EXIT.runtime;
-  }
-  logger.info({ identity, nbRemote, sbRemote, metrics: health.url, leaseNamespace }, 'operator starting');
-
-  let term = () => {};
-  let int = () => {};
-  const stopped = new Promise<string>((resolve) => {
-    term = () => resolve('SIGTERM');
-    int = () => resolve('SIGINT');
-    process.once('SIGTERM', term);
-    process.once('SIGINT', int);
-    deps.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
-  }).finally(() => {
-    process.off('SIGTERM', term);
-    process.off('SIGINT', int);
-  });
-  try {
-    await controller.start();
-    deps.onStarted?.(controller, health.url);
-    const why = await stopped;
-    logger.info({ signal: why }, 'shutting down: releasing the lease');
-  } catch (err) {
-    logger.error({ err }, 'operator failed');
-    await controller.stop().catch(() => undefined);
-    await health.close();
-    logger.flush();
-    return EXIT.runtime;
-  }
-  await controller.stop();
-  await health.close();
-  logger.info('operator stopped');
-  await new Promise<void>((ok) => logger.flush(() => ok()));
-  return EXIT.ok;
+  };
 }

@@ -1,32 +1,37 @@
 // `ovn-drift sandbox`: starts the embedded OVN control plane and prints its remotes until Ctrl-C,
 // so `ovn-nbctl`, `check` and `trace` can be pointed at it by hand.
+// Exit: 0 stopped by a signal, 1 usage or a missing OVN binary, 2 the sandbox failed to start.
 import { parseArgs } from 'node:util';
-import { OvnSandbox, SandboxError } from '../sandbox/sandbox.js';
+import { EXIT } from '../errors.js';
+import { stopSignal } from '../runtime/signals.js';
+import { OvnSandbox } from '../sandbox/sandbox.js';
+import { failed, flagContext } from './flags.js';
+
+const USAGE = 'usage: ovn-drift sandbox [--cluster]\n\nStarts ovsdb-server (NB, SB) and ovn-northd in a temp dir and prints their remotes; Ctrl-C stops them.';
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
+  const ctx = flagContext('ovn-drift sandbox');
+  let cluster: boolean;
   try {
-    ({ values } = parseArgs({ args: argv, options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
+    const { values } = parseArgs({ args: argv, options: { cluster: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    cluster = values.cluster;
   } catch (err) {
-    console.error(`ovn-drift sandbox: ${(err as Error).message}`);
-    return 1;
-  }
-  if (values.help) {
-    console.log('usage: ovn-drift sandbox [--cluster]\n\nStarts ovsdb-server (NB, SB) and ovn-northd in a temp dir and prints their remotes; Ctrl-C stops them.');
-    return 0;
+    return failed(ctx, err, USAGE);
   }
   let sandbox: OvnSandbox;
   try {
-    sandbox = await OvnSandbox.start({ cluster: values.cluster });
+    sandbox = await OvnSandbox.start({ cluster });
   } catch (err) {
-    console.error(`ovn-drift sandbox: ${(err as Error).message}`);
-    return err instanceof SandboxError && err.code === 'BinaryMissing' ? 1 : 2;
+    return failed(ctx, err); // SandboxError: BinaryMissing is exit 1, the rest exit 2
   }
   console.log(`NB: ${sandbox.nbRemote}\nSB: ${sandbox.sbRemote}\ndir: ${sandbox.dir}\n(Ctrl-C stops the sandbox)`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const stop = stopSignal();
+  await stop.stopped;
+  stop.dispose();
   await sandbox.stop();
-  return 0;
+  return EXIT.ok;
 }

@@ -7,8 +7,9 @@
 import { parseArgs } from 'node:util';
 import { renderTraceText, traceIp } from '../drift/index.js';
 import { parseIp } from '../ovn/ip.js';
-import { readViews, type OvnDatabases } from '../ovn/index.js';
-import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, connect, connectionFlags, type ConnectionFlags } from './check.js';
+import { openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
+import { EXIT } from '../errors.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, failed, flagContext, throwProblems, type ConnectionFlags } from './flags.js';
 
 const USAGE = `usage: ovn-drift trace --nb REMOTE --sb REMOTE --router ROUTER [--src IP] [--inport LRP] IP [--output text|json]
 
@@ -25,54 +26,58 @@ ${CONNECTION_HELP}
 exit status: 0 traced (differences are marked, not an error), 1 bad input or usage, 2 databases unreachable`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, router: { type: 'string', short: 'r' }, src: { type: 'string' }, inport: { type: 'string' } }, allowPositionals: true }));
-  } catch (err) {
-    console.error(`ovn-drift trace: ${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+  const ctx = flagContext('ovn-drift trace');
   let flags: ConnectionFlags;
+  let router: string;
+  let ip: string;
+  let src: string | undefined;
+  let inport: string | undefined;
   try {
-    flags = await connectionFlags(values, 'ovn-drift trace');
-    if (!values.router) throw new UsageError('ovn-drift trace: --router ROUTER is required');
-    if (positionals.length !== 1) throw new UsageError(`ovn-drift trace: exactly one IP is required, got ${positionals.length}`);
-    const dst = parseIp(positionals[0]!);
-    if (!dst) throw new UsageError(`ovn-drift trace: ${positionals[0]} is not an IPv4 or IPv6 address`);
-    if (values.src !== undefined) {
-      const src = parseIp(values.src);
-      if (!src) throw new UsageError(`ovn-drift trace: --src ${values.src} is not an IPv4 or IPv6 address`);
-      if (src.family !== dst.family) throw new UsageError(`ovn-drift trace: --src ${values.src} is IPv${src.family} but ${positionals[0]} is IPv${dst.family}: a packet has one family`);
+    const { values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, router: { type: 'string', short: 'r' }, src: { type: 'string' }, inport: { type: 'string' } }, allowPositionals: true });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
     }
+    const problems: string[] = [];
+    const connection = await connectionFlags(ctx, problems, values);
+    if (!values.router) problems.push('--router ROUTER is required');
+    if (positionals.length !== 1) problems.push(`exactly one IP is required, got ${positionals.length}`);
+    else {
+      const dst = parseIp(positionals[0]!);
+      if (!dst) problems.push(`${positionals[0]} is not an IPv4 or IPv6 address`);
+      else if (values.src !== undefined) {
+        const s = parseIp(values.src);
+        if (!s) problems.push(`--src ${values.src} is not an IPv4 or IPv6 address`);
+        else if (s.family !== dst.family) problems.push(`--src ${values.src} is IPv${s.family} but ${positionals[0]} is IPv${dst.family}: a packet has one family`);
+      }
+    }
+    throwProblems(ctx, problems);
+    flags = connection!;
+    router = values.router!;
+    ip = positionals[0]!;
+    src = values.src;
+    inport = values.inport;
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return EXIT.badInput;
+    return failed(ctx, err, USAGE);
   }
   let dbs: OvnDatabases;
   try {
-    dbs = await connect(flags);
+    dbs = await openOvn(flags);
   } catch (err) {
-    console.error(`ovn-drift trace: ${(err as Error).message}`);
-    return EXIT.runtime;
+    return failed(ctx, err);
   }
   try {
     const { nb, sb } = readViews(dbs);
-    const result = traceIp(nb, sb, values.router!, positionals[0]!, { ...(values.src ? { src: values.src } : {}), ...(values.inport ? { inport: values.inport } : {}) });
+    const result = traceIp(nb, sb, router, ip, { ...(src ? { src } : {}), ...(inport ? { inport } : {}) });
     if (flags.output === 'json') console.log(JSON.stringify(result, null, 2));
     else console.log(renderTraceText(result));
     if (result.error) {
-      if (flags.output === 'json') console.error(`ovn-drift trace: ${result.error}`);
+      if (flags.output === 'json') console.error(`${ctx.command}: ${result.error}`);
       return EXIT.badInput;
     }
     return EXIT.ok;
   } catch (err) {
-    console.error(`ovn-drift trace: ${(err as Error).message}`);
-    return EXIT.runtime;
+    return failed(ctx, err);
   } finally {
     await dbs.close();
   }

@@ -1,12 +1,15 @@
-// Builds the KubeConfig: an explicit --kubeconfig file, else the default chain of client-node
-// (KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+// Builds the KubeConfig, the one way every mode (operator, agent cluster mode) loads it: an
+// explicit --kubeconfig file, else the default chain of client-node (KUBECONFIG, ~/.kube/config,
+// then the in-cluster service account). A kubeconfig that cannot be used is a configuration error
+// (KubeConfigError, an OvnDriftError: exit 1).
 // Kubernetes client only; must not import OVSDB, drift or controller code.
 import { KubeConfig } from '@kubernetes/client-node';
+import { OvnDriftError } from '../errors.js';
 
-export class KubeConfigError extends Error {
-  readonly code = 'KubeConfigInvalid';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class KubeConfigError extends OvnDriftError {
+  declare readonly code: 'KubeConfigInvalid';
+  constructor(message: string, options?: ErrorOptions) {
+    super('KubeConfigInvalid', message, { ...options, exit: 'badInput' });
   }
 }
 

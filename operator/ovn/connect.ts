@@ -12,19 +12,7 @@ import { nbView, type NbView } from './nb.js';
 import { sbView, type SbView } from './sb.js';
 import { NB_TABLES, SB_TABLES } from './tables.js';
 import { num, sortedRows, type RowSource } from './rows.js';
-
-export class OvnConnectError extends Error {
-  readonly code = 'Unreachable' as const;
-  constructor(
-    readonly db: 'NB' | 'SB',
-    readonly remote: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'OvnConnectError';
-  }
-}
+import { OvnConnectError } from './errors.js';
 
 export interface OpenOptions {
   nbRemote: string;

@@ -2,5 +2,5 @@
 // (connect.ts, the only I/O here). The views (nb.ts, sb.ts), the topology model and the table
 // specs are imported from their own modules.
 export * from './flows.js';
-export { openOvn, readViews, applyRepair, OvnConnectError } from './connect.js';
+export { openOvn, readViews, applyRepair } from './connect.js';
 export type { OvnDatabases } from './connect.js';

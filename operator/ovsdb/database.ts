@@ -118,11 +118,9 @@ interface Session {
 }
 
 
-/** Exponential backoff with jitter: a delay in [d/2, d] where d = min(max, min * 2^attempt). */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
-  const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-  return Math.round(d / 2 + random() * (d / 2));
-}
+/** Exponential backoff with jitter: the product's one scheme (operator/runtime/backoff.ts). */
+import { backoffDelay } from '../runtime/backoff.js';
+export { backoffDelay };
 
 /** Pure: how good a server is for us (higher is better). */
 export function rankServer(info: ServerInfo): number {

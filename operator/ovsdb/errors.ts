@@ -1,6 +1,8 @@
 // The OVSDB layer's errors: one small hierarchy with stable `code`s (callers branch on the code,
 // never on a message) and a `cause`. Every RFC 7047 per-operation error string maps to its own
-// class. No I/O; imports nothing from other project folders.
+// class. Every OvsdbError is an OvnDriftError (operator/errors.ts, the product's one error base);
+// BadRemote is bad input (exit 1), the rest runtime (exit 2). No I/O; imports only operator/errors.ts.
+import { OvnDriftError } from '../errors.js';
 
 export type OvsdbErrorCode =
   | 'Unreachable'
@@ -16,14 +18,10 @@ export type OvsdbErrorCode =
   | 'WriteRefused'
   | OperationErrorCode;
 
-export class OvsdbError extends Error {
-  constructor(
-    readonly code: OvsdbErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = new.target.name;
+export class OvsdbError extends OvnDriftError {
+  declare readonly code: OvsdbErrorCode;
+  constructor(code: OvsdbErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, { ...options, exit: code === 'BadRemote' ? 'badInput' : 'runtime' });
   }
 }
 

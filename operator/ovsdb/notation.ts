@@ -174,8 +174,18 @@ function encodeAtom(a: Atom, t: BaseType): WireAtom {
   return a;
 }
 
-/** A decoded value back to wire notation for its column (e.g. to build a `wait` row). */
-export function encodeValue(v: Value, type: ColumnType): WireValue {
+/**
+ * A decoded value back to wire notation (e.g. to build a `wait` row): the one encoder of the
+ * project. With the column's type, atoms are typed by it (uuids, numbers). Without one the decoded
+ * shape decides (array -> set, object -> map, atom as is), which is exact for the non-uuid
+ * columns a replica row carries (drift/repair.ts's guards).
+ */
+export function encodeValue(v: Value, type?: ColumnType): WireValue {
+  if (!type) {
+    if (Array.isArray(v)) return ['set', v as WireAtom[]];
+    if (typeof v === 'object' && v !== null) return ['map', Object.entries(v).map(([k, x]) => [k, x] as [WireAtom, WireAtom])];
+    return v as WireAtom;
+  }
   if (isMap(type)) {
     const pairs = Object.entries(v as Record<string, Atom>).map(([k, val]) => [encodeAtom(k, type.key), encodeAtom(val, type.value!)] as [WireAtom, WireAtom]);
     return ['map', pairs];

@@ -10,19 +10,17 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
 import { promisify } from 'node:util';
+import { OvnDriftError } from '../errors.js';
 
 const execFileP = promisify(execFile);
 
 export const OVN_SCHEMA_DIR = process.env.OVN_SCHEMA_DIR ?? '/usr/share/ovn';
 
-export class SandboxError extends Error {
-  constructor(
-    readonly code: 'BinaryMissing' | 'StartFailed' | 'CommandFailed',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'SandboxError';
+/** An OvnDriftError (operator/errors.ts): a missing OVN binary is exit 1 (install it), the rest exit 2. */
+export class SandboxError extends OvnDriftError {
+  declare readonly code: 'BinaryMissing' | 'StartFailed' | 'CommandFailed';
+  constructor(code: 'BinaryMissing' | 'StartFailed' | 'CommandFailed', message: string, options?: ErrorOptions) {
+    super(code, message, { ...options, exit: code === 'BinaryMissing' ? 'badInput' : 'runtime' });
   }
 }
 

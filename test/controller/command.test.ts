@@ -22,8 +22,8 @@ describe('operator command flags', () => {
   };
 
   it.each([
-    [['--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote (or OVN_NB_REMOTE) is required'],
-    [['--nb-remote', 'foo:1', '--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote: bad OVSDB remote "foo:1"'],
+    [['--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote REMOTE is required (or set OVN_NB_DB)'],
+    [['--nb-remote', 'foo:1', '--sb-remote', 'tcp:127.0.0.1:6642'], '--nb-remote foo:1: bad OVSDB remote "foo:1"'],
     [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--resync', 'soon'], '--resync: "soon" is not a duration'],
     [['--nb-remote', 'tcp:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--agent-stale-after', 'never'], '--agent-stale-after: "never" is not a duration'],
     [['--nb-remote', 'ssl:127.0.0.1:6641', '--sb-remote', 'tcp:127.0.0.1:6642', '--private-key', '/nonexistent/key.pem'], '--private-key: file /nonexistent/key.pem does not exist'],
