@@ -434,6 +434,7 @@ export class Database extends EventEmitter {
     this.session = session;
     this.preferred = Math.max(0, this.remotes.findIndex((r) => r.text === session.remote));
     if (plan) this.adoptPlan(plan);
+    const rows = TableCache.countUpdates(mon.updates); // before applying: apply() takes the updates out
     let changes: RowChange[];
     if (mon.found) {
       const misfit = misfitOf(mon.updates, this.cache);
@@ -458,7 +459,6 @@ export class Database extends EventEmitter {
     session.queued = undefined;
     this.emitChanges(changes);
     for (const [id, tu, txnId] of queued) this.onUpdate(session, id, tu, txnId);
-    const rows = TableCache.countUpdates(mon.updates);
     const bytes = client.bytesReceived - b0;
     this.stats = {
       method: session.method,
@@ -496,7 +496,25 @@ export class Database extends EventEmitter {
     }
     const order: MonitorMethod[] = ['monitor_cond_since', 'monitor_cond', 'monitor'];
     const first = order.indexOf(this.opts.monitorMethod ?? 'monitor_cond_since');
-    for (const method of order.slice(first)) {
+    // rows arrive in their stored form when they are stored with the current plan (not across a
+    // schema change, where the next cache's plan decides what is kept)
+    const cache = this.cache;
+    session.client.rowStore = effective === this.effective ? (table, id, u) => cache.compactUpdate(table, id, u) : undefined;
+    try {
+      return await this.monitorWith(session, order.slice(first), requests, since, effective);
+    } finally {
+      session.client.rowStore = undefined;
+    }
+  }
+
+  private async monitorWith(
+    session: Session,
+    methods: MonitorMethod[],
+    requests: MonitorRequests,
+    since: string | undefined,
+    effective: Map<string, TableSpec>,
+  ): Promise<{ updates: TableUpdates; found: boolean; lastTxnId?: string }> {
+    for (const method of methods) {
       session.method = method;
       try {
         if (method === 'monitor_cond_since') {
