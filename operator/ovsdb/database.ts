@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { OvsdbClient, type ConnectOptions, type MonitorRequests } from './client.js';
 import { parseRemotes, type Remote } from './remote.js';
-import { TableCache, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
+import { TableCache, isStoredRow, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
 import { evaluateConditions } from './conditions.js';
 import { decodeRow, ZERO_UUID } from './notation.js';
 import {
@@ -434,7 +434,7 @@ export class Database extends EventEmitter {
     this.session = session;
     this.preferred = Math.max(0, this.remotes.findIndex((r) => r.text === session.remote));
     if (plan) this.adoptPlan(plan);
-    const rows = TableCache.countUpdates(mon.updates); // before applying: apply() takes the updates out
+    const rows = TableCache.countUpdates(mon.updates); // before resync(), which takes the reply's tables over
     let changes: RowChange[];
     if (mon.found) {
       const misfit = misfitOf(mon.updates, this.cache);
@@ -935,7 +935,7 @@ function serverInfoOf(row: Row): ServerInfo {
 function misfitOf(updates: TableUpdates, cache: TableCache): string | undefined {
   for (const [table, rows] of updates) {
     const have = cache.rows(table);
-    for (const [id, u] of rows) if ('modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
+    for (const [id, u] of rows) if (!isStoredRow(u) && 'modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
   }
   return undefined;
 }

@@ -211,13 +211,22 @@ interface ColumnPlan {
 
 type RowShape = new (id: Uuid, values: Value[]) => Row;
 
+/** Base of every stored row: a monitor reply's row already in stored form is one of these. */
+class StoredRow {}
+
+/** True for a row in stored form (an `initial` row update that compactUpdate already built). */
+export function isStoredRow(u: unknown): boolean {
+  return u instanceof StoredRow;
+}
+
 /**
  * One class per followed table: every row gets the same properties in the same order (`_uuid`,
  * then the followed columns), so V8 gives them one hidden class with the values in-object.
  */
 function rowShape(names: readonly string[]): RowShape {
-  return class StoredRow {
+  return class extends StoredRow {
     constructor(id: Uuid, values: Value[]) {
+      super();
       const self = this as unknown as Row;
       self._uuid = id;
       for (let i = 0; i < names.length; i++) self[names[i]!] = values[i]!;
@@ -293,13 +302,14 @@ export class TableCache {
 
   /**
    * The stored form of an initial/insert row update, made as the row arrives (OvsdbClient.rowStore)
-   * so the wire-decoded row dies young; apply() then takes it as is. Other updates are returned
-   * unchanged.
+   * so the wire-decoded row dies young. An `initial` becomes the stored row itself (no wrapper: a
+   * first sync then takes the reply's map of rows as the table, without copying); other updates
+   * are returned unchanged.
    */
   compactUpdate(table: string, id: Uuid, u: RowUpdate): RowUpdate {
     if (!this.plans.has(table)) return u;
     const r = u as { initial?: SemiRow; insert?: SemiRow };
-    if (r.initial) return { initial: this.fullRow(table, id, r.initial) };
+    if (r.initial) return this.fullRow(table, id, r.initial) as unknown as RowUpdate;
     if (r.insert) return { insert: this.fullRow(table, id, r.insert) };
     return u;
   }
@@ -324,21 +334,18 @@ export class TableCache {
     return new plan.Shape(old._uuid, values);
   }
 
-  /**
-   * Applies one update message; returns the changes in the order applied. Each row update is
-   * taken out of `updates` once applied, so a large reply's wire-decoded rows can be collected
-   * while their stored form is built.
-   */
+  /** Applies one update message; returns the changes in the order applied. */
   apply(updates: TableUpdates): RowChange[] {
     const changes: RowChange[] = [];
     for (const [table, tu] of updates) {
       const rows = this.rows(table);
       for (const [id, ru] of tu) {
-        tu.delete(id);
         const u = ru as Record<string, SemiRow | null | undefined>;
         const old = rows.get(id);
         let next: Row | undefined;
-        if (u.initial || u.insert) {
+        if (ru instanceof StoredRow) {
+          next = ru as unknown as Row; // an initial row, stored as it arrived
+        } else if (u.initial || u.insert) {
           next = this.fullRow(table, id, (u.initial ?? u.insert)!);
         } else if (u.modify) {
           if (!old) throw new ProtocolError(`update2 modifies ${table} row ${id}, which the replica does not have`);
@@ -373,15 +380,32 @@ export class TableCache {
     fresh.plans.clear();
     for (const [k, v] of this.plans) fresh.plans.set(k, v);
     for (const table of this.tables.keys()) fresh.rows(table);
+    const first = [...this.tables.values()].every((m) => m.size === 0);
+    const changes: RowChange[] = [];
+    for (const [table, tu] of initial) {
+      // a table whose rows all arrived in stored form: the reply's map becomes the table as is
+      if (!this.plans.has(table) || tu.size === 0) continue;
+      let stored = true;
+      for (const u of tu.values()) {
+        if (!(u instanceof StoredRow)) {
+          stored = false;
+          break;
+        }
+      }
+      if (!stored) continue;
+      const rows = tu as unknown as Map<Uuid, Row>;
+      fresh.tables.set(table, rows);
+      initial.delete(table);
+      if (first) for (const [id, row] of rows) changes.push({ table, uuid: id, new: row });
+    }
     const applied = fresh.apply(initial);
-    if ([...this.tables.values()].every((m) => m.size === 0)) {
-      // first sync: every row is new, and apply() said so in the same order
+    if (first) {
+      // first sync: every row is new
+      for (const c of applied) changes.push(c);
       this.tables.clear();
       for (const [k, v] of fresh.tables) this.tables.set(k, v);
-      return applied;
+      return changes;
     }
-    applied.length = 0;
-    const changes: RowChange[] = [];
     for (const [table, newRows] of fresh.tables) {
       const oldRows = this.tables.get(table) ?? new Map<Uuid, Row>();
       for (const [id, row] of newRows) {
@@ -402,7 +426,7 @@ export class TableCache {
     for (const [table, rows] of from.tables) this.tables.set(table, rows);
   }
 
-  /** Number of row updates in a TableUpdates (for sync statistics; count before apply() empties it). */
+  /** Number of row updates in a TableUpdates (for sync statistics; count before resync(), which takes tables over). */
   static countUpdates(updates: TableUpdates): number {
     let n = 0;
     for (const rows of updates.values()) n += rows.size;
