@@ -228,6 +228,8 @@ export class RoutingFlowIndex {
   apply(changes: readonly RowChange[]): void {
     for (const c of changes) {
       if (c.table === 'Logical_Flow') {
+        // the same row version again (the replica's held initial changes after a build): nothing to do
+        if (c.new && this.flows.get(c.uuid)?.row === c.new) continue;
         this.remove(c.uuid);
         if (c.new) this.add(c.new, false);
       } else if (c.table === 'Logical_DP_Group') {
