@@ -19,7 +19,7 @@ import { pino, type Logger } from 'pino';
 import { JsonStreamFramer, SKIP } from './framing.js';
 import { parseRemotes, type Remote } from './remote.js';
 import { normalizeSchema, ZERO_UUID } from './notation.js';
-import { addRowUpdate, decodeTableUpdates, predecodeRowUpdate, type RowUpdate, type TableUpdates } from './replica.js';
+import { addRowUpdate, decodeRowUpdateInPlace, decodeTableUpdates, type RowUpdate, type TableUpdates } from './replica.js';
 import {
   DisconnectedError,
   OvsdbError,
@@ -164,6 +164,11 @@ export class OvsdbClient extends EventEmitter {
   /** Row updates collected from each reply, until its request's caller takes them. */
   private readonly collectedFor = new WeakMap<object, TableUpdates>();
   readonly log: Logger;
+  /**
+   * Turns each row update of a monitor reply into its stored form as it arrives (set by the
+   * replica around its own monitor requests), so a large reply never holds every row twice.
+   */
+  rowStore: ((table: string, id: string, u: RowUpdate) => RowUpdate) | undefined;
 
   private constructor(
     readonly remote: string,
@@ -179,9 +184,9 @@ export class OvsdbClient extends EventEmitter {
       // rows of a monitor reply (result -> table -> uuid) are decoded as they arrive, so the wire
       // form of a 100k-row reply is never held next to its decoded form
       onUnit: (path, v) => {
-        if (path[0] !== 'result' || !predecodeRowUpdate(v)) return v;
+        if (path[0] !== 'result' || !decodeRowUpdateInPlace(v)) return v;
         const [table, id] = path.length === 4 ? [path[2], path[3]] : [path[1], path[2]];
-        addRowUpdate(this.collected, table as string, id as string, v as RowUpdate);
+        addRowUpdate(this.collected, table as string, id as string, this.rowStore ? this.rowStore(table as string, id as string, v as RowUpdate) : (v as RowUpdate));
         return SKIP;
       },
     });

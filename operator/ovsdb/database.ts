@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { OvsdbClient, type ConnectOptions, type MonitorRequests } from './client.js';
 import { parseRemotes, type Remote } from './remote.js';
-import { TableCache, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
+import { TableCache, isStoredRow, type RowUpdate, type SemiRow, type TableUpdates } from './replica.js';
 import { evaluateConditions } from './conditions.js';
 import { decodeRow, ZERO_UUID } from './notation.js';
 import {
@@ -432,6 +432,7 @@ export class Database extends EventEmitter {
     this.session = session;
     this.preferred = Math.max(0, this.remotes.findIndex((r) => r.text === session.remote));
     if (plan) this.adoptPlan(plan);
+    const rows = TableCache.countUpdates(mon.updates); // before resync(), which takes the reply's tables over
     let changes: RowChange[];
     if (mon.found) {
       const misfit = misfitOf(mon.updates, this.cache);
@@ -456,7 +457,6 @@ export class Database extends EventEmitter {
     session.queued = undefined;
     this.emitChanges(changes);
     for (const [id, tu, txnId] of queued) this.onUpdate(session, id, tu, txnId);
-    const rows = TableCache.countUpdates(mon.updates);
     const bytes = client.bytesReceived - b0;
     this.stats = {
       method: session.method,
@@ -494,7 +494,25 @@ export class Database extends EventEmitter {
     }
     const order: MonitorMethod[] = ['monitor_cond_since', 'monitor_cond', 'monitor'];
     const first = order.indexOf(this.opts.monitorMethod ?? 'monitor_cond_since');
-    for (const method of order.slice(first)) {
+    // rows arrive in their stored form when they are stored with the current plan (not across a
+    // schema change, where the next cache's plan decides what is kept)
+    const cache = this.cache;
+    session.client.rowStore = effective === this.effective ? (table, id, u) => cache.compactUpdate(table, id, u) : undefined;
+    try {
+      return await this.monitorWith(session, order.slice(first), requests, since, effective);
+    } finally {
+      session.client.rowStore = undefined;
+    }
+  }
+
+  private async monitorWith(
+    session: Session,
+    methods: MonitorMethod[],
+    requests: MonitorRequests,
+    since: string | undefined,
+    effective: Map<string, TableSpec>,
+  ): Promise<{ updates: TableUpdates; found: boolean; lastTxnId?: string }> {
+    for (const method of methods) {
       session.method = method;
       try {
         if (method === 'monitor_cond_since') {
@@ -915,7 +933,7 @@ function serverInfoOf(row: Row): ServerInfo {
 function misfitOf(updates: TableUpdates, cache: TableCache): string | undefined {
   for (const [table, rows] of updates) {
     const have = cache.rows(table);
-    for (const [id, u] of rows) if ('modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
+    for (const [id, u] of rows) if (!isStoredRow(u) && 'modify' in u && !have.has(id)) return `modify of ${table} row ${id}, which the replica does not have`;
   }
   return undefined;
 }

@@ -107,7 +107,7 @@ const INTERN_LEN = 40;
 let interned = new Map<string, string>();
 
 export function intern(s: string): string {
-  if (s.length > INTERN_LEN) return s;
+  if (s.length > INTERN_LEN) return internText(s);
   const hit = interned.get(s);
   if (hit !== undefined) return hit;
   if (interned.size >= INTERN_MAX) interned = new Map();
@@ -115,9 +115,27 @@ export function intern(s: string): string {
   return s;
 }
 
+/**
+ * Longer texts repeat too (Logical_Flow match and actions: the same `actions` for every route to
+ * one nexthop, the same `match` on every datapath of a group). A smaller bounded table: a text
+ * seen again while it is still there is shared; texts above TEXT_LEN are left alone.
+ */
+const TEXT_MAX = 1 << 14;
+const TEXT_LEN = 1024;
+let texts = new Map<string, string>();
+
+function internText(s: string): string {
+  if (s.length > TEXT_LEN) return s;
+  const hit = texts.get(s);
+  if (hit !== undefined) return hit;
+  if (texts.size >= TEXT_MAX) texts = new Map();
+  texts.set(s, s);
+  return s;
+}
+
 /** A wire atom to an Atom: ["uuid", u] and ["named-uuid", n] become their string. */
 export function decodeAtom(w: unknown): Atom {
-  if (typeof w === 'string') return w.length <= INTERN_LEN ? intern(w) : w;
+  if (typeof w === 'string') return intern(w);
   if (typeof w === 'number' || typeof w === 'boolean') return w;
   if (Array.isArray(w) && w.length === 2 && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return intern(w[1]);
   throw new ProtocolError(`bad OVSDB atom ${JSON.stringify(w)?.slice(0, 100)}`);

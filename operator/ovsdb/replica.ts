@@ -1,8 +1,10 @@
 // The table cache behind a Database: applies monitor results and update2 (or RFC 7047 update)
 // notifications exactly, and computes the change set that brings it to a fresh server state after
-// a reconnect. Pure data: no I/O, imports nothing outside operator/ovsdb.
+// a reconnect. Rows are stored compactly (docs/replica-storage.md): only the followed columns, in
+// one fixed shape per table; short strings interned; empty and one-element sets shared; sets and
+// maps frozen (rows are read-only). Pure data: no I/O, imports nothing outside operator/ovsdb.
 import type { Atom, ColumnType, DatabaseSchema, Row, RowChange, TableSchema, TableSpec, Uuid, Value } from './types.js';
-import { decodeWire, defaultValue, isMap, isScalar, normalizeValue } from './notation.js';
+import { decodeWire, defaultValue, intern, isMap, isScalar, normalizeValue } from './notation.js';
 import { ProtocolError } from './errors.js';
 
 /** A row as it comes off the wire after schema-free decoding (decodeWire on every column). */
@@ -25,12 +27,11 @@ const UPDATE2_KEYS = new Set(['initial', 'insert', 'modify', 'delete']);
 
 /**
  * Decodes one wire row update in place (each column through decodeWire) when it has the shape of
- * an update2 or update row update; returns whether it did. Idempotent: a decoded update is
- * remembered and never decoded twice.
+ * an update2 or update row update; returns whether it did. Not idempotent: for an update seen
+ * once (the framer's rows of a monitor reply), so no mark is kept per row.
  */
-export function predecodeRowUpdate(u: unknown): boolean {
+export function decodeRowUpdateInPlace(u: unknown): boolean {
   if (!u || typeof u !== 'object' || Array.isArray(u)) return false;
-  if (predecoded.has(u)) return true;
   let n = 0;
   let v2 = false;
   let v1 = true;
@@ -48,7 +49,14 @@ export function predecodeRowUpdate(u: unknown): boolean {
     if (!row) continue;
     for (const col in row) row[col] = decodeWire(row[col]);
   }
-  predecoded.add(u);
+  return true;
+}
+
+/** decodeRowUpdateInPlace, idempotent: a decoded update is remembered and never decoded twice. */
+export function predecodeRowUpdate(u: unknown): boolean {
+  if (u && typeof u === 'object' && predecoded.has(u)) return true;
+  if (!decodeRowUpdateInPlace(u)) return false;
+  predecoded.add(u as object);
   return true;
 }
 
@@ -86,6 +94,43 @@ export function decodeTableUpdates(raw: unknown, into: TableUpdates = new Map())
 
 const EMPTY_SET: Atom[] = Object.freeze([]) as unknown as Atom[];
 const EMPTY_MAP: Record<string, Atom> = Object.freeze({}) as Record<string, Atom>;
+
+/**
+ * One-element sets of a repeated atom (a Logical_Flow's logical_datapath, a Port_Binding's
+ * chassis): one frozen array each, shared by every row holding it. Bounded like intern().
+ */
+const SINGLETON_MAX = 1 << 16;
+let singletons = new Map<Atom, Atom[]>();
+
+function singleton(a: Atom): Atom[] {
+  const hit = singletons.get(a);
+  if (hit) return hit;
+  if (singletons.size >= SINGLETON_MAX) singletons = new Map();
+  const s = Object.freeze([a]) as unknown as Atom[];
+  singletons.set(a, s);
+  return s;
+}
+
+/** A set value in stored form: frozen; empty and one-element sets of short atoms shared. */
+function compactSet(items: Atom[]): Atom[] {
+  if (items.length === 0) return EMPTY_SET;
+  if (items.length === 1) {
+    const a = items[0]!;
+    if (typeof a !== 'string' || a.length <= 40) return singleton(typeof a === 'string' ? intern(a) : a);
+  }
+  return Object.isFrozen(items) ? items : (Object.freeze(items) as Atom[]);
+}
+
+/** A map value in stored form: frozen, keys interned, the empty map shared. */
+function compactMap(m: Record<string, Atom>): Record<string, Atom> {
+  let n = 0;
+  for (const k in m) {
+    n++;
+    break;
+  }
+  if (n === 0) return EMPTY_MAP;
+  return Object.isFrozen(m) ? m : (Object.freeze(m) as Record<string, Atom>);
+}
 
 function frozenDefault(type: ColumnType): Value {
   if (isMap(type)) return EMPTY_MAP;
@@ -150,10 +195,57 @@ function applyMapDiff(cur: Record<string, Atom>, diff: Value): Record<string, At
 
 // ---- the cache ----
 
+const enum Kind {
+  Scalar,
+  Set,
+  Map,
+}
+
+interface ColumnPlan {
+  name: string;
+  type: ColumnType;
+  kind: Kind;
+  /** Frozen default (what update2 omits). */
+  dflt: Value;
+}
+
+type RowShape = new (id: Uuid, values: Value[]) => Row;
+
+/** Base of every stored row: a monitor reply's row already in stored form is one of these. */
+class StoredRow {}
+
+/** True for a row in stored form (an `initial` row update that compactUpdate already built). */
+export function isStoredRow(u: unknown): boolean {
+  return u instanceof StoredRow;
+}
+
+/**
+ * One class per followed table: every row gets the same properties in the same order (`_uuid`,
+ * then the followed columns), so V8 gives them one hidden class with the values in-object.
+ */
+function rowShape(names: readonly string[]): RowShape {
+  return class extends StoredRow {
+    constructor(id: Uuid, values: Value[]) {
+      super();
+      const self = this as unknown as Row;
+      self._uuid = id;
+      for (let i = 0; i < names.length; i++) self[names[i]!] = values[i]!;
+    }
+  } as unknown as RowShape;
+}
+
 interface TablePlan {
   schema: TableSchema;
-  /** Followed columns with their types and (frozen) defaults. */
-  columns: { name: string; type: ColumnType; dflt: Value }[];
+  /** Followed columns with their types and (frozen) defaults; no other column is ever stored. */
+  columns: ColumnPlan[];
+  index: Map<string, number>;
+  Shape: RowShape;
+}
+
+function compactValue(v: Value, c: ColumnPlan): Value {
+  if (c.kind === Kind.Scalar) return Array.isArray(v) ? (v[0] ?? c.dflt) : v;
+  if (c.kind === Kind.Set) return compactSet(normalizeValue(v, c.type) as Atom[]);
+  return typeof v === 'object' && !Array.isArray(v) ? compactMap(v) : EMPTY_MAP;
 }
 
 export class TableCache {
@@ -168,12 +260,12 @@ export class TableCache {
       const t = schema.tables[spec.table];
       if (!t) throw new ProtocolError(`table ${spec.table} is not in the ${schema.name} schema`);
       const names = spec.columns ?? Object.keys(t.columns).filter((c) => c !== '_uuid' && c !== '_version');
-      const columns = names.map((name) => {
+      const columns = names.map((name): ColumnPlan => {
         const c = t.columns[name];
         if (!c) throw new ProtocolError(`column ${spec.table}.${name} is not in the ${schema.name} schema`);
-        return { name, type: c.type, dflt: frozenDefault(c.type) };
+        return { name, type: c.type, kind: isMap(c.type) ? Kind.Map : isScalar(c.type) ? Kind.Scalar : Kind.Set, dflt: frozenDefault(c.type) };
       });
-      this.plans.set(spec.table, { schema: t, columns });
+      this.plans.set(spec.table, { schema: t, columns, index: new Map(columns.map((c, i) => [c.name, i])), Shape: rowShape(names) });
       this.tables.set(spec.table, new Map());
     }
   }
@@ -188,32 +280,58 @@ export class TableCache {
   }
 
   /**
-   * A full row from an initial/insert/v1-new row: omitted followed columns take their default.
-   * The decoded wire object itself becomes the row (no second copy of a large initial sync).
+   * A stored row from an initial/insert/v1-new row: the followed columns only (anything else the
+   * server sent is dropped), omitted ones at their default.
    */
   private fullRow(table: string, id: Uuid, semi: SemiRow): Row {
     const plan = this.plans.get(table);
-    const row = semi as Row;
-    row._uuid = id;
-    if (!plan) return row;
-    for (const c of plan.columns) {
-      const v = semi[c.name];
-      row[c.name] = v === undefined ? c.dflt : normalizeValue(v, c.type);
+    if (!plan) {
+      const row = semi as Row;
+      row._uuid = id;
+      return row;
     }
-    return row;
+    if (semi instanceof plan.Shape && semi._uuid === id) return semi; // stored form already (compactUpdate)
+    const values = new Array<Value>(plan.columns.length);
+    for (let i = 0; i < plan.columns.length; i++) {
+      const c = plan.columns[i]!;
+      const v = semi[c.name];
+      values[i] = v === undefined ? c.dflt : compactValue(v, c);
+    }
+    return new plan.Shape(id, values);
+  }
+
+  /**
+   * The stored form of an initial/insert row update, made as the row arrives (OvsdbClient.rowStore)
+   * so the wire-decoded row dies young. An `initial` becomes the stored row itself (no wrapper: a
+   * first sync then takes the reply's map of rows as the table, without copying); other updates
+   * are returned unchanged.
+   */
+  compactUpdate(table: string, id: Uuid, u: RowUpdate): RowUpdate {
+    if (!this.plans.has(table)) return u;
+    const r = u as { initial?: SemiRow; insert?: SemiRow };
+    if (r.initial) return this.fullRow(table, id, r.initial) as unknown as RowUpdate;
+    if (r.insert) return { insert: this.fullRow(table, id, r.insert) };
+    return u;
   }
 
   private modifiedRow(table: string, old: Row, diff: SemiRow): Row {
     const plan = this.plans.get(table);
-    const row: Row = { ...old };
-    for (const col in diff) {
-      const d = diff[col]!;
-      const type = plan?.schema.columns[col]?.type;
-      if (!type || isScalar(type)) row[col] = d;
-      else if (isMap(type)) row[col] = applyMapDiff((old[col] as Record<string, Atom>) ?? EMPTY_MAP, d);
-      else row[col] = applySetDiff((old[col] as Atom[]) ?? EMPTY_SET, d);
+    if (!plan) {
+      const row: Row = { ...old };
+      for (const col in diff) row[col] = diff[col]!;
+      return row;
     }
-    return row;
+    const values = plan.columns.map((c) => old[c.name] ?? c.dflt);
+    for (const col in diff) {
+      const i = plan.index.get(col);
+      if (i === undefined) continue; // not followed: never stored
+      const c = plan.columns[i]!;
+      const d = diff[col]!;
+      if (c.kind === Kind.Scalar) values[i] = compactValue(d, c);
+      else if (c.kind === Kind.Map) values[i] = compactMap(applyMapDiff((old[col] as Record<string, Atom>) ?? EMPTY_MAP, d));
+      else values[i] = compactSet(applySetDiff((old[col] as Atom[]) ?? EMPTY_SET, d));
+    }
+    return new plan.Shape(old._uuid, values);
   }
 
   /** Applies one update message; returns the changes in the order applied. */
@@ -225,7 +343,9 @@ export class TableCache {
         const u = ru as Record<string, SemiRow | null | undefined>;
         const old = rows.get(id);
         let next: Row | undefined;
-        if (u.initial || u.insert) {
+        if (ru instanceof StoredRow) {
+          next = ru as unknown as Row; // an initial row, stored as it arrived
+        } else if (u.initial || u.insert) {
           next = this.fullRow(table, id, (u.initial ?? u.insert)!);
         } else if (u.modify) {
           if (!old) throw new ProtocolError(`update2 modifies ${table} row ${id}, which the replica does not have`);
@@ -233,7 +353,7 @@ export class TableCache {
         } else if ('delete' in u) {
           next = undefined;
         } else if (u.new) {
-          next = this.fullRow(table, id, old ? { ...rowToSemi(old), ...u.new } : { ...u.new });
+          next = this.fullRow(table, id, old ? { ...rowToSemi(old), ...u.new } : u.new);
         } else if (u.old) {
           next = undefined;
         } else {
@@ -260,16 +380,32 @@ export class TableCache {
     fresh.plans.clear();
     for (const [k, v] of this.plans) fresh.plans.set(k, v);
     for (const table of this.tables.keys()) fresh.rows(table);
-    fresh.apply(initial);
-    if ([...this.tables.values()].every((m) => m.size === 0)) {
+    const first = [...this.tables.values()].every((m) => m.size === 0);
+    const changes: RowChange[] = [];
+    for (const [table, tu] of initial) {
+      // a table whose rows all arrived in stored form: the reply's map becomes the table as is
+      if (!this.plans.has(table) || tu.size === 0) continue;
+      let stored = true;
+      for (const u of tu.values()) {
+        if (!(u instanceof StoredRow)) {
+          stored = false;
+          break;
+        }
+      }
+      if (!stored) continue;
+      const rows = tu as unknown as Map<Uuid, Row>;
+      fresh.tables.set(table, rows);
+      initial.delete(table);
+      if (first) for (const [id, row] of rows) changes.push({ table, uuid: id, new: row });
+    }
+    const applied = fresh.apply(initial);
+    if (first) {
       // first sync: every row is new
-      const changes: RowChange[] = [];
-      for (const [table, rows] of fresh.tables) for (const [id, row] of rows) changes.push({ table, uuid: id, new: row });
+      for (const c of applied) changes.push(c);
       this.tables.clear();
       for (const [k, v] of fresh.tables) this.tables.set(k, v);
       return changes;
     }
-    const changes: RowChange[] = [];
     for (const [table, newRows] of fresh.tables) {
       const oldRows = this.tables.get(table) ?? new Map<Uuid, Row>();
       for (const [id, row] of newRows) {
@@ -290,16 +426,11 @@ export class TableCache {
     for (const [table, rows] of from.tables) this.tables.set(table, rows);
   }
 
-  /** Number of row updates in a TableUpdates (for sync statistics). */
+  /** Number of row updates in a TableUpdates (for sync statistics; count before resync(), which takes tables over). */
   static countUpdates(updates: TableUpdates): number {
     let n = 0;
     for (const rows of updates.values()) n += rows.size;
     return n;
-  }
-
-  /** Forgets a table's rows (e.g. before a condition change is re-applied). */
-  clearTable(table: string): void {
-    this.tables.get(table)?.clear();
   }
 }
 

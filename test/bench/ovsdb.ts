@@ -11,7 +11,9 @@
 // current) and bytes received, with monitor_cond_since (only the changes) and, as the baseline in
 // the same run, with monitor_cond (a full re-fetch diffed against the replica).
 // Env: BENCH_FLOWS (default 200000), BENCH_RUNS (default 3), BENCH_PART (initial | reconnect;
-// both when unset).
+// both when unset), BENCH_ACTIONS: `unique` (default: every flow's actions text differs, the worst
+// case for the replica's text interning) or `per-nexthop` (as northd writes lr_in_ip_routing: the
+// actions depend only on the nexthop and its port, here one of 97, so they repeat).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { ServerSet, TcpProxy } from '../ovsdb/servers.js';
 const FLOWS = Number(process.env.BENCH_FLOWS ?? 200_000);
 const PART = process.env.BENCH_PART ?? '';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ACTIONS = process.env.BENCH_ACTIONS === 'per-nexthop' ? 'per-nexthop' : 'unique';
 const DATAPATHS = 100;
 const STAGES = ['ls_in_port_sec_l2', 'ls_in_acl', 'ls_in_l2_lkup', 'lr_in_ip_input', 'lr_in_ip_routing', 'lr_in_ip_routing_ecmp', 'lr_in_arp_resolve', 'ls_out_acl'];
 
@@ -71,7 +74,10 @@ function flowRow(i: number, dp: string): Operation {
       table_id: 13,
       priority: 1 + (i % 200),
       match: `reg7 == 0 && ip4.dst == 10.${a}.${b}.${c}/32 && inport == "lrp-${i % 97}"`,
-      actions: `ip.ttl--; reg8[0..15] = 0; reg0 = 10.9.${b}.${c}; reg1 = 10.9.2.1; eth.src = 00:00:00:00:${(b & 255).toString(16).padStart(2, '0')}:${c.toString(16).padStart(2, '0')}; outport = "lrp-${i % 97}"; flags.loopback = 1; next;`,
+      actions:
+        ACTIONS === 'unique'
+          ? `ip.ttl--; reg8[0..15] = 0; reg0 = 10.9.${b}.${c}; reg1 = 10.9.2.1; eth.src = 00:00:00:00:${(b & 255).toString(16).padStart(2, '0')}:${c.toString(16).padStart(2, '0')}; outport = "lrp-${i % 97}"; flags.loopback = 1; next;`
+          : `ip.ttl--; reg8[0..15] = 0; reg0 = 10.9.${i % 97}.1; reg1 = 10.9.${i % 97}.254; eth.src = 00:00:00:00:01:${(i % 97).toString(16).padStart(2, '0')}; outport = "lrp-${i % 97}"; flags.loopback = 1; next;`,
       external_ids: map({ source: `northd.c:${10000 + (i % 5000)}`, 'stage-name': stage, 'stage-hint': (0x10000000 + i).toString(16) }),
     },
   };
@@ -102,6 +108,7 @@ async function initialSync(): Promise<void> {
     const tb = Date.now();
     await build(sandbox.sb.members[0]!.unixRemote);
     const remote = sandbox.sb.members[0]!.unixRemote;
+    console.log(`actions texts: ${ACTIONS}`);
     console.log(`built ${fmt(FLOWS)} Logical_Flow rows in ${fmt((Date.now() - tb) / 1000, 1)} s (SB at ${remote}, no northd)`);
     const ours: (Run & { syncMs: number; bytes: number; rows: number; childRssKB: number })[] = [];
     const dumps: Run[] = [];
