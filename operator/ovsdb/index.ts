@@ -5,7 +5,7 @@
 // is in .dependency-cruiser.cjs.
 export * from './types.js';
 export * from './errors.js';
-export { uuid, namedUuid, set, map, decodeRow } from './notation.js';
+export { uuid, namedUuid, set, map, decodeRow, normalizeSchema } from './notation.js';
 export { OvsdbClient } from './client.js';
 export { rowEquals, type TableUpdates } from './replica.js';
 export { Database, rankServer, staleReason, type MonitorMethod } from './database.js';
