@@ -19,11 +19,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { OvnSandbox, OvsdbServerProcess, freePort } from '../../operator/sandbox/sandbox.js';
-import { OvsdbClient, namedUuid, set, map, type Operation } from '../../operator/ovsdb/index.js';
+import { OvsdbClient, namedUuid, set, map, uuid, type Operation } from '../../operator/ovsdb/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -307,6 +308,9 @@ async function build(p: FieldParams, out: string, log: (s: string) => void): Pro
       ops.push({ op: 'insert', table: 'Encap', 'uuid-name': `enc${c}`, row: { type: 'geneve', ip, chassis_name: chassisName(c), options: map({ csum: 'true' }) } });
       ops.push({ op: 'insert', table: 'Chassis', 'uuid-name': `ch${c}`, row: { name: chassisName(c), hostname: `hv-${String(c).padStart(3, '0')}`, encaps: set([namedUuid(`enc${c}`)]) } });
     }
+    // update by _uuid: a where clause on logical_port makes ovsdb-server scan the table per operation
+    const pbs = (await sb.transact('OVN_Southbound', [{ op: 'select', table: 'Port_Binding', where: [], columns: ['_uuid', 'logical_port'] }])) as [{ rows: { _uuid: [string, string]; logical_port: string }[] }];
+    const pbUuid = new Map(pbs[0].rows.map((x) => [x.logical_port, x._uuid[1]]));
     let bound = 0;
     for (let r = 0; r < p.routers; r++) {
       for (let v = 0; v < p.vmsPerRouter + 2; v++) {
@@ -314,7 +318,9 @@ async function build(p: FieldParams, out: string, log: (s: string) => void): Pro
         if (!gw && isUnbound(p, r, v)) continue;
         const port = gw ? `${routerName(r)}-gw${v - p.vmsPerRouter}` : vmPort(r, v);
         const c = gw ? (r + v) % p.chassis : chassisOf(p, r, v);
-        ops.push({ op: 'update', table: 'Port_Binding', where: [['logical_port', '==', port]], row: { chassis: namedUuid(`ch${c}`), up: true } });
+        const u = pbUuid.get(port);
+        if (!u) throw new Error(`ovn-northd wrote no Port_Binding for ${port}`);
+        ops.push({ op: 'update', table: 'Port_Binding', where: [['_uuid', '==', uuid(u)]], row: { chassis: namedUuid(`ch${c}`), up: true } });
         bound++;
       }
     }
@@ -357,6 +363,30 @@ async function build(p: FieldParams, out: string, log: (s: string) => void): Pro
   }
 }
 
+/** Starts a server that may take longer than the sandbox's 10 s to load a large file (a loaded machine). */
+async function startSlow(m: OvsdbServerProcess): Promise<void> {
+  try {
+    await m.start();
+    return;
+  } catch (err) {
+    if (!m.running) throw err;
+  }
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port: m.port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (!m.running || Date.now() > deadline) throw new Error(`ovsdb-server ${m.name} did not start: ${m.logTail()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 // ---- serving a copy -------------------------------------------------------------------------
 
 /** A private copy of the cached NB and SB served by ovsdb-server, with ovn-northd running. */
@@ -383,8 +413,8 @@ export class FieldOvn {
     const sb = new OvsdbServerProcess('sb', dir, join(dir, 'sb.db'), await freePort(), join(dir, 'sb.sock'));
     const f = new FieldOvn(dir, nb, sb);
     try {
-      await nb.start();
-      await sb.start();
+      await startSlow(nb);
+      await startSlow(sb);
       if (opts.northd ?? true) f.northd = Northd.start(dir, nb.unixRemote, sb.unixRemote);
     } catch (err) {
       await f.stop();

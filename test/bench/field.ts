@@ -176,8 +176,8 @@ async function profilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
 /** Bytes the server sends for an initial sync of exactly the rows and columns the operator follows. */
 async function followedBytes(ovn: FieldOvn): Promise<{ nb: number; sb: number; ms: number }> {
   const t0 = performance.now();
-  const nb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000 });
-  const sb = await Database.open({ remote: ovn.sbRemote, db: 'OVN_Southbound', tables: SB_TABLES, requestTimeoutMs: 600_000 });
+  const nb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const sb = await Database.open({ remote: ovn.sbRemote, db: 'OVN_Southbound', tables: SB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
   const ms = performance.now() - t0;
   const r = { nb: nb.client!.bytesReceived, sb: sb.client!.bytesReceived, ms };
   await nb.close();
@@ -249,8 +249,8 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
 async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: number): Promise<void> {
   const p = fieldParams();
   log(`latency: ${SAMPLES} NB changes (half drift, half restore) through the running operator; ${load()}`);
-  const nbClient = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000 });
-  const notifyDb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000 });
+  const nbClient = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const notifyDb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
   try {
     const uuidOf = new Map<string, string>();
     for (const row of notifyDb.rows('Logical_Router_Static_Route').values()) {
@@ -361,8 +361,8 @@ async function main(): Promise<void> {
   figure(`           built ${m.builtAt} in ${secs(m.buildMs.total)}: NB transactions ${secs(m.buildMs.nb)}, ovn-northd's first computation ${secs(m.buildMs.northd)}, chassis claims ${secs(m.buildMs.bind)}`);
   const ovn = await FieldOvn.start(cache);
   try {
-    const nb = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000 });
-    const sb = await OvsdbClient.connect(ovn.sbRemote, { requestTimeoutMs: 600_000 });
+    const nb = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
+    const sb = await OvsdbClient.connect(ovn.sbRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
     try {
       // a restarted northd recomputes everything once; the figures start after it caught up
       const recomputeMs = await waitNorthd(nb, log, ovn.northd!, 'northd restart');
