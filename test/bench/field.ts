@@ -176,8 +176,8 @@ async function profilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
 /** Bytes the server sends for an initial sync of exactly the rows and columns the operator follows. */
 async function followedBytes(ovn: FieldOvn): Promise<{ nb: number; sb: number; ms: number }> {
   const t0 = performance.now();
-  const nb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
-  const sb = await Database.open({ remote: ovn.sbRemote, db: 'OVN_Southbound', tables: SB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const nb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const sb = await Database.open({ remote: ovn.sbRemote, db: 'OVN_Southbound', tables: SB_TABLES, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
   const ms = performance.now() - t0;
   const r = { nb: nb.client!.bytesReceived, sb: sb.client!.bytesReceived, ms };
   await nb.close();
@@ -250,7 +250,7 @@ async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: numbe
   const p = fieldParams();
   log(`latency: ${SAMPLES} NB changes (half drift, half restore) through the running operator; ${load()}`);
   const nbClient = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
-  const notifyDb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const notifyDb = await Database.open({ remote: ovn.nbRemote, db: 'OVN_Northbound', tables: NB_TABLES, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
   try {
     const uuidOf = new Map<string, string>();
     for (const row of notifyDb.rows('Logical_Router_Static_Route').values()) {
@@ -352,6 +352,17 @@ async function reconnectPart(cache: FieldCache): Promise<void> {
 
 // ---- main -----------------------------------------------------------------------------------
 
+/** A part that fails is reported in the summary; the other parts still run. */
+async function part(name: string, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (err) {
+    process.exitCode = 2;
+    console.error(err);
+    figure(`${name}:`.padEnd(11) + `FAILED: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 async function main(): Promise<void> {
   const p = fieldParams();
   log(`bench:field — ${p.routers} routers x ${p.vmsPerRouter} VMs x ${p.prefixesPerVm} pod CIDRs = ${p.routers * p.vmsPerRouter * p.prefixesPerVm} declared routes; ${load()}`);
@@ -372,20 +383,20 @@ async function main(): Promise<void> {
       await nb.close();
       await sb.close();
     }
-    if (want('check')) await checkPart(ovn, cache);
-    if (want('profile')) await profilePart(ovn, cache);
-    if (want('operator') || want('latency')) await operatorPart(ovn, cache, want('latency'));
+    if (want('check')) await part('check', () => checkPart(ovn, cache));
+    if (want('profile')) await part('profile', () => profilePart(ovn, cache));
+    if (want('operator') || want('latency')) await part('operator', () => operatorPart(ovn, cache, want('latency')));
   } finally {
     await ovn.stop();
   }
-  if (want('reconnect')) await reconnectPart(cache);
+  if (want('reconnect')) await part('reconnect', () => reconnectPart(cache));
   console.log('');
   console.log(`==== bench:field summary (${load()}, total ${secs(performance.now() - t00)}) ====`);
   for (const s of summary) console.log(s);
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err) => {
     console.error(err);
     process.exit(2);
