@@ -26,7 +26,7 @@ const CHASSIS = 20;
 const DELETED = 7; // routes removed by hand: the drift both tools must find
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-export interface Run { wallMs: number; maxRssKB: number; code: number; stdout: string }
+export interface Run { wallMs: number; maxRssKB: number; code: number; stdout: string; stderr: string }
 
 /** Runs a command under /usr/bin/time -v: wall time measured here, peak RSS from time(1). */
 export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
@@ -39,7 +39,7 @@ export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEn
   const code = await new Promise<number>((r) => p.on('exit', (c) => r(c ?? -1)));
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const maxRssKB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? 0);
-  return { wallMs, maxRssKB, code, stdout };
+  return { wallMs, maxRssKB, code, stdout, stderr };
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -126,7 +126,7 @@ async function checkPart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
   const checkMs = median(checks.map((c) => c.wallMs));
   const dumpMs = median(dumps);
   const rss = Math.max(...checks.map((c) => c.maxRssKB)) * 1024;
-  figure(`check:     ovn-drift check ${secs(checkMs)} (runs ${checks.map((c) => secs(c.wallMs)).join(', ')}; exit ${c0.code}; ${out.summary.routes} routes, ${out.summary.inSync} in sync, findings ${JSON.stringify(out.summary.kinds ?? {})})`);
+  figure(`check:     ovn-drift check ${secs(checkMs)} (runs ${checks.map((c) => secs(c.wallMs)).join(', ')}; exit ${c0.code}; ${(c0.stdout.length / 1024).toFixed(0)} KiB of JSON output; ${out.summary.routes} routes, ${out.summary.inSync} in sync, findings ${JSON.stringify(out.summary.kinds ?? {})})`);
   figure(`           baseline ovsdb-client -f json dump NB+SB ${secs(dumpMs)} (runs ${dumps.map(secs).join(', ')}; ${mib(dumpBytes)} of JSON text)`);
   figure(`           ratio ${(checkMs / dumpMs).toFixed(2)}x the dump time (goal <= 0.5x: ${verdict(checkMs <= dumpMs / 2, `${(checkMs / (dumpMs / 2)).toFixed(1)}x over`)}); check peak RSS ${mib(rss)}`);
 }
@@ -151,21 +151,31 @@ function summariseProfile(file: string, top: number): string[] {
     self.set(key, (self.get(key) ?? 0) + dt);
   });
   const idle = (self.get('(idle)') ?? 0) + (self.get('(program)') ?? 0);
+  const mod = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const f = byId.get(id)!.callFrame;
+    const m = (f.url || f.functionName).replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/').replace(/^(node_modules\/[^/]+).*/, '$1');
+    mod.set(m, (mod.get(m) ?? 0) + (p.timeDeltas[i] ?? 0));
+  });
+  const mods = [...mod.entries()].filter(([k]) => k !== '(idle)' && k !== '(program)').sort((a, b) => b[1] - a[1]).slice(0, 8);
   const rows = [...self.entries()].filter(([k]) => k !== '(idle)' && k !== '(program)').sort((a, b) => b[1] - a[1]).slice(0, top);
-  return [`sampled ${(total / 1000).toFixed(0)} ms, of which idle/program ${(idle / 1000).toFixed(0)} ms (waiting on the servers); % of all samples:`, ...rows.map(([k, us]) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)];
+  return [`sampled ${(total / 1000).toFixed(0)} ms, of which idle/program ${(idle / 1000).toFixed(0)} ms (waiting on the servers); % of all samples:`, ...rows.map(([k, us]) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`),
+    `by module: ${mods.map(([k, us]) => `${k} ${((100 * us) / total).toFixed(1)}%`).join(', ')}`];
 }
 
 async function profilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ovn-drift-field-prof-'));
   try {
     log(`profile: one ovn-drift check under node --cpu-prof; ${load()}`);
-    const r = await measure('node', ['--cpu-prof', '--cpu-prof-dir', dir, ...checkArgs(ovn, cache)]);
+    const r = await measure('node', ['--cpu-prof', '--cpu-prof-dir', dir, ...checkArgs(ovn, cache)], { ...process.env, OVN_DRIFT_TIMING: '1' });
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('node --cpu-prof wrote no profile');
     const keep = join(cache.dir, '..', `field-check-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
     writeFileSync(keep, readFileSync(join(dir, file)));
     figure(`profile:   ovn-drift check under --cpu-prof ${secs(r.wallMs)}; top self time (profile kept in ${keep}):`);
     for (const l of summariseProfile(join(dir, file), 12)) figure(`           ${l}`);
+    const phases = r.stderr.split('\n').filter((l) => l.startsWith('timing: ')).map((l) => l.slice(8));
+    if (phases.length > 0) figure(`           phases (OVN_DRIFT_TIMING=1): ${phases.join('; ')}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
