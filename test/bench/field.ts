@@ -216,8 +216,9 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
       if (o.kind === 'PodCIDRRoute' && conds?.some((c) => c.type === 'Ready')) ready.add(o.metadata.name);
     });
     const t0 = performance.now();
+    const metricsPort = await freePort();
     child = spawn('node', [join(ROOT, 'bin/ovn-drift.js'), 'operator', '--nb-remote', ovn.nbRemote, '--sb-remote', ovn.sbRemote, '--kubeconfig', kubeconfig,
-      '--no-leader-elect', '--identity', 'bench-field', '--metrics-addr', `127.0.0.1:${await freePort()}`, '--resync', '1h', '--workers', '8', '--log-level', 'warn'],
+      '--no-leader-elect', '--identity', 'bench-field', '--metrics-addr', `127.0.0.1:${metricsPort}`, '--resync', '1h', '--workers', '8', '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
@@ -242,7 +243,7 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
     figure(`operator:  initial sync ${secs(syncMs)} (start -> all ${docs.length} PodCIDRRoutes carry a Ready verdict; ${docs.reduce((n, d) => n + (d.spec.cidrs as string[]).length, 0)} routes)`);
     figure(`           baseline: a bare replica of the same followed rows synced in ${secs(bytes.ms)}; the server sent ${mib(wire)} of JSON (NB ${mib(bytes.nb)}, SB ${mib(bytes.sb)})`);
     figure(`           RSS after sync ${mib(after.rss)} = ${(after.rss / wire).toFixed(2)}x the JSON bytes, peak ${mib(Math.max(after.hwm, peakRss))} = ${(Math.max(after.hwm, peakRss) / wire).toFixed(2)}x (goal <= 2x: ${verdict(after.rss <= 2 * wire, `${(after.rss / (2 * wire)).toFixed(2)}x over`)}); includes the informer cache of ${docs.length} PodCIDRRoutes`);
-    if (latency) await latencyPart(ovn, api, pid);
+    if (latency) await latencyPart(ovn, api, pid, `http://127.0.0.1:${metricsPort}/metrics`);
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
@@ -256,7 +257,18 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
   }
 }
 
-async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: number): Promise<void> {
+/** The operator's ovndrift_ovsdb_reconnects_total by db, from its /metrics. */
+async function sbReconnects(url: string): Promise<string> {
+  try {
+    const text = await (await fetch(url)).text();
+    const m = [...text.matchAll(/^ovndrift_ovsdb_reconnects_total\{db="(\w+)"\} (\d+)/gm)].map((x) => `${x[1]} ${x[2]}`);
+    return m.join(', ') || '0';
+  } catch (err) {
+    return `unknown (${(err as Error).message})`;
+  }
+}
+
+async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: number, metricsUrl: string): Promise<void> {
   const p = fieldParams();
   log(`latency: ${SAMPLES} NB changes (half drift, half restore) through the running operator; ${load()}`);
   const nbClient = await OvsdbClient.connect(ovn.nbRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
@@ -287,6 +299,8 @@ async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: numbe
       notifyDb,
       samples: half,
       pick,
+      timeoutMs: 15_000,
+      maxTimeoutsInARow: 6,
       settle: async () => {
         if (++done % 100 === 0) log(`  ${done}/${2 * half} changes, ${load()}`);
         await new Promise((res) => setTimeout(res, 20));
@@ -295,7 +309,11 @@ async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: numbe
     const wallS = (performance.now() - cpu0.t) / 1000;
     const northdShare = (procCpu(northdPid) - cpu0.northd) / wallS;
     const opShare = (procCpu(operatorPid) - cpu0.op) / wallS;
+    const reconnects = await sbReconnects(metricsUrl);
     const all = [...r.detect, ...r.restore];
+    if (r.timedOut > 0) figure(`latency:   ${r.timedOut} change(s) got no status write within 15 s${r.timedOut >= 6 ? ' (sampling stopped: 6 in a row)' : ''}; operator OVSDB reconnects during the run: ${reconnects}`);
+    else figure(`latency:   operator OVSDB reconnects during the run: ${reconnects}`);
+    if (all.length === 0) throw new Error('no change got a status write: no latency figures');
     const p99 = pct(all, 99);
     figure(`latency:   NB change -> status with the verdict written, ${all.length} changes over ${wallS.toFixed(0)} s, ovn-northd running (CPU ${(100 * northdShare).toFixed(0)}% of a core; operator ${(100 * opShare).toFixed(0)}%)`);
     figure(`           ${line('drift detected', r.detect)}`);

@@ -58,7 +58,11 @@ export async function sampleChanges(o: {
   samples: number;
   pick: (sample: number) => Pick;
   settle: () => Promise<void>;
-}): Promise<{ detect: number[]; restore: number[]; notify: number[] }> {
+  /** give up on a change after this long (counted in `timedOut`, not in the figures; default: wait forever) */
+  timeoutMs?: number;
+  /** stop sampling after this many timeouts in a row (the operator is not answering at all) */
+  maxTimeoutsInARow?: number;
+}): Promise<{ detect: number[]; restore: number[]; notify: number[]; timedOut: number }> {
   const detect: number[] = [];
   const restore: number[] = [];
   const notify: number[] = [];
@@ -73,31 +77,45 @@ export async function sampleChanges(o: {
   let notified: (() => void) | undefined;
   const onChange = () => notified?.();
   o.notifyDb.on('change', onChange);
+  let timedOut = 0;
+  let inARow = 0;
   const change = async (name: string, uuid: string, nexthop: string): Promise<{ status: number; notify: number }> => {
-    const written = new Promise<number>((resolve) => (pending = { name, resolve }));
+    const written = new Promise<number>((resolve) => {
+      pending = { name, resolve };
+      if (o.timeoutMs !== undefined) setTimeout(() => resolve(Number.NaN), o.timeoutMs).unref();
+    });
     const seen = new Promise<number>((resolve) => (notified = () => resolve(performance.now())));
     const start = performance.now();
     await o.nbClient.transact('OVN_Northbound', [{ op: 'update', table: 'Logical_Router_Static_Route', where: [['_uuid', '==', ['uuid', uuid]]], row: { nexthop } }]);
     const [w, n] = await Promise.all([written, seen]);
+    if (Number.isNaN(w)) {
+      pending = undefined;
+      timedOut++;
+      inARow++;
+    } else inARow = 0;
     return { status: w - start, notify: n - start };
+  };
+  const keep = (xs: number[], x: number) => {
+    if (!Number.isNaN(x)) xs.push(x);
   };
   try {
     for (let s = 0; s < o.samples; s++) {
       const p = o.pick(s);
       const a = await change(p.name, p.uuid, p.wrong);
-      detect.push(a.status);
+      keep(detect, a.status);
       notify.push(a.notify);
       await o.settle();
       const b = await change(p.name, p.uuid, p.right);
-      restore.push(b.status);
+      keep(restore, b.status);
       notify.push(b.notify);
       await o.settle();
+      if (o.maxTimeoutsInARow !== undefined && inARow >= o.maxTimeoutsInARow) break;
     }
   } finally {
     off();
     o.notifyDb.off('change', onChange);
   }
-  return { detect, restore, notify };
+  return { detect, restore, notify, timedOut };
 }
 
 async function main(): Promise<void> {
