@@ -84,7 +84,10 @@ export async function sampleChanges(o: {
       pending = { name, resolve };
       if (o.timeoutMs !== undefined) setTimeout(() => resolve(Number.NaN), o.timeoutMs).unref();
     });
-    const seen = new Promise<number>((resolve) => (notified = () => resolve(performance.now())));
+    const seen = new Promise<number>((resolve) => {
+      notified = () => resolve(performance.now());
+      if (o.timeoutMs !== undefined) setTimeout(() => resolve(Number.NaN), o.timeoutMs).unref();
+    });
     const start = performance.now();
     await o.nbClient.transact('OVN_Northbound', [{ op: 'update', table: 'Logical_Router_Static_Route', where: [['_uuid', '==', ['uuid', uuid]]], row: { nexthop } }]);
     const [w, n] = await Promise.all([written, seen]);
@@ -103,11 +106,11 @@ export async function sampleChanges(o: {
       const p = o.pick(s);
       const a = await change(p.name, p.uuid, p.wrong);
       keep(detect, a.status);
-      notify.push(a.notify);
+      keep(notify, a.notify);
       await o.settle();
       const b = await change(p.name, p.uuid, p.right);
       keep(restore, b.status);
-      notify.push(b.notify);
+      keep(notify, b.notify);
       await o.settle();
       if (o.maxTimeoutsInARow !== undefined && inARow >= o.maxTimeoutsInARow) break;
     }
