@@ -342,7 +342,9 @@ async function reconnectPart(cache: FieldCache): Promise<void> {
   try {
     const t0 = performance.now();
     const members = await set.clusterFrom('sb', 'OVN_Southbound', cache.sbDb);
-    const leader = (await set.leaderOf(members, 'OVN_Southbound'))!;
+    let leader = await set.leaderOf(members, 'OVN_Southbound');
+    for (const t = Date.now(); !leader && Date.now() - t < 300_000; leader = await set.leaderOf(members, 'OVN_Southbound')) await new Promise((r) => setTimeout(r, 1_000));
+    if (!leader) throw new Error('the SB cluster elected no leader within 5 min');
     log(`  cluster up in ${secs(performance.now() - t0)}`);
     const writer = await OvsdbClient.connect(leader.unixRemote, { requestTimeoutMs: 600_000, probeIntervalMs: 0 });
     const res: Record<string, { ms: number; bytes: number; rows: number; found: boolean; initialMs: number; initialBytes: number }> = {};
