@@ -259,6 +259,15 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
   }
 }
 
+/** `connection dropped` lines in the SB ovsdb-server's log (clients that went away mid-reply). */
+function droppedSb(ovn: FieldOvn): number {
+  try {
+    return readFileSync(join(ovn.dir, 'sb.log'), 'utf8').split('connection dropped').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 /** The operator's ovndrift_ovsdb_reconnects_total by db, from its /metrics. */
 async function sbReconnects(url: string): Promise<string> {
   try {
@@ -294,6 +303,7 @@ async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: numbe
         if (u) return { name: vmPort(r, v), uuid: u, wrong: vmIp(r, (v + 1) % p.vmsPerRouter), right: vmIp(r, v) };
       }
     };
+    const dropped0 = droppedSb(ovn);
     const northdPid = ovn.northd!.child.pid!;
     const cpu0 = { northd: procCpu(northdPid), op: procCpu(operatorPid), t: performance.now() };
     const half = Math.ceil(SAMPLES / 2);
@@ -314,17 +324,16 @@ async function latencyPart(ovn: FieldOvn, api: TestApiServer, operatorPid: numbe
     const wallS = (performance.now() - cpu0.t) / 1000;
     const northdShare = (procCpu(northdPid) - cpu0.northd) / wallS;
     const opShare = (procCpu(operatorPid) - cpu0.op) / wallS;
-    const reconnects = await sbReconnects(metricsUrl);
+    const reconnects = `${await sbReconnects(metricsUrl)}; SB server log: ${droppedSb(ovn) - dropped0} client connection(s) dropped`;
     const all = [...r.detect, ...r.restore];
     if (r.timedOut > 0) figure(`latency:   ${r.timedOut} change(s) got no status write within ${SAMPLE_TIMEOUT_MS / 1000} s${r.timedOut >= 6 ? ' (sampling stopped: 6 in a row)' : ''}; operator OVSDB reconnects during the run: ${reconnects}`);
     else figure(`latency:   operator OVSDB reconnects during the run: ${reconnects}`);
     if (all.length === 0) throw new Error('no change got a status write: no latency figures');
     const p99 = pct(all, 99);
     figure(`latency:   NB change -> status with the verdict written, ${all.length} changes over ${wallS.toFixed(0)} s, ovn-northd running (CPU ${(100 * northdShare).toFixed(0)}% of a core; operator ${(100 * opShare).toFixed(0)}%)`);
-    figure(`           ${line('drift detected', r.detect)}`);
-    figure(`           ${line('drift resolved', r.restore)}`);
-    figure(`           ${line('all status writes', all)}`);
-    figure(`           ${line('baseline: ovn-northd wrote the SB', r.notify)}`);
+    for (const [name, xs] of [['drift detected', r.detect], ['drift resolved', r.restore], ['all status writes', all], ['baseline: ovn-northd wrote the SB', r.notify]] as const) {
+      figure(`           ${xs.length > 0 ? line(name, [...xs]) : `${name.padEnd(38)} n=0`}`);
+    }
     figure(`           p99 ${p99.toFixed(1)} ms (goal < 100 ms: ${verdict(p99 < 100, `${(p99 / 100).toFixed(1)}x over`)})`);
   } finally {
     await nbClient.close();
