@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
 import { attachSwitchArgs } from '../../operator/ovn/seed-topology.js';
 
@@ -26,10 +26,10 @@ const CHASSIS = 20;
 const DELETED = 7; // routes removed by hand: the drift both tools must find
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-interface Run { wallMs: number; maxRssKB: number; code: number; stdout: string }
+export interface Run { wallMs: number; maxRssKB: number; code: number; stdout: string; stderr: string }
 
 /** Runs a command under /usr/bin/time -v: wall time measured here, peak RSS from time(1). */
-async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   const t0 = process.hrtime.bigint();
   const p = spawn('/usr/bin/time', ['-v', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
@@ -39,11 +39,11 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = pro
   const code = await new Promise<number>((r) => p.on('exit', (c) => r(c ?? -1)));
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const maxRssKB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? 0);
-  return { wallMs, maxRssKB, code, stdout };
+  return { wallMs, maxRssKB, code, stdout, stderr };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
 
 async function build(sandbox: OvnSandbox, dir: string): Promise<{ manifest: string; routes: number }> {
   const docs: string[] = [];
@@ -158,7 +158,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// run as a script (bench:field imports the helpers above)
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -8,6 +8,7 @@
 // change event) and one bare status patch round trip. Prints p50/p90/p99/max and ratios.
 // Run: npm run bench:latency  (BENCH_SAMPLES, BENCH_RESOURCES to change the size)
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
 import { OvsdbClient } from '../../operator/ovsdb/client.js';
@@ -23,17 +24,102 @@ const PER = 5;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const CHASSIS = 20;
 
-function pct(xs: number[], p: number): number {
+export function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
-function line(name: string, xs: number[]): string {
+export function line(name: string, xs: number[]): string {
   return `${name.padEnd(38)} n=${String(xs.length).padEnd(4)} p50 ${fmt(pct(xs, 50)).padStart(10)}  p90 ${fmt(pct(xs, 90)).padStart(10)}  p99 ${fmt(pct(xs, 99)).padStart(10)}  max ${fmt(Math.max(...xs)).padStart(10)}`;
 }
 
 const vmIp = (i: number) => `10.${100 + Math.floor(i / 250)}.${i % 250}.10`;
 const prefix = (i: number, j: number) => `172.${16 + Math.floor(i / 64)}.${(i % 64) * 4 + Math.floor(j / 2)}.${(j % 2) * 128}/25`;
+
+/** One route to change per sample: the PodCIDRRoute whose status shows it, the NB row, and its wrong/right nexthop. */
+export interface Pick {
+  name: string;
+  uuid: string;
+  wrong: string;
+  right: string;
+}
+
+/**
+ * The sampling loop (also used by bench:field): per sample, one NB static route's nexthop is set
+ * wrong through `nbClient` and timed until the test API server stores the status write for
+ * `name` (drift detected), then put back and timed again (drift resolved). `notifyDb`, a replica
+ * of the NB, gives the baseline: the same change seen as an OVSDB notification. `settle` runs
+ * after each change (let northd and the operator go idle).
+ */
+export async function sampleChanges(o: {
+  api: TestApiServer;
+  nbClient: OvsdbClient;
+  notifyDb: Database;
+  samples: number;
+  pick: (sample: number) => Pick;
+  settle: () => Promise<void>;
+  /** give up on a change after this long (counted in `timedOut`, not in the figures; default: wait forever) */
+  timeoutMs?: number;
+  /** stop sampling after this many timeouts in a row (the operator is not answering at all) */
+  maxTimeoutsInARow?: number;
+}): Promise<{ detect: number[]; restore: number[]; notify: number[]; timedOut: number }> {
+  const detect: number[] = [];
+  const restore: number[] = [];
+  const notify: number[] = [];
+  let pending: { name: string; resolve: (t: number) => void } | undefined;
+  const off = o.api.onWrite((type, obj) => {
+    if (pending && type === 'MODIFIED' && obj.kind === 'PodCIDRRoute' && obj.metadata.name === pending.name) {
+      const p = pending;
+      pending = undefined;
+      p.resolve(performance.now());
+    }
+  });
+  let notified: (() => void) | undefined;
+  const onChange = () => notified?.();
+  o.notifyDb.on('change', onChange);
+  let timedOut = 0;
+  let inARow = 0;
+  const change = async (name: string, uuid: string, nexthop: string): Promise<{ status: number; notify: number }> => {
+    const written = new Promise<number>((resolve) => {
+      pending = { name, resolve };
+      if (o.timeoutMs !== undefined) setTimeout(() => resolve(Number.NaN), o.timeoutMs).unref();
+    });
+    const seen = new Promise<number>((resolve) => {
+      notified = () => resolve(performance.now());
+      if (o.timeoutMs !== undefined) setTimeout(() => resolve(Number.NaN), o.timeoutMs).unref();
+    });
+    const start = performance.now();
+    await o.nbClient.transact('OVN_Northbound', [{ op: 'update', table: 'Logical_Router_Static_Route', where: [['_uuid', '==', ['uuid', uuid]]], row: { nexthop } }]);
+    const [w, n] = await Promise.all([written, seen]);
+    if (Number.isNaN(w)) {
+      pending = undefined;
+      timedOut++;
+      inARow++;
+    } else inARow = 0;
+    return { status: w - start, notify: n - start };
+  };
+  const keep = (xs: number[], x: number) => {
+    if (!Number.isNaN(x)) xs.push(x);
+  };
+  try {
+    for (let s = 0; s < o.samples; s++) {
+      const p = o.pick(s);
+      const a = await change(p.name, p.uuid, p.wrong);
+      keep(detect, a.status);
+      keep(notify, a.notify);
+      await o.settle();
+      const b = await change(p.name, p.uuid, p.right);
+      keep(restore, b.status);
+      keep(notify, b.notify);
+      await o.settle();
+      if (o.maxTimeoutsInARow !== undefined && inARow >= o.maxTimeoutsInARow) break;
+    }
+  } finally {
+    off();
+    o.notifyDb.off('change', onChange);
+  }
+  return { detect, restore, notify, timedOut };
+}
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -111,43 +197,20 @@ async function main(): Promise<void> {
     const uuidOf = new Map<string, string>();
     for (const row of controller.databases().nb!.rows('Logical_Router_Static_Route').values()) uuidOf.set(String(row.ip_prefix), row._uuid);
 
-    const detect: number[] = [];
-    const restore: number[] = [];
-    const notify: number[] = [];
-    let pending: { name: string; resolve: (t: number) => void } | undefined;
-    api.onWrite((type, obj) => {
-      if (pending && type === 'MODIFIED' && obj.kind === 'PodCIDRRoute' && obj.metadata.name === pending.name) {
-        const p = pending;
-        pending = undefined;
-        p.resolve(performance.now());
-      }
+    const { detect, restore, notify } = await sampleChanges({
+      api,
+      nbClient,
+      notifyDb: watcherDb,
+      samples: SAMPLES,
+      pick: (s) => {
+        const i = Math.floor(Math.random() * RESOURCES);
+        return { name: `vm-${i}`, uuid: uuidOf.get(prefix(i, s % PER))!, wrong: vmIp((i + 1) % RESOURCES), right: vmIp(i) };
+      },
+      settle: async () => {
+        await new Promise((r) => setTimeout(r, 30)); // northd follows; let its SB update settle
+        await controller.idle();
+      },
     });
-    let notified: (() => void) | undefined;
-    watcherDb.on('change', () => notified?.());
-    const change = async (name: string, uuid: string, nexthop: string): Promise<{ status: number; notify: number }> => {
-      const written = new Promise<number>((resolve) => (pending = { name, resolve }));
-      const seen = new Promise<number>((resolve) => (notified = () => resolve(performance.now())));
-      const start = performance.now();
-      await nbClient.transact('OVN_Northbound', [{ op: 'update', table: 'Logical_Router_Static_Route', where: [['_uuid', '==', ['uuid', uuid]]], row: { nexthop } }]);
-      const [w, n] = await Promise.all([written, seen]);
-      return { status: w - start, notify: n - start };
-    };
-    for (let s = 0; s < SAMPLES; s++) {
-      const i = Math.floor(Math.random() * RESOURCES);
-      const p = prefix(i, s % PER);
-      const uuid = uuidOf.get(p)!;
-      const wrong = vmIp((i + 1) % RESOURCES);
-      const a = await change(`vm-${i}`, uuid, wrong);
-      detect.push(a.status);
-      notify.push(a.notify);
-      await new Promise((r) => setTimeout(r, 30)); // northd follows; let its SB update settle
-      await controller.idle();
-      const b = await change(`vm-${i}`, uuid, vmIp(i));
-      restore.push(b.status);
-      notify.push(b.notify);
-      await new Promise((r) => setTimeout(r, 30));
-      await controller.idle();
-    }
 
     // baseline: one bare status patch round trip to the test API server
     const writer = new StatusWriter(api.kubeConfig());
@@ -182,10 +245,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(2);
-  },
-);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
+}
