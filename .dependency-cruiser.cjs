@@ -114,16 +114,14 @@ module.exports = {
       severity: 'error',
       comment:
         'Outside ovsdb/, only ovn/connect.ts (which opens the replicas) and the wiring (commands/) use the OVSDB client ' +
-        'and Database; everyone else takes plain data: types.ts, or a type-only import.',
+        'and Database; everyone else takes plain data: types.ts and the pure notation.ts, or a type-only import.',
       from: {
         path: '^operator/',
-        // controller/replicas.ts imports backoffDelay (pure) through ovsdb/database.ts, which
-        // re-exports operator/runtime/backoff.ts: import it from there and delete this exception.
-        pathNot: '^operator/(ovsdb/|ovn/connect\\.ts$|commands/|controller/replicas\\.ts$)',
+        pathNot: '^operator/(ovsdb/|ovn/connect\\.ts$|commands/)',
       },
       to: {
         path: '^operator/ovsdb/',
-        pathNot: '^operator/ovsdb/types\\.ts$',
+        pathNot: '^operator/ovsdb/(types|notation)\\.ts$',
         dependencyTypesNot: ['type-only'],
       },
     },
@@ -157,7 +155,7 @@ module.exports = {
       severity: 'error',
       comment: 'drift/ is pure: (desired, views, now) -> findings / operations. No I/O, no ovn/connect, no kube, controller, agent.',
       from: { path: '^operator/drift/' },
-      to: { path: '^operator/', pathNot: ['^operator/(drift|api)/', '^operator/ovn/(?!connect\\.ts$)', '^operator/ovsdb/types\\.ts$'] },
+      to: { path: '^operator/', pathNot: ['^operator/(drift|api)/', '^operator/ovn/(?!connect\\.ts$)', '^operator/ovsdb/(types|notation)\\.ts$'] },
     },
     {
       name: 'drift-no-io',

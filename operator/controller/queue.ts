@@ -5,13 +5,13 @@
 // `requeueAfter` brings a key back at a given time; a terminal error waits for the next add()
 // (a spec change), and success forgets the key's failures.
 // Pure scheduling: no Kubernetes, no OVSDB; the clock is injectable. Must not import operator/kube.
+import { OvnDriftError } from '../errors.js';
 
 /** A failure that retrying cannot fix (e.g. a 422 on the status write): wait for the next change. */
-export class TerminalError extends Error {
-  readonly code = 'Terminal' as const;
+export class TerminalError extends OvnDriftError {
+  declare readonly code: 'Terminal';
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'TerminalError';
+    super('Terminal', message, { ...options, exit: 'runtime' });
   }
 }
 

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Database } from '../ovsdb/database.js';
-import { backoffDelay } from '../ovsdb/database.js';
+import { backoffDelay } from '../runtime/backoff.js';
 import type { TlsFiles } from '../ovsdb/client.js';
 import type { RowChange, TableSpec } from '../ovsdb/types.js';
 import { openReplica } from '../ovn/connect.js';

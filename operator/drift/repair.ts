@@ -9,7 +9,8 @@ import { routeKey } from '../api/podcidrroute.js';
 import { canonicalIp } from '../ovn/ip.js';
 import type { NbStaticRoute, NbView } from '../ovn/nb.js';
 import { OWNER_KEY, ownershipStamp } from '../ovn/ownership.js';
-import type { Condition, Operation, Value, WireAtom, WireValue } from '../ovsdb/types.js';
+import { encodeValue } from '../ovsdb/notation.js';
+import type { Condition, Operation, WireValue } from '../ovsdb/types.js';
 
 const STATIC_ROUTE = 'Logical_Router_Static_Route';
 
@@ -59,13 +60,6 @@ const GUARDED_ROUTE_COLUMNS = ['ip_prefix', 'nexthop', 'policy', 'route_table', 
 
 const byUuid = (u: string): Condition => ['_uuid', '==', ['uuid', u]];
 
-/** Decoded replica value -> wire value for a non-uuid column. */
-function toWire(v: Value): WireValue {
-  if (Array.isArray(v)) return ['set', v as WireAtom[]];
-  if (typeof v === 'object') return ['map', Object.entries(v).map(([k, x]) => [k, x] as [WireAtom, WireAtom])];
-  return v;
-}
-
 /** wait until the row still has exactly the values we read (deleted or changed -> abort). */
 export function guardRow(r: NbStaticRoute): Operation {
   const row: Record<string, WireValue> = {};
@@ -74,7 +68,7 @@ export function guardRow(r: NbStaticRoute): Operation {
     const v = r.row[c];
     if (v === undefined) continue;
     columns.push(c);
-    row[c] = toWire(v);
+    row[c] = encodeValue(v); // non-uuid columns: the value's shape decides
   }
   return { op: 'wait', table: STATIC_ROUTE, where: [byUuid(r.uuid)], columns, until: '==', rows: [row], timeout: 0 };
 }

@@ -11,6 +11,7 @@
 // Kubernetes I/O only; must not import OVSDB, drift or controller code.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../runtime/backoff.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -193,7 +194,7 @@ export class Informer<T extends KubeObject> {
     this.failures++;
     const initial = this.opts.backoff?.initialMs ?? 500;
     const max = this.opts.backoff?.maxMs ?? 30_000;
-    const delay = Math.min(max, initial * 2 ** Math.min(this.failures - 1, 16)) * (0.8 + Math.random() * 0.4);
+    const delay = backoffDelay(this.failures - 1, initial, max);
     this.opts.logger?.warn({ path: this.opts.path, err: err.message, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(what, delay);

@@ -6,7 +6,7 @@
 // off from its source, read-only backup, log index behind); follows what the server's schema has
 // (a followed table or column it lacks is recorded as missing, never fails the monitor) and
 // re-reads the schema when the server converts the database.
-// Imports only operator/ovsdb, node and pino.
+// Imports only operator/ovsdb, the shared leaf operator/runtime/backoff.ts, node and pino.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -120,7 +120,6 @@ interface Session {
 
 /** Exponential backoff with jitter: the product's one scheme (operator/runtime/backoff.ts). */
 import { backoffDelay } from '../runtime/backoff.js';
-export { backoffDelay };
 
 /** Pure: how good a server is for us (higher is better). */
 export function rankServer(info: ServerInfo): number {
@@ -169,7 +168,7 @@ export function staleReason(info: ServerInfo, server: string, db: string, seenIn
  * missing column is left out of its table's columns; a condition clause on a missing column is
  * dropped (monitor_cond clauses are a disjunction; none left follows no row).
  */
-export function planSpecs(schema: DatabaseSchema, specs: Iterable<TableSpec>): { effective: TableSpec[]; missing: Missing } {
+function planSpecs(schema: DatabaseSchema, specs: Iterable<TableSpec>): { effective: TableSpec[]; missing: Missing } {
   const effective: TableSpec[] = [];
   const missing: Missing = { tables: [], columns: [] };
   for (const spec of specs) {
@@ -195,13 +194,6 @@ export function planSpecs(schema: DatabaseSchema, specs: Iterable<TableSpec>): {
     effective.push(out);
   }
   return { effective, missing };
-}
-
-/** One sentence naming what a server's schema lacks, for messages (undefined when nothing is missing). */
-export function describeMissing(missing: Missing, db: string, version?: string): string | undefined {
-  const names = [...missing.tables, ...missing.columns.map((c) => `${c.table}.${c.column}`)];
-  if (names.length === 0) return undefined;
-  return `the server's ${db} schema${version ? ` (version ${version})` : ''} has no ${names.join(', ')}: what needs them cannot be checked against this server`;
 }
 
 /** A stable text of a schema's tables, to notice a conversion (a hand-edited schema may keep its cksum). */

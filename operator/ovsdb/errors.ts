@@ -186,23 +186,23 @@ export class OperationError extends OvsdbError {
     super(code, `operation ${index} (${op}): ${error}${details ? `: ${details}` : ''}`, options);
   }
 }
-export class ReferentialIntegrityViolationError extends OperationError {}
+class ReferentialIntegrityViolationError extends OperationError {}
 export class ConstraintViolationError extends OperationError {}
-export class ResourcesExhaustedError extends OperationError {}
-export class IoError extends OperationError {}
-export class DuplicateUuidNameError extends OperationError {}
-export class DomainError extends OperationError {}
-export class OvsdbRangeError extends OperationError {}
+class ResourcesExhaustedError extends OperationError {}
+class IoError extends OperationError {}
+class DuplicateUuidNameError extends OperationError {}
+class DomainError extends OperationError {}
+class OvsdbRangeError extends OperationError {}
 /** A `wait` operation whose condition did not hold before its timeout ("timed out"). */
 export class WaitTimedOutError extends OperationError {}
-export class NotSupportedError extends OperationError {}
-export class AbortedError extends OperationError {}
-export class NotOwnerError extends OperationError {}
-export class OperationSyntaxError extends OperationError {}
-export class UnknownColumnError extends OperationError {}
-export class PermissionError extends OperationError {}
+class NotSupportedError extends OperationError {}
+class AbortedError extends OperationError {}
+class NotOwnerError extends OperationError {}
+class OperationSyntaxError extends OperationError {}
+class UnknownColumnError extends OperationError {}
+class PermissionError extends OperationError {}
 /** ovsdb-server in read-only mode (a backup, or a read-only remote) refused a write ("not allowed"). */
-export class NotAllowedError extends OperationError {}
+class NotAllowedError extends OperationError {}
 
 type OpErrorClass = new (
   code: OperationErrorCode,
@@ -231,7 +231,7 @@ const OPERATION_ERRORS: Record<string, [OperationErrorCode, OpErrorClass]> = {
 };
 
 /** Maps one RFC 7047 error entry to its class. Unknown strings become a plain OperationError. */
-export function operationError(entry: { error: string; details?: unknown }, index: number, op: string): OperationError {
+function operationError(entry: { error: string; details?: unknown }, index: number, op: string): OperationError {
   const known = OPERATION_ERRORS[entry.error];
   const details = entry.details === undefined || entry.details === null ? undefined : String(entry.details);
   if (known) return new known[1](known[0], entry.error, details, index, op);

@@ -134,7 +134,7 @@ function internText(s: string): string {
 }
 
 /** A wire atom to an Atom: ["uuid", u] and ["named-uuid", n] become their string. */
-export function decodeAtom(w: unknown): Atom {
+function decodeAtom(w: unknown): Atom {
   if (typeof w === 'string') return intern(w);
   if (typeof w === 'number' || typeof w === 'boolean') return w;
   if (Array.isArray(w) && w.length === 2 && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return intern(w[1]);

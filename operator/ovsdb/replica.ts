@@ -123,12 +123,12 @@ function compactSet(items: Atom[]): Atom[] {
 
 /** A map value in stored form: frozen, keys interned, the empty map shared. */
 function compactMap(m: Record<string, Atom>): Record<string, Atom> {
-  let n = 0;
-  for (const k in m) {
-    n++;
+  let empty = true;
+  for (const _key in m) {
+    empty = false;
     break;
   }
-  if (n === 0) return EMPTY_MAP;
+  if (empty) return EMPTY_MAP;
   return Object.isFrozen(m) ? m : (Object.freeze(m) as Record<string, Atom>);
 }
 

@@ -116,7 +116,7 @@ describe('templates and values.yaml', () => {
     expect(ds).not.toMatch(/system-node-critical/);
     expect(ds).toMatch(/priorityClassName: \{\{ \. \}\}/);
     expect(ds).toMatch(/--log-level=\{\{ \.Values\.agent\.logLevel \}\}/);
-    expect(ds).toMatch(/--metrics-address=:\{\{ \.Values\.agent\.metricsPort \}\}/);
+    expect(ds).toMatch(/--metrics-addr=:\{\{ \.Values\.agent\.metricsPort \}\}/);
     expect(ds).toMatch(/containerPort: \{\{ \.Values\.agent\.metricsPort \}\}/);
   });
 

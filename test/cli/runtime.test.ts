@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, Counter } from 'prom-client';
 import { backoffDelay } from '../../operator/runtime/backoff.js';
-import { backoffDelay as ovsdbBackoff } from '../../operator/ovsdb/database.js';
 import { parseListenAddr, startHttpServer, type RunningServer } from '../../operator/runtime/http.js';
 import { stopSignal } from '../../operator/runtime/signals.js';
 
@@ -19,10 +18,6 @@ describe('backoffDelay', () => {
       expect(d).toBeLessThanOrEqual(800);
     }
     expect(backoffDelay(1e9, 1, 60_000, hi)).toBe(60_000); // no overflow
-  });
-
-  it('the OVSDB reconnect loop uses the same function', () => {
-    expect(ovsdbBackoff).toBe(backoffDelay);
   });
 });
 
