@@ -19,12 +19,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { OvnSandbox, OvsdbServerProcess, freePort } from '../../operator/sandbox/sandbox.js';
 import { OvsdbClient, namedUuid, set, map, uuid, type Operation } from '../../operator/ovsdb/index.js';
+import { startSlow } from '../ovsdb/servers.js';
 
 const execFileP = promisify(execFile);
 
@@ -360,30 +360,6 @@ async function build(p: FieldParams, out: string, log: (s: string) => void): Pro
     await nb?.close();
     await sb?.close();
     await sandbox.stop();
-  }
-}
-
-/** Starts a server that may take longer than the sandbox's 10 s to load a large file (a loaded machine). */
-async function startSlow(m: OvsdbServerProcess): Promise<void> {
-  try {
-    await m.start();
-    return;
-  } catch (err) {
-    if (!m.running) throw err;
-  }
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port: m.port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (!m.running || Date.now() > deadline) throw new Error(`ovsdb-server ${m.name} did not start: ${m.logTail()}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -114,7 +114,7 @@ export class ServerSet {
 }
 
 /** start(), allowing a server that loads a large database more than start()'s 10 s to open its sockets. */
-async function startSlow(m: OvsdbServerProcess): Promise<void> {
+export async function startSlow(m: OvsdbServerProcess): Promise<void> {
   try {
     await m.start();
     return;
