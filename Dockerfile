@@ -27,6 +27,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 WORKDIR /app
 ENV NODE_ENV=production
+# 4 MB semi-spaces: a 200,000-flow replica sync peaks at 1.80x the bytes received instead of 2.07x,
+# and syncs faster (docs/replica-storage.md, "Figures").
+ENV NODE_OPTIONS=--max-semi-space-size=4
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/operator ./dist/operator
