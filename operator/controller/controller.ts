@@ -59,6 +59,8 @@ export interface ControllerOptions {
   /** Concurrent PodCIDRRoute reconciles (default 4); a repair waiting for the SB never holds a worker. */
   workers?: number;
   connectTimeoutMs?: number;
+  /** OVSDB inactivity probe interval (--inactivity-probe; 0 disables; the client default when absent). */
+  inactivityProbeMs?: number;
   ovsdbBackoff?: { minMs?: number; maxMs?: number };
   informer?: { watchdogMs?: number; watchTimeoutSeconds?: number; backoff?: { initialMs?: number; maxMs?: number } };
   /** Namespace for Events about cluster-scoped resources (default "default"). */
@@ -151,6 +153,7 @@ export class Controller {
         sbRemote: opts.sbRemote,
         ...(opts.tls ? { tls: opts.tls } : {}),
         connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+        ...(opts.inactivityProbeMs !== undefined ? { probeIntervalMs: opts.inactivityProbeMs } : {}),
         ...(opts.ovsdbBackoff ? { backoff: opts.ovsdbBackoff } : {}),
         logger: this.log,
         metrics: this.metrics,

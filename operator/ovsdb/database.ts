@@ -47,6 +47,12 @@ export interface DatabaseOptions extends ConnectOptions {
    * (monitor_cond, then monitor) when the server answers "unknown method".
    */
   monitorMethod?: MonitorMethod;
+  /**
+   * Called when a connection is set up and the replica's own monitor request is about to be sent
+   * (the initial sync, or a resync after a reconnect): from here the sync is bounded by the
+   * monitor request's no-bytes timeout (monitorTimeoutMs), not by a connect deadline.
+   */
+  onSyncing?: () => void;
 }
 
 export type MonitorMethod = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
@@ -419,6 +425,7 @@ export class Database extends EventEmitter {
       return;
     }
     const plan = this.planIfChanged(session.schema);
+    this.opts.onSyncing?.();
     const t0 = process.hrtime.bigint();
     const b0 = client.bytesReceived;
     // after a conversion the history means nothing: a full sync, diffed against what we hold
@@ -679,6 +686,7 @@ export class Database extends EventEmitter {
       for (let attempt = 0; !this.closed; attempt++) {
         await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed) return;
+        this.emit('reconnecting', attempt);
         try {
           const { session } = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.preferred);
           if (this.closed) {
