@@ -31,6 +31,9 @@ import { SB_TABLES } from '../ovn/tables.js';
 import { FOLLOW_NO_FLOWS } from '../ovn/shard.js';
 import { PolicyReconciler, type TNTP } from './policies.js';
 
+
+/** A batch of OVSDB row changes larger than this marks every resource instead of being mapped row by row. */
+const LARGE_CHANGE_BATCH = 20_000;
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   nbRemote: string;
@@ -360,6 +363,9 @@ export class Controller {
 
   private onOvsdbChange(_which: Which, changes: RowChange[]): void {
     const t = performance.now();
+    // a resync's worth of changes touches nearly everything: mapping each row to its resources
+    // would cost more (and block the event loop longer) than marking them all
+    if (changes.length > LARGE_CHANGE_BATCH) return this.markAll(t);
     const a = affectedBy(changes);
     if (a.all) return this.markAll(t);
     const names = this.index.lookup(a.keys);

@@ -116,14 +116,20 @@ export class Replicas {
       metrics.ovsdbStale.set({ db: which }, s.stale ? 1 : 0);
     };
     sync();
-    db.on('change', (changes: RowChange[]) => {
+    db.on('change', (changes: RowChange[], initial?: boolean) => {
+      // the initial sync's rows (emitted after open() resolved) are in the index built above, and
+      // onStateChange below marks everything: applying 285,000 row changes again (and mapping them
+      // to resources) would block the event loop for seconds, long enough for ovsdb-server's
+      // inactivity probe (5 s, unanswered while we are busy) to drop the connection
+      if (initial) return;
       (which === 'NB' ? this.nbIndex : this.sbIndex)?.apply(changes);
       this.listener.onChange(which, changes);
     });
     // every attempt counts, failed ones too: a reconnect loop shows as a rising counter
     db.on('reconnecting', () => metrics.ovsdbReconnects.inc({ db: which }));
     db.on('connected', () => {
-      reindex();
+      // no reindex: a resync emits its difference from what the replica held as 'change' (applied
+      // above), so the index is exact; rebuilding it would parse every flow again in one tick
       sync();
       this.opts.logger.info({ db: which }, 'ovsdb reconnected');
       this.listener.onStateChange(which);

@@ -301,7 +301,8 @@ export class Database extends EventEmitter {
           await found.session.client.close();
           throw err;
         }
-        setImmediate(() => db.releaseHeld());
+        const atOpen = db.held?.length ?? 0;
+        setImmediate(() => db.releaseHeld(atOpen));
         return db;
       }
       const wait = backoffDelay(attempt++, opts.backoffMinMs ?? 250, opts.backoffMaxMs ?? 8000);
@@ -718,10 +719,12 @@ export class Database extends EventEmitter {
   }
 
   /** Initial-sync changes are emitted after open() resolves, so listeners added right after see them. */
-  private releaseHeld(): void {
+  private releaseHeld(atOpen: number): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const c of held) this.emit('change', c);
+    // the second argument says these rows were already in the replica when open() resolved (a
+    // listener that indexed the replica's rows after open() may skip them)
+    held.forEach((c, i) => this.emit('change', c, i < atOpen));
   }
 
   // ---- reads ----
