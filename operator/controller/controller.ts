@@ -419,11 +419,13 @@ export class Controller {
     this.mark(names);
   }
 
-  mark(names: Iterable<string>, t: number = performance.now()): void {
+  /** Queue these resources ahead of any backlog (a change that names them); `back`: behind it. */
+  mark(names: Iterable<string>, t: number = performance.now(), back = false): void {
     if (this.stopped) return;
     for (const n of names) {
       this.routeReconciler.marked(n, t);
-      this.routeQueue.add(n);
+      if (back) this.routeQueue.add(n);
+      else this.routeQueue.addFirst(n);
     }
   }
 
@@ -431,6 +433,7 @@ export class Controller {
     this.mark(
       this.routes.list().map((r) => r.metadata.name),
       t,
+      true,
     );
     this.markPolicies();
   }
