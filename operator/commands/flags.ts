@@ -42,6 +42,7 @@ export const ENV = {
   podNamespace: { name: 'POD_NAMESPACE', deprecated: [] },
   podName: { name: 'POD_NAME', deprecated: [] },
   watchLabelSelector: { name: 'WATCH_LABEL_SELECTOR', deprecated: [] },
+  inactivityProbe: { name: 'OVN_DRIFT_INACTIVITY_PROBE', deprecated: [] },
 } as const satisfies Record<string, { name: string; deprecated: readonly string[] }>;
 
 export type Setting = keyof typeof ENV;
@@ -91,6 +92,19 @@ export function durationFlag(problems: string[], flag: string, text: string | un
   if (opts.allowZero && /^0+(\.0+)?(ms|s|m|h)?$/.test(t.trim())) return 0;
   const ms = parseDuration(t);
   if (ms === undefined) problems.push(`--${flag}: ${JSON.stringify(t)} is not a duration (seconds, or e.g. ${opts.example ?? '500ms, 10s, 5m'}${opts.allowZero ? '; 0 disables' : ''})`);
+  return ms;
+}
+
+/**
+ * --inactivity-probe / OVN_DRIFT_INACTIVITY_PROBE: after this long without receiving anything on an
+ * OVSDB connection, send `echo` and drop the connection if still silent after as long again (never
+ * while a monitor reply is awaited). Default 5s, like ovsdb-server's; 0 disables.
+ */
+export function inactivityProbeFlag(ctx: FlagContext, problems: string[], flagValue: string | undefined): number | undefined {
+  const text = setting(ctx, 'inactivityProbe', flagValue);
+  const before = problems.length;
+  const ms = durationFlag(problems, 'inactivity-probe', text, '5s', { allowZero: true, example: '5s, 30s' });
+  if (problems.length > before && flagValue === undefined) problems[problems.length - 1] = problems[problems.length - 1]!.replace('--inactivity-probe', ENV.inactivityProbe.name);
   return ms;
 }
 

@@ -14,7 +14,7 @@ import { EVENT_NAMESPACES_FOR_CLUSTER_SCOPED } from '../kube/events.js';
 import { startHttpServer } from '../runtime/http.js';
 import { stopSignal } from '../runtime/signals.js';
 import { watchLabelSelector as parseWatchLabelSelector } from '../controller/shard.js';
-import { aliasFlag, durationFlag, failed, flagContext, listenAddrFlag, logLevelFlag, ovnConnectionFlags, setting, throwProblems, type FlagContext } from './flags.js';
+import { aliasFlag, durationFlag, failed, flagContext, inactivityProbeFlag, listenAddrFlag, logLevelFlag, ovnConnectionFlags, setting, throwProblems, type FlagContext } from './flags.js';
 
 const USAGE = `usage: ovn-drift operator --nb-remote REMOTE --sb-remote REMOTE [flags]
 
@@ -40,6 +40,9 @@ flags (environment fallback in parentheses; durations D are seconds or e.g. 500m
                           no Event) until it persisted this long (default 10s; 0 disables)
   --chassis-down-after D  a nexthop's chassis that has not confirmed the newest nb_cfg this long is down:
                           NexthopDown (default 60s; judged from NB_Global/Chassis_Private timestamps)
+  --inactivity-probe D    OVSDB inactivity probe: after D without receiving anything send echo, drop the
+                          connection if still silent after D more; never while a monitor reply is awaited
+                          (OVN_DRIFT_INACTIVITY_PROBE; default 5s; 0 disables)
   --workers N             concurrent PodCIDRRoute reconciles (default 4)
   --agent-stale-after D   a node agent report older than this fails the node (default 15m)
   --agent-missing-grace D how long a selected node may go without any agent report (default 5m)
@@ -91,6 +94,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
         'finalizer-timeout': { type: 'string' },
         workers: { type: 'string' },
         settle: { type: 'string' },
+        'inactivity-probe': { type: 'string' },
         'chassis-down-after': { type: 'string' },
         'agent-stale-after': { type: 'string' },
         'agent-missing-grace': { type: 'string' },
@@ -117,7 +121,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
   } catch (err) {
     return failed(ctx, err, USAGE);
   }
-  const { nbRemote, sbRemote, tls, resyncMs, repairTimeoutMs, finalizerTimeoutMs, settleMs, chassisDownAfterMs, workers, policyTiming, eventNamespace, metricsAddr, logLevel, watchLabelSelector } = config;
+  const { nbRemote, sbRemote, tls, inactivityProbeMs, resyncMs, repairTimeoutMs, finalizerTimeoutMs, settleMs, chassisDownAfterMs, workers, policyTiming, eventNamespace, metricsAddr, logLevel, watchLabelSelector } = config;
 
   const logger = deps.logger ?? pino({ level: logLevel, base: { component: 'operator' }, redact: ['*.token', '*.password', '*.key'] });
   let kubeConfig: KubeConfig;
@@ -139,6 +143,7 @@ export async function run(argv: string[], deps: OperatorDeps = {}): Promise<numb
     resyncMs,
     repairTimeoutMs,
     finalizerTimeoutMs,
+    inactivityProbeMs,
     workers,
     settleMs,
     chassisDownAfterMs,
@@ -184,6 +189,7 @@ interface OperatorConfig {
   nbRemote: string;
   sbRemote: string;
   tls?: { key?: string; cert?: string; ca?: string };
+  inactivityProbeMs: number;
   resyncMs: number;
   repairTimeoutMs: number;
   finalizerTimeoutMs: number;
@@ -206,6 +212,7 @@ async function readConfig(ctx: FlagContext, values: Record<string, string | bool
   const repairTimeoutMs = durationFlag(problems, 'repair-timeout', str('repair-timeout'), '5s');
   const finalizerTimeoutMs = durationFlag(problems, 'finalizer-timeout', str('finalizer-timeout'), '5m', { example: '5m' });
   const settleMs = durationFlag(problems, 'settle', str('settle'), '10s', { allowZero: true, example: '10s' });
+  const inactivityProbeMs = inactivityProbeFlag(ctx, problems, str('inactivity-probe'));
   const chassisDownAfterMs = durationFlag(problems, 'chassis-down-after', str('chassis-down-after'), '60s', { example: '60s' });
   const workers = Number(str('workers') ?? '4');
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) problems.push(`--workers: ${JSON.stringify(str('workers'))} is not a whole number from 1 to 64`);
@@ -239,6 +246,7 @@ async function readConfig(ctx: FlagContext, values: Record<string, string | bool
     nbRemote: connection!.nbRemote,
     sbRemote: connection!.sbRemote,
     ...(connection!.tls ? { tls: connection!.tls } : {}),
+    inactivityProbeMs: inactivityProbeMs!,
     resyncMs: resyncMs!,
     repairTimeoutMs: repairTimeoutMs!,
     finalizerTimeoutMs: finalizerTimeoutMs!,

@@ -32,6 +32,9 @@ import { SB_TABLES } from '../ovn/tables.js';
 import { FOLLOW_NO_FLOWS } from '../ovn/shard.js';
 import { PolicyReconciler, type TNTP } from './policies.js';
 
+
+/** A batch of OVSDB row changes larger than this marks every resource instead of being mapped row by row. */
+const LARGE_CHANGE_BATCH = 20_000;
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   nbRemote: string;
@@ -60,6 +63,8 @@ export interface ControllerOptions {
   /** Concurrent PodCIDRRoute reconciles (default 4); a repair waiting for the SB never holds a worker. */
   workers?: number;
   connectTimeoutMs?: number;
+  /** OVSDB inactivity probe interval (--inactivity-probe; 0 disables; the client default when absent). */
+  inactivityProbeMs?: number;
   ovsdbBackoff?: { minMs?: number; maxMs?: number };
   informer?: { watchdogMs?: number; watchTimeoutSeconds?: number; backoff?: { initialMs?: number; maxMs?: number } };
   /** Namespace for Events about cluster-scoped resources (default "default"). */
@@ -152,6 +157,7 @@ export class Controller {
         sbRemote: opts.sbRemote,
         ...(opts.tls ? { tls: opts.tls } : {}),
         connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+        ...(opts.inactivityProbeMs !== undefined ? { probeIntervalMs: opts.inactivityProbeMs } : {}),
         ...(opts.ovsdbBackoff ? { backoff: opts.ovsdbBackoff } : {}),
         logger: this.log,
         metrics: this.metrics,
@@ -347,6 +353,9 @@ export class Controller {
 
   private onOvsdbChange(_which: Which, changes: RowChange[]): void {
     const t = performance.now();
+    // a resync's worth of changes touches nearly everything: mapping each row to its resources
+    // would cost more (and block the event loop longer) than marking them all
+    if (changes.length > LARGE_CHANGE_BATCH) return this.markAll(t);
     const a = affectedBy(changes);
     if (a.all) return this.markAll(t);
     const names = this.index.lookup(a.keys);
@@ -400,11 +409,13 @@ export class Controller {
     this.mark(names);
   }
 
-  mark(names: Iterable<string>, t: number = performance.now()): void {
+  /** Queue these resources ahead of any backlog (a change that names them); `back`: behind it. */
+  mark(names: Iterable<string>, t: number = performance.now(), back = false): void {
     if (this.stopped) return;
     for (const n of names) {
       this.routeReconciler.marked(n, t);
-      this.routeQueue.add(n);
+      if (back) this.routeQueue.add(n);
+      else this.routeQueue.addFirst(n);
     }
   }
 
@@ -412,6 +423,7 @@ export class Controller {
     this.mark(
       this.routes.list().map((r) => r.metadata.name),
       t,
+      true,
     );
     this.markPolicies();
   }

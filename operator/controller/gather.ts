@@ -22,7 +22,7 @@ export function gatherViews(
   nb: OvnReplica | undefined,
   sb: OvnReplica | undefined,
   openError: { NB?: string; SB?: string },
-  scope?: { nbIndex: RowKeyIndex; sbIndex: RowKeyIndex; prefixes: Iterable<string>; nexthops: Iterable<string> },
+  scope?: { nbIndex: RowKeyIndex; sbIndex: RowKeyIndex; prefixes: Iterable<string>; nexthops: Iterable<string>; routers?: Iterable<string> },
 ): Views {
   const reasons: string[] = [];
   if (!nb) reasons.push(`OVN NB database not connected${openError.NB ? `: ${openError.NB}` : ''}`);
@@ -32,7 +32,7 @@ export function gatherViews(
   if (reasons.length > 0) return { ok: false, reason: reasons.join('; ') };
   try {
     if (scope) {
-      const scoped = scopedSources(nb!, sb!, scope.nbIndex, scope.sbIndex, scope.prefixes, scope.nexthops);
+      const scoped = scopedSources(nb!, sb!, scope.nbIndex, scope.sbIndex, scope.prefixes, scope.nexthops, scope.routers ?? []);
       return { ok: true, nb: nbView(scoped.nb), sb: sbView(scoped.sb) };
     }
     return { ok: true, nb: nbView(nb!), sb: sbView(sb!) };

@@ -22,7 +22,7 @@ export class OperatorMetrics {
   });
   readonly ovsdbConnected = new Gauge({ name: 'ovndrift_ovsdb_connected', help: '1 when the replica of the database is connected', labelNames: ['db'] as const, registers: [this.registry] });
   readonly ovsdbStale = new Gauge({ name: 'ovndrift_ovsdb_stale', help: '1 when the connected server is a follower cut off from its cluster', labelNames: ['db'] as const, registers: [this.registry] });
-  readonly ovsdbReconnects = new Counter({ name: 'ovndrift_ovsdb_reconnects_total', help: 'OVSDB reconnects after a lost connection', labelNames: ['db'] as const, registers: [this.registry] });
+  readonly ovsdbReconnects = new Counter({ name: 'ovndrift_ovsdb_reconnects_total', help: 'OVSDB reconnection attempts after a lost or failed connection (failed attempts count too)', labelNames: ['db'] as const, registers: [this.registry] });
   readonly repairs = new Counter({ name: 'ovndrift_repairs_total', help: 'NB repairs by result (applied, failed, skipped)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'ovndrift_status_writes_total', help: 'Status subresource writes', labelNames: ['resource', 'result'] as const, registers: [this.registry] });
   readonly events = new Counter({ name: 'ovndrift_events_total', help: 'Kubernetes Events emitted, by reason', labelNames: ['reason'] as const, registers: [this.registry] });

@@ -150,6 +150,21 @@ export class WorkQueue<K> {
     } else this.queue.push(key);
   }
 
+  /**
+   * Like add(), but the key goes to the front of the queue (moved there if it already waits): a
+   * change that names a few keys is not served after a backlog of everything (a resync, a
+   * reconnect) that may take minutes at field scale.
+   */
+  addFirst(key: K): void {
+    if (this.shuttingDown) return;
+    this.add(key);
+    const i = this.queue.indexOf(key);
+    if (i > 0) {
+      this.queue.splice(i, 1);
+      this.queue.unshift(key);
+    }
+  }
+
   /** Adds the key after `ms`; an earlier pending delay for the key wins (client-go semantics). */
   addAfter(key: K, ms: number): void {
     if (this.shuttingDown) return;

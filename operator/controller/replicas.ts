@@ -20,6 +20,8 @@ export interface ReplicaOptions {
   sbRemote: string;
   tls?: TlsFiles;
   connectTimeoutMs?: number;
+  /** Inactivity probe interval of the OVSDB connections (0 disables; the client default when absent). */
+  probeIntervalMs?: number;
   backoff?: { minMs?: number; maxMs?: number };
   logger: Logger;
   metrics: OperatorMetrics;
@@ -63,9 +65,15 @@ export class Replicas {
     const remote = which === 'NB' ? this.opts.nbRemote : this.opts.sbRemote;
     const log = this.opts.logger;
     for (let attempt = 0; !this.stopped; attempt++) {
+      // every try after a failed one is a reconnect (a connection dropped during the initial sync too)
+      if (attempt > 0) this.opts.metrics.ovsdbReconnects.inc({ db: which });
       try {
         const db = await openReplica(which, remote, {
           timeoutMs: this.opts.connectTimeoutMs ?? 5000,
+          // the connect timeout bounds connecting, not the initial sync: a 100 MB monitor reply
+          // takes a loaded server many seconds to build (bounded by the no-bytes monitor timeout)
+          boundSync: false,
+          ...(this.opts.probeIntervalMs !== undefined ? { probeIntervalMs: this.opts.probeIntervalMs } : {}),
           ...(this.opts.tls ? { tls: this.opts.tls } : {}),
           ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
           ...(which === 'SB' && this.opts.sbTables ? { tables: this.opts.sbTables } : {}),
@@ -108,14 +116,21 @@ export class Replicas {
       metrics.ovsdbStale.set({ db: which }, s.stale ? 1 : 0);
     };
     sync();
-    db.on('change', (changes: RowChange[]) => {
+    db.on('change', (changes: RowChange[], initial?: boolean) => {
+      // the initial sync's rows (emitted after open() resolved) are in the index built above, and
+      // onStateChange below marks everything: applying 285,000 row changes again (and mapping them
+      // to resources) would block the event loop for seconds, long enough for ovsdb-server's
+      // inactivity probe (5 s, unanswered while we are busy) to drop the connection
+      if (initial) return;
       (which === 'NB' ? this.nbIndex : this.sbIndex)?.apply(changes);
       this.listener.onChange(which, changes);
     });
+    // every attempt counts, failed ones too: a reconnect loop shows as a rising counter
+    db.on('reconnecting', () => metrics.ovsdbReconnects.inc({ db: which }));
     db.on('connected', () => {
-      reindex();
+      // no reindex: a resync emits its difference from what the replica held as 'change' (applied
+      // above), so the index is exact; rebuilding it would parse every flow again in one tick
       sync();
-      metrics.ovsdbReconnects.inc({ db: which });
       this.opts.logger.info({ db: which }, 'ovsdb reconnected');
       this.listener.onStateChange(which);
     });

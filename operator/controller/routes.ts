@@ -171,7 +171,7 @@ export class RouteReconciler {
     const tg = performance.now();
     const scope =
       route && replicas.nbIndex && replicas.sbIndex
-        ? { nbIndex: replicas.nbIndex, sbIndex: replicas.sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop] }
+        ? { nbIndex: replicas.nbIndex, sbIndex: replicas.sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop], routers: [route.spec.router] }
         : undefined;
     const read = () => gatherViews(replicas.nb, replicas.sb, replicas.openError, scope);
     let views = read();

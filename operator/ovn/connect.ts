@@ -18,8 +18,16 @@ export interface OpenOptions {
   nbRemote: string;
   sbRemote: string;
   tls?: TlsFiles;
-  /** Bound on connecting (and on the initial sync): never hangs longer. */
+  /** Bound on connecting (and on the initial sync unless boundSync is false): never hangs longer. */
   timeoutMs: number;
+  /**
+   * false: timeoutMs bounds only connecting and the short requests; the initial sync (a monitor
+   * reply of 100 MB takes the server seconds to build) is bounded by the monitor request's
+   * no-bytes timeout and the inactivity probe instead (the operator). Default true (the CLI).
+   */
+  boundSync?: boolean;
+  /** Inactivity probe interval of the connections (0 disables; OvsdbClient default when absent). */
+  probeIntervalMs?: number;
   logger?: Logger;
   /** Reconnect backoff of the opened replica (Database defaults when absent). */
   backoff?: { minMs?: number; maxMs?: number };
@@ -47,6 +55,9 @@ export async function openReplica(which: 'NB' | 'SB', remote: string, opts: Omit
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.backoff?.minMs ? { backoffMinMs: opts.backoff.minMs } : {}),
     ...(opts.backoff?.maxMs ? { backoffMaxMs: opts.backoff.maxMs } : {}),
+    ...(opts.probeIntervalMs !== undefined ? { probeIntervalMs: opts.probeIntervalMs } : {}),
+    // connected: the initial sync is bounded by the monitor's no-bytes timeout from here
+    ...(opts.boundSync === false ? { onSyncing: () => clearTimeout(timer) } : {}),
   });
   // Belt and braces: whatever happens inside, the caller hears back within the bound.
   const bound = new Promise<never>((_, reject) => {

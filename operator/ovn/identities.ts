@@ -6,7 +6,7 @@ import type { Row, RowChange } from '../ovsdb/types.js';
 import { canonicalIp, parseIp, parsePrefix } from './ip.js';
 import { parseRoutingMatch } from './flows.js';
 import { routerPortIps, switchPortIps, switchPortWiring } from './addresses.js';
-import { str, strMap } from './rows.js';
+import { optStr, str, strMap } from './rows.js';
 import type { NbView } from './nb.js';
 import type { SbView } from './sb.js';
 import { topologyOf } from './topology.js';
@@ -97,13 +97,24 @@ function keysOfRow(table: string, row: Row, out: Affected): void {
   }
 }
 
-/** The identities one row carries (for the scoped row index); ECMP member flows get 'prefix:*ecmp'. */
+/**
+ * The identities one row carries (for the scoped row index). ECMP member flows carry no prefix: a
+ * flow of one router's datapath gets 'prefix:*ecmp@<datapath uuid>' (a scoped read picks those of
+ * its routers only: at field scale every router has ECMP groups), a flow shared through a
+ * Logical_DP_Group gets 'prefix:*ecmp' (always picked).
+ */
 export function rowKeys(table: string, row: Row): Key[] {
   const out: Affected = { keys: new Set(), all: false, global: false };
   keysOfRow(table, row, out);
-  if (table === 'Logical_Flow' && out.all) out.keys.add(key('prefix', '*ecmp'));
+  if (table === 'Logical_Flow' && out.all) {
+    const dp = optStr(row.logical_datapath);
+    out.keys.add(dp && !optStr(row.logical_dp_group) ? ecmpKey(dp) : key('prefix', '*ecmp'));
+  }
   return [...out.keys];
 }
+
+/** The scoped-index key of the ECMP member flows of one datapath. */
+export const ecmpKey = (datapath: string): Key => key('prefix', `*ecmp@${datapath}`);
 
 /**
  * Map a batch of OVSDB row changes to the identities they touch (old and new values both count).

@@ -71,16 +71,27 @@ function parseIpv6(s: string): bigint | undefined {
 /**
  * Parsing is memoised: the same few thousand addresses and prefixes recur across routes, flows
  * and ports, and checks run over tens of thousands of them. Results are shared: never mutate them.
+ * The memo is bounded by two generations of MEMO_GENERATION entries: new results go to the young
+ * one, a hit in the old one is moved to the young one, and when the young one is full it becomes
+ * the old one (the previous old one is dropped). So whatever was used within the last generation
+ * stays cached: a working set up to MEMO_GENERATION entries (200,000 routes and their flows'
+ * prefixes, which repeat the same texts) never thrashes, unlike a cache dropped whole when full.
  */
-const MEMO_LIMIT = 200_000;
-function memo<T>(fn: (s: string) => T): (s: string) => T {
-  let cache = new Map<string, T>();
+export const MEMO_GENERATION = 200_000;
+export function memo<T>(fn: (s: string) => T, generation = MEMO_GENERATION): (s: string) => T {
+  let young = new Map<string, T>();
+  let old = new Map<string, T>();
   return (s: string) => {
-    const hit = cache.get(s);
-    if (hit !== undefined || cache.has(s)) return hit as T;
-    const v = fn(s);
-    if (cache.size >= MEMO_LIMIT) cache = new Map();
-    cache.set(s, v);
+    const hit = young.get(s);
+    if (hit !== undefined || young.has(s)) return hit as T;
+    let v: T;
+    if (old.has(s)) v = old.get(s) as T;
+    else v = fn(s);
+    if (young.size >= generation) {
+      old = young;
+      young = new Map();
+    }
+    young.set(s, v);
     return v;
   };
 }

@@ -158,6 +158,14 @@ export interface NbBfd {
   status: string;
 }
 
+/** A Logical_Router row's static_routes as a set, computed once per row version (rows are never mutated). */
+const staticRouteSets = new WeakMap<Row, ReadonlySet<string>>();
+function staticRouteSet(r: Row): ReadonlySet<string> {
+  let s = staticRouteSets.get(r);
+  if (!s) staticRouteSets.set(r, (s = new Set(strSet(r.static_routes))));
+  return s;
+}
+
 export function nbView(source: RowSource): NbView {
   const stale = staleness(source);
   const portRows = new Map<Uuid, Row>(source.rows('Logical_Router_Port'));
@@ -177,7 +185,11 @@ export function nbView(source: RowSource): NbView {
   for (const r of sortedRows(source, 'Logical_Router')) {
     const name = str(r.name);
     const routes: NbStaticRoute[] = [];
-    for (const uuid of strSet(r.static_routes)) {
+    // a scoped read holds a few routes: look them up in the router's set instead of walking all
+    // of its routes (1,000 routers x 200 routes per reconcile at field scale)
+    const own = staticRouteSet(r);
+    const uuids = routeRows.size < own.size ? [...routeRows.keys()].filter((u) => own.has(u)) : own;
+    for (const uuid of uuids) {
       const row = routeRows.get(uuid);
       if (!row) continue;
       const externalIds = strMap(row.external_ids);

@@ -10,10 +10,10 @@
 // holds in a scoped read too. Policies, Address_Set, MAC_Binding and HA tables are small and
 // exposed whole. Reads replicas only; must not write or import kube code.
 import type { Row, RowChange, Uuid } from '../ovsdb/types.js';
-import type { RowSource } from './rows.js';
+import { strSet, type RowSource } from './rows.js';
 import { parseRoutingActions } from './flows.js';
 import { ipsInText, routerPortIps } from './addresses.js';
-import { rowKeys, type Key } from './identities.js';
+import { ecmpKey, rowKeys, type Key } from './identities.js';
 
 /** Tables whose rows are selected by key; every other table is exposed whole. */
 const SCOPED = new Set(['Logical_Router_Static_Route', 'Logical_Switch_Port', 'Logical_Flow', 'Port_Binding']);
@@ -98,6 +98,14 @@ function pick(source: RowSource, table: string, uuids: Set<Uuid>): Map<Uuid, Row
 
 const nexthopIps = ipsInText;
 
+/** A Logical_Router row's static_routes as a set (computed once per row version; rows are never mutated). */
+const routeSets = new WeakMap<Row, ReadonlySet<string>>();
+function staticRouteSet(lr: Row): ReadonlySet<string> {
+  let s = routeSets.get(lr);
+  if (!s) routeSets.set(lr, (s = new Set(strSet(lr.static_routes))));
+  return s;
+}
+
 /**
  * Row sources restricted to what resources with these prefixes and nexthops can depend on.
  * `prefixes` are normalised prefix texts; `nexthops` the desired nexthop IPs.
@@ -109,6 +117,7 @@ export function scopedSources(
   sbIndex: RowKeyIndex,
   prefixes: Iterable<string>,
   nexthops: Iterable<string>,
+  routers: Iterable<string> = [],
 ): { nb: RowSource; sb: RowSource } {
   const prefixKeys: Key[] = [...prefixes].map((p) => `prefix:${p}` as Key);
   const ips = new Set<string>([...nexthops].flatMap(nexthopIps));
@@ -117,7 +126,31 @@ export function scopedSources(
   const routes = pick(nb, 'Logical_Router_Static_Route', routeUuids);
   for (const r of routes.values()) for (const ip of nexthopIps(String(r.nexthop ?? ''))) ips.add(ip);
 
-  const flowUuids = sbIndex.uuids('Logical_Flow', [...prefixKeys, 'prefix:*ecmp' as Key]);
+  // ECMP member flows: those shared through a datapath group, and those of the datapaths of the
+  // routers involved (the resources' routers and the routers holding their prefixes), not every
+  // router's (thousands of flows at field scale)
+  const routerNames = new Set<string>(routers);
+  const routeUuids0 = new Set(routeUuids);
+  if (routeUuids0.size > 0) {
+    for (const lr of nb.rows('Logical_Router').values()) {
+      if (routerNames.has(String(lr.name ?? ''))) continue;
+      const own = staticRouteSet(lr);
+      for (const u of routeUuids0) {
+        if (own.has(u)) {
+          routerNames.add(String(lr.name ?? ''));
+          break;
+        }
+      }
+    }
+  }
+  const nbRouterUuids = new Set<string>();
+  for (const lr of nb.rows('Logical_Router').values()) if (routerNames.has(String(lr.name ?? ''))) nbRouterUuids.add(lr._uuid);
+  const ecmpKeys: Key[] = ['prefix:*ecmp' as Key];
+  for (const dp of sb.rows('Datapath_Binding').values()) {
+    const lr = (dp.external_ids as Record<string, string> | undefined)?.['logical-router'];
+    if (lr && nbRouterUuids.has(lr)) ecmpKeys.push(ecmpKey(dp._uuid));
+  }
+  const flowUuids = sbIndex.uuids('Logical_Flow', [...prefixKeys, ...ecmpKeys]);
   const flows = pick(sb, 'Logical_Flow', flowUuids);
   for (const f of flows.values()) {
     const a = parseRoutingActions(String(f.actions ?? ''));

@@ -47,6 +47,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Time allowed for a reply. Default 60000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * Time a monitor request (monitor, monitor_cond, monitor_cond_since) may go without receiving
+   * any byte: restarted by every chunk that arrives, so a large initial reply that is still
+   * streaming never times out. Default the larger of requestTimeoutMs and 120000 ms; 0 disables.
+   */
+  monitorTimeoutMs?: number;
   /** After this long without receiving anything, send `echo`; close if still silent after as long again. 0 disables. Default 5000 ms. */
   probeIntervalMs?: number;
   logger?: Logger;
@@ -67,7 +73,12 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  /** A monitor request: its timer restarts whenever bytes arrive. */
+  monitor: boolean;
 }
+
+/** Requests whose reply is the whole followed content (built and sent slowly by a big server). */
+const MONITOR_METHODS = new Set(['monitor', 'monitor_cond', 'monitor_cond_since']);
 
 /** Reads the TLS files, naming the file that is missing, unreadable or not PEM. */
 export function loadTls(remote: string, files: TlsFiles | undefined): SecureContext {
@@ -157,6 +168,9 @@ export class OvsdbClient extends EventEmitter {
   private probeSentAt = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly monitorTimeoutMs: number;
+  /** Monitor requests awaiting their reply (the probe is not enforced while there are any). */
+  private monitorsPending = 0;
   /** monitor_cond_since requests awaiting their reply (their rows sit one level deeper). */
   private sincePending = 0;
   /** Row updates of the message being received, taken out of it by the framer's onUnit hook. */
@@ -178,6 +192,7 @@ export class OvsdbClient extends EventEmitter {
     super();
     this.log = (opts.logger ?? silent).child({ remote });
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.monitorTimeoutMs = opts.monitorTimeoutMs ?? Math.max(this.requestTimeoutMs, 120_000);
     this.framer = new JsonStreamFramer((m) => this.onMessage(m), {
       // a monitor_cond_since reply nests its rows one level deeper: [found, last-txn-id, updates]
       unitDepth: (path) => (this.sincePending > 0 && path[0] === 'result' && path[1] === 2 ? 4 : 3),
@@ -249,17 +264,24 @@ export class OvsdbClient extends EventEmitter {
   }
 
   /** Sends one request; resolves with its `result`, rejects with RpcError/Timeout/Disconnected. */
-  request(method: string, params: unknown[], timeoutMs = this.requestTimeoutMs): Promise<unknown> {
+  request(method: string, params: unknown[], timeoutMs?: number): Promise<unknown> {
     if (this.isClosed) return Promise.reject(new DisconnectedError(`${method}: not connected to ${this.remote}`, { cause: this.closeError }));
     const id = this.nextId++;
     const msg = jayson.Utils.request(method, params, id, { version: 1 });
+    const monitor = MONITOR_METHODS.has(method);
+    const limit = timeoutMs ?? (monitor ? this.monitorTimeoutMs : this.requestTimeoutMs);
     return new Promise((resolve, reject) => {
-      const p: Pending = { method, resolve, reject, timer: undefined };
-      if (timeoutMs > 0) {
+      const p: Pending = { method, resolve, reject, timer: undefined, monitor };
+      if (monitor) this.monitorsPending++;
+      if (limit > 0) {
         p.timer = setTimeout(() => {
-          this.pending.delete(id);
-          reject(new TimeoutError(`${method} to ${this.remote}: no reply within ${timeoutMs} ms`));
-        }, timeoutMs);
+          this.forget(id, p);
+          reject(
+            new TimeoutError(
+              monitor ? `${method} to ${this.remote}: nothing received for ${limit} ms while waiting for the reply` : `${method} to ${this.remote}: no reply within ${limit} ms`,
+            ),
+          );
+        }, limit);
       }
       this.pending.set(id, p);
       this.socket.write(JSON.stringify(msg));
@@ -348,9 +370,18 @@ export class OvsdbClient extends EventEmitter {
     });
   }
 
+  /** Removes a pending request (answered, timed out or failed). */
+  private forget(id: number, p: Pending): void {
+    if (!this.pending.delete(id)) return;
+    if (p.timer) clearTimeout(p.timer);
+    if (p.monitor) this.monitorsPending--;
+  }
+
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
     this.probeSentAt = 0;
+    // a monitor reply still arriving is progress: its no-bytes timer starts again
+    if (this.monitorsPending > 0) for (const p of this.pending.values()) if (p.monitor) p.timer?.refresh();
     try {
       this.framer.push(chunk);
     } catch (err) {
@@ -383,8 +414,7 @@ export class OvsdbClient extends EventEmitter {
       this.log.debug({ id: m.id }, 'late reply ignored');
       return;
     }
-    this.pending.delete(m.id);
-    if (p.timer) clearTimeout(p.timer);
+    this.forget(m.id, p);
     if (m.error !== null && m.error !== undefined) p.reject(new RpcError(p.method, m.error));
     else p.resolve(m.result);
   }
@@ -405,7 +435,7 @@ export class OvsdbClient extends EventEmitter {
     const now = Date.now();
     // ovsdb-server is single-threaded: while it builds a large monitor reply it cannot answer
     // echo either. An outstanding monitor request is bounded by its own timeout instead.
-    if (this.probeSentAt && now - this.probeSentAt >= intervalMs && ![...this.pending.values()].some((p) => p.method.startsWith('monitor'))) {
+    if (this.probeSentAt && now - this.probeSentAt >= intervalMs && this.monitorsPending === 0) {
       this.shutdown(new TimeoutError(`${this.remote} did not answer the inactivity probe within ${intervalMs} ms`));
       return;
     }
@@ -422,8 +452,7 @@ export class OvsdbClient extends EventEmitter {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.socket.destroy();
     for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      if (p.timer) clearTimeout(p.timer);
+      this.forget(id, p);
       p.reject(new DisconnectedError(`${p.method} to ${this.remote} failed: ${err.message}`, { cause: err }));
     }
     if (!byClient) this.log.warn({ err: err.message }, 'ovsdb connection lost');

@@ -47,6 +47,12 @@ export interface DatabaseOptions extends ConnectOptions {
    * (monitor_cond, then monitor) when the server answers "unknown method".
    */
   monitorMethod?: MonitorMethod;
+  /**
+   * Called when a connection is set up and the replica's own monitor request is about to be sent
+   * (the initial sync, or a resync after a reconnect): from here the sync is bounded by the
+   * monitor request's no-bytes timeout (monitorTimeoutMs), not by a connect deadline.
+   */
+  onSyncing?: () => void;
 }
 
 export type MonitorMethod = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
@@ -287,7 +293,8 @@ export class Database extends EventEmitter {
           await found.session.client.close();
           throw err;
         }
-        setImmediate(() => db.releaseHeld());
+        const atOpen = db.held?.length ?? 0;
+        setImmediate(() => db.releaseHeld(atOpen));
         return db;
       }
       const wait = backoffDelay(attempt++, opts.backoffMinMs ?? 250, opts.backoffMaxMs ?? 8000);
@@ -411,6 +418,7 @@ export class Database extends EventEmitter {
       return;
     }
     const plan = this.planIfChanged(session.schema);
+    this.opts.onSyncing?.();
     const t0 = process.hrtime.bigint();
     const b0 = client.bytesReceived;
     // after a conversion the history means nothing: a full sync, diffed against what we hold
@@ -671,6 +679,7 @@ export class Database extends EventEmitter {
       for (let attempt = 0; !this.closed; attempt++) {
         await this.pause(backoffDelay(attempt, this.opts.backoffMinMs ?? 250, this.opts.backoffMaxMs ?? 8000));
         if (this.closed) return;
+        this.emit('reconnecting', attempt);
         try {
           const { session } = await Database.pickServer(this.remotes, this.opts, this.leaderOnly, this.preferred);
           if (this.closed) {
@@ -702,10 +711,12 @@ export class Database extends EventEmitter {
   }
 
   /** Initial-sync changes are emitted after open() resolves, so listeners added right after see them. */
-  private releaseHeld(): void {
+  private releaseHeld(atOpen: number): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const c of held) this.emit('change', c);
+    // the second argument says these rows were already in the replica when open() resolved (a
+    // listener that indexed the replica's rows after open() may skip them)
+    held.forEach((c, i) => this.emit('change', c, i < atOpen));
   }
 
   // ---- reads ----

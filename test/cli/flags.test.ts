@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENV, aliasFlag, connectionFlags, durationFlag, flagContext, parseDuration, setting } from '../../operator/commands/flags.js';
+import { ENV, aliasFlag, connectionFlags, durationFlag, flagContext, inactivityProbeFlag, parseDuration, setting } from '../../operator/commands/flags.js';
 import { run as runCheck } from '../../operator/commands/check.js';
 import { run as runTrace } from '../../operator/commands/trace.js';
 import { run as runOperator } from '../../operator/commands/operator.js';
@@ -80,6 +80,40 @@ describe('durations: one parser for every flag', () => {
       '--timeout: "0" is not a duration (seconds, or e.g. 500ms, 10s, 5m)',
       '--timeout: "soon" is not a duration (seconds, or e.g. 500ms, 10s, 5m)',
     ]);
+  });
+});
+
+describe('--inactivity-probe (OVN_DRIFT_INACTIVITY_PROBE)', () => {
+  it('defaults to 5s, takes the flag over the environment, and 0 disables it', () => {
+    const problems: string[] = [];
+    expect(inactivityProbeFlag(ctx({}).ctx, problems, undefined)).toBe(5_000);
+    expect(inactivityProbeFlag(ctx({ OVN_DRIFT_INACTIVITY_PROBE: '30s' }).ctx, problems, undefined)).toBe(30_000);
+    expect(inactivityProbeFlag(ctx({ OVN_DRIFT_INACTIVITY_PROBE: '30s' }).ctx, problems, '500ms')).toBe(500);
+    expect(inactivityProbeFlag(ctx({}).ctx, problems, '0')).toBe(0);
+    expect(inactivityProbeFlag(ctx({ OVN_DRIFT_INACTIVITY_PROBE: '0s' }).ctx, problems, undefined)).toBe(0);
+    expect(problems).toEqual([]);
+    expect(ENV.inactivityProbe.name).toBe('OVN_DRIFT_INACTIVITY_PROBE');
+  });
+
+  it('names the flag or the environment variable that holds a bad value', () => {
+    const problems: string[] = [];
+    expect(inactivityProbeFlag(ctx({}).ctx, problems, 'often')).toBeUndefined();
+    expect(inactivityProbeFlag(ctx({ OVN_DRIFT_INACTIVITY_PROBE: '-1' }).ctx, problems, undefined)).toBeUndefined();
+    expect(problems).toEqual([
+      '--inactivity-probe: "often" is not a duration (seconds, or e.g. 5s, 30s; 0 disables)',
+      'OVN_DRIFT_INACTIVITY_PROBE: "-1" is not a duration (seconds, or e.g. 5s, 30s; 0 disables)',
+    ]);
+  });
+
+  it('the operator refuses a bad value before connecting anywhere', async () => {
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await runOperator(['--nb-remote', 'tcp:127.0.0.1:1', '--sb-remote', 'tcp:127.0.0.1:1', '--inactivity-probe', 'often'], { env: {} });
+      expect(code).toBe(1);
+      expect(err.mock.calls.flat().join('\n')).toContain('--inactivity-probe: "often" is not a duration');
+    } finally {
+      err.mockRestore();
+    }
   });
 });
 

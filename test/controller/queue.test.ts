@@ -61,6 +61,22 @@ describe('rate limiters', () => {
 });
 
 describe('WorkQueue', () => {
+  it('addFirst serves a changed key before a backlog of everything, once', async () => {
+    const q = new WorkQueue<string>();
+    for (let i = 0; i < 1000; i++) q.add(`r${i}`);
+    q.addFirst('r900'); // already waiting: moved to the front, not added twice
+    q.addFirst('new'); // not waiting yet
+    expect(q.length).toBe(1001);
+    expect(await q.get()).toBe('new');
+    expect(await q.get()).toBe('r900');
+    expect(await q.get()).toBe('r0');
+    const k = await q.get(); // r1 is processing: addFirst marks it dirty, like add()
+    q.addFirst(k!);
+    expect(q.length).toBe(997);
+    q.done(k!);
+    expect(q.length).toBe(998);
+  });
+
   it('de-duplicates a key that is waiting', async () => {
     const q = new WorkQueue<string>();
     q.add('a');

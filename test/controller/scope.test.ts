@@ -11,6 +11,7 @@ import { evaluate } from '../../operator/drift/index.js';
 import { validatePodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { RowKeyIndex, scopedSources } from '../../operator/controller/scope.js';
 import { gatherViews } from '../../operator/controller/gather.js';
+import { optStr } from '../../operator/ovn/rows.js';
 
 describe('scoped views', () => {
   let ovn: OvnSandbox;
@@ -136,5 +137,47 @@ describe('change scoping through the OVN model (real northd, operator with the t
     expect(new Set(reconciled.flat())).not.toContain('b');
     expect(ready('a')?.status).toBe('True');
     expect(ready('b')?.status).toBe('True');
+  });
+});
+
+describe('scoped views: ECMP member flows of the routers involved only', () => {
+  let ovn: OvnSandbox;
+  let dbs: OvnDatabases;
+  beforeAll(async () => {
+    ovn = await OvnSandbox.start();
+    await buildSeedInSync(ovn);
+    // an ECMP group on the seed router, and another router with an ECMP group of its own
+    await ovn.nbctl('--wait=sb', '--ecmp', 'lr-route-add', SEED.router, '10.60.0.0/16', SEED.vmIp, '--', '--ecmp', 'lr-route-add', SEED.router, '10.60.0.0/16', SEED.otherIp);
+    await ovn.nbctl('--wait=sb', 'lr-add', 'lr2', '--', 'lrp-add', 'lr2', 'lr2-p', '00:00:00:00:aa:01', '10.77.0.1/24');
+    await ovn.nbctl('--wait=sb', '--ecmp', 'lr-route-add', 'lr2', '10.50.0.0/16', '10.77.0.10', '--', '--ecmp', 'lr-route-add', 'lr2', '10.50.0.0/16', '10.77.0.11');
+    dbs = await openOvn({ nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, timeoutMs: 5000 });
+  });
+  afterAll(async () => {
+    await dbs?.close();
+    await ovn?.stop();
+  });
+
+  it('a scoped read holds its router ECMP member flows, not those of other routers, and evaluates the same', () => {
+    const route = validatePodCIDRRoute(parse(seedManifest())).route!;
+    const now = new Date('2026-11-24T00:00:00Z');
+    const nbIndex = new RowKeyIndex(dbs.nb, NB_TABLES.map((t) => t.table));
+    const sbIndex = new RowKeyIndex(dbs.sb, SB_TABLES.map((t) => t.table));
+    const whole = gatherViews(dbs.nb, dbs.sb, {});
+    const part = gatherViews(dbs.nb, dbs.sb, {}, { nbIndex, sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop], routers: [route.spec.router] });
+    if (!whole.ok || !part.ok) throw new Error('views unavailable');
+    expect(evaluate([route], part.nb, part.sb, now)).toEqual(evaluate([route], whole.nb, whole.sb, now));
+    const dpOf = (router: string) => {
+      const lr = [...dbs.nb.rows('Logical_Router').values()].find((r) => r.name === router)!;
+      return [...dbs.sb.rows('Datapath_Binding').values()].find((d) => (d.external_ids as Record<string, string>)['logical-router'] === lr._uuid)!._uuid;
+    };
+    const ecmpFlows = (rows: ReadonlyMap<string, Record<string, unknown>>, dp: string) =>
+      [...rows.values()].filter((f) => (f.external_ids as Record<string, string>)['stage-name'] === 'lr_in_ip_routing_ecmp' && optStr(f.logical_datapath as never) === dp && !optStr(f.logical_dp_group as never));
+    const all = dbs.sb.rows('Logical_Flow');
+    const scoped = scopedSources(dbs.nb, dbs.sb, nbIndex, sbIndex, route.spec.cidrs, [route.spec.nexthop], [route.spec.router]).sb.rows('Logical_Flow');
+    // the fixture has member flows on both routers
+    expect(ecmpFlows(all, dpOf(SEED.router)).length).toBeGreaterThan(0);
+    expect(ecmpFlows(all, dpOf('lr2')).length).toBeGreaterThan(0);
+    expect(ecmpFlows(scoped, dpOf(SEED.router)).length).toBe(ecmpFlows(all, dpOf(SEED.router)).length);
+    expect(ecmpFlows(scoped, dpOf('lr2'))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIp, formatIp, parsePrefix, prefixContains, sameIp, comparePrefixText } from '../../operator/ovn/ip.js';
+import { parseIp, formatIp, parsePrefix, prefixContains, sameIp, comparePrefixText, memo } from '../../operator/ovn/ip.js';
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6 canonically', () => {
@@ -19,5 +19,48 @@ describe('ip', () => {
     expect(prefixContains(p, parseIp('10.9.52.160')!)).toBe(false);
     expect(sameIp('fd00:9::146', 'fd00:9:0::0146')).toBe(true);
     expect(['10.10.0.0/16', '10.9.0.0/16', 'fd00::/8', '10.9.0.0/8'].sort(comparePrefixText)).toEqual(['10.9.0.0/8', '10.9.0.0/16', '10.10.0.0/16', 'fd00::/8']);
+  });
+});
+
+describe('parse memo: bounded, and a working set as large as a generation does not thrash', () => {
+  it('keeps every entry of a cyclic working set of one generation cached, and stays bounded', () => {
+    let calls = 0;
+    const f = memo((s: string) => {
+      calls++;
+      return { s };
+    }, 100);
+    const keys = Array.from({ length: 100 }, (_, i) => `10.0.${i}.0/24`);
+    for (const k of keys) f(k);
+    expect(calls).toBe(100);
+    // cycling over the same 100 texts again (routes, then the flows that repeat them): all hits
+    for (let round = 0; round < 5; round++) for (const k of keys) f(k);
+    expect(calls).toBe(100);
+    // the same working set while new texts keep arriving (a cache dropped whole when full would
+    // recompute the working set every few rounds)
+    const seen: string[] = [];
+    const g = memo((s: string) => {
+      seen.push(s);
+      return s.length;
+    }, 100);
+    const work = Array.from({ length: 60 }, (_, i) => `w${i}`);
+    for (let round = 0; round < 20; round++) {
+      for (const k of work) g(k);
+      for (let j = 0; j < 20; j++) g(`new-${round}-${j}`);
+    }
+    expect(seen.filter((s) => s.startsWith('w')).length).toBe(60);
+    // the shared result is the same object on a hit
+    expect(f(keys[3]!)).toBe(f(keys[3]!));
+    // bounded: 1,000 distinct texts compute each once and old ones are eventually recomputed
+    for (let i = 0; i < 1000; i++) f(`x${i}`);
+    const before = calls;
+    f(keys[0]!);
+    expect(calls).toBe(before + 1);
+  });
+
+  it('gives the same results as the uncached parse', () => {
+    expect(parsePrefix('10.1.2.3/16')?.text).toBe('10.1.0.0/16');
+    expect(parsePrefix('10.1.2.3/16')?.text).toBe('10.1.0.0/16');
+    expect(parsePrefix('nope')).toBeUndefined();
+    expect(parsePrefix('nope')).toBeUndefined();
   });
 });

@@ -157,6 +157,38 @@ describe('OvsdbClient against a scripted peer', () => {
     expect((await closed).code).toBe('Timeout');
   });
 
+  it('keeps a connection whose server is slow to answer a monitor: no request timeout, no probe drop', async () => {
+    // like ovsdb-server building a 100 MB initial reply: silent for longer than the request
+    // timeout and the probe, then the reply arrives in pieces
+    onPeer = (s) =>
+      s.on('data', (d) => {
+        const req = JSON.parse(d.toString()) as { id: number; method: string };
+        if (req.method !== 'monitor_cond') return; // echo probes go unanswered: the server is busy
+        const body = JSON.stringify({ id: req.id, result: { T: { '00000000-0000-0000-0000-000000000001': { initial: { name: 'a' } } } }, error: null });
+        const third = Math.ceil(body.length / 3);
+        setTimeout(() => s.write(body.slice(0, third)), 400);
+        setTimeout(() => s.write(body.slice(third, 2 * third)), 700);
+        setTimeout(() => s.write(body.slice(2 * third)), 1000);
+      });
+    const c = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { requestTimeoutMs: 200, probeIntervalMs: 100, monitorTimeoutMs: 500 });
+    let closed: OvsdbError | undefined;
+    c.once('close', (e: OvsdbError) => (closed = e));
+    const rows = await c.monitorCond('X', 'm', { T: { columns: ['name'] } });
+    expect(rows.get('T')?.get('00000000-0000-0000-0000-000000000001')).toEqual({ initial: { name: 'a' } });
+    expect(closed).toBeUndefined();
+    expect(c.closed).toBe(false);
+    await c.close();
+  });
+
+  it('fails a monitor request when nothing at all arrives for the monitor timeout', async () => {
+    onPeer = (s) => s.on('data', () => undefined);
+    const c = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { probeIntervalMs: 0, monitorTimeoutMs: 200 });
+    const err = (await c.monitorCond('X', 'm', { T: {} }).catch((e: unknown) => e)) as OvsdbError;
+    expect(err.code).toBe('Timeout');
+    expect(err.message).toMatch(/monitor_cond to tcp:\S+: nothing received for 200 ms/);
+    await c.close();
+  });
+
   it('names every remote it could not reach, and rejects bad remotes', async () => {
     const dead = `tcp:127.0.0.1:${port + 1}`;
     const err = (await OvsdbClient.connect(`${dead},unix:/nonexistent.sock`).catch((e: unknown) => e)) as OvsdbError;
