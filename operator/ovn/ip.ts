@@ -77,7 +77,7 @@ function parseIpv6(s: string): bigint | undefined {
  * stays cached: a working set up to MEMO_GENERATION entries (200,000 routes and their flows'
  * prefixes, which repeat the same texts) never thrashes, unlike a cache dropped whole when full.
  */
-export const MEMO_GENERATION = 200_000;
+const MEMO_GENERATION = 200_000;
 export function memo<T>(fn: (s: string) => T, generation = MEMO_GENERATION): (s: string) => T {
   let young = new Map<string, T>();
   let old = new Map<string, T>();
