@@ -27,6 +27,12 @@ class RowsBuilder implements RowSource {
     return this.tables.get(table)!.get(uuid)!;
   }
 
+  /** Adds a uuid to a set column as the replica does: a new row version, never a mutated row. */
+  protected addToSet(table: string, uuid: string, column: string, member: string): void {
+    const row = this.get(table, uuid);
+    this.tables.get(table)!.set(uuid, { ...row, [column]: [...(row[column] as string[]), member] } as Row);
+  }
+
   rows(table: string): ReadonlyMap<string, Row> {
     return this.tables.get(table) ?? new Map();
   }
@@ -53,7 +59,7 @@ export class NbBuilder extends RowsBuilder {
 
   lrp(router: string, name: string, mac: string, networks: string[]): string {
     const u = this.insert('Logical_Router_Port', { name, mac, networks, peer: [], options: {} });
-    (this.get('Logical_Router', this.routerUuid(router)).ports as string[]).push(u);
+    this.addToSet('Logical_Router', this.routerUuid(router), 'ports', u);
     return u;
   }
 
@@ -64,7 +70,7 @@ export class NbBuilder extends RowsBuilder {
   lsp(sw: string, name: string, addresses: string[], type = '', extra: { port_security?: string[]; options?: Record<string, string> } = {}): string {
     const u = this.insert('Logical_Switch_Port', { name, type, addresses, dynamic_addresses: [], port_security: extra.port_security ?? [], options: extra.options ?? {} });
     const s = [...this.rows('Logical_Switch').values()].find((r) => r.name === sw)!;
-    (s.ports as string[]).push(u);
+    this.addToSet('Logical_Switch', s._uuid as string, 'ports', u);
     return u;
   }
 
@@ -75,7 +81,7 @@ export class NbBuilder extends RowsBuilder {
 
   policy(router: string, priority: number, match: string, action: string, nexthops: string[] = []): string {
     const u = this.insert('Logical_Router_Policy', { priority, match, action, nexthop: [], nexthops, options: {}, external_ids: {} });
-    (this.get('Logical_Router', this.routerUuid(router)).policies as string[]).push(u);
+    this.addToSet('Logical_Router', this.routerUuid(router), 'policies', u);
     return u;
   }
 
@@ -90,7 +96,7 @@ export class NbBuilder extends RowsBuilder {
       options: {},
       bfd: [],
     });
-    (this.get('Logical_Router', this.routerUuid(router)).static_routes as string[]).push(u);
+    this.addToSet('Logical_Router', this.routerUuid(router), 'static_routes', u);
     return u;
   }
 }
