@@ -32,7 +32,6 @@ import { SB_TABLES } from '../ovn/tables.js';
 import { FOLLOW_NO_FLOWS } from '../ovn/shard.js';
 import { PolicyReconciler, type TNTP } from './policies.js';
 
-
 /** A batch of OVSDB row changes larger than this marks every resource instead of being mapped row by row. */
 const LARGE_CHANGE_BATCH = 20_000;
 export interface ControllerOptions {

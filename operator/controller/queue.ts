@@ -130,6 +130,19 @@ export class WorkQueue<K> {
   }
 
   add(key: K): void {
+    this.enqueue(key, false);
+  }
+
+  /**
+   * Like add(), but the key goes to the front of the queue (moved there if it already waits): a
+   * change that names a few keys is not served after a backlog of everything (a resync, a
+   * reconnect) that may take minutes at field scale.
+   */
+  addFirst(key: K): void {
+    this.enqueue(key, true);
+  }
+
+  private enqueue(key: K, front: boolean): void {
     if (this.shuttingDown) return;
     const d = this.delayed.get(key);
     if (d) {
@@ -140,29 +153,25 @@ export class WorkQueue<K> {
       this.dirtyWhileProcessing.add(key);
       return;
     }
-    if (this.waiting.has(key)) return;
+    if (this.waiting.has(key)) {
+      // only a key that already waits is searched for; a new one goes straight to its end
+      if (front) {
+        const i = this.queue.indexOf(key);
+        if (i > 0) {
+          this.queue.splice(i, 1);
+          this.queue.unshift(key);
+        }
+      }
+      return;
+    }
     this.waiting.add(key);
     const getter = this.getters.shift();
     if (getter) {
       this.waiting.delete(key);
       this.processing.add(key);
       getter(key);
-    } else this.queue.push(key);
-  }
-
-  /**
-   * Like add(), but the key goes to the front of the queue (moved there if it already waits): a
-   * change that names a few keys is not served after a backlog of everything (a resync, a
-   * reconnect) that may take minutes at field scale.
-   */
-  addFirst(key: K): void {
-    if (this.shuttingDown) return;
-    this.add(key);
-    const i = this.queue.indexOf(key);
-    if (i > 0) {
-      this.queue.splice(i, 1);
-      this.queue.unshift(key);
-    }
+    } else if (front) this.queue.unshift(key);
+    else this.queue.push(key);
   }
 
   /** Adds the key after `ms`; an earlier pending delay for the key wins (client-go semantics). */
