@@ -6,7 +6,7 @@
 import type { Row, Uuid } from '../ovsdb/types.js';
 import { parsePrefix, type Prefix } from './ip.js';
 import { routerPortIps, switchPortIps, switchPortWiring, type IpSource } from './addresses.js';
-import { num, optStr, sortedRows, staleness, str, strMap, strSet, type RowSource } from './rows.js';
+import { num, optStr, sortedRows, staleness, staticRouteSet, str, strMap, strSet, type RowSource } from './rows.js';
 import { OWNER_KEY } from './ownership.js';
 
 export interface NbStaticRoute {
@@ -156,14 +156,6 @@ export interface NbBfd {
   dstIp: string;
   /** up, down, init or admin_down ("" when ovn-controller has not reported yet). */
   status: string;
-}
-
-/** A Logical_Router row's static_routes as a set, computed once per row version (rows are never mutated). */
-const staticRouteSets = new WeakMap<Row, ReadonlySet<string>>();
-function staticRouteSet(r: Row): ReadonlySet<string> {
-  let s = staticRouteSets.get(r);
-  if (!s) staticRouteSets.set(r, (s = new Set(strSet(r.static_routes))));
-  return s;
 }
 
 export function nbView(source: RowSource): NbView {

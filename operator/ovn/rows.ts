@@ -44,6 +44,14 @@ export function strSet(v: Value | undefined): string[] {
   return set(v).map(String);
 }
 
+const routeSets = new WeakMap<Row, ReadonlySet<string>>();
+/** A Logical_Router row's static_routes as a set, computed once per row version (replica rows are never mutated). */
+export function staticRouteSet(lr: Row): ReadonlySet<string> {
+  let s = routeSets.get(lr);
+  if (!s) routeSets.set(lr, (s = new Set(strSet(lr.static_routes))));
+  return s;
+}
+
 /** A map column as a string record. */
 export function strMap(v: Value | undefined): Record<string, string> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return {};

@@ -10,7 +10,7 @@
 // holds in a scoped read too. Policies, Address_Set, MAC_Binding and HA tables are small and
 // exposed whole. Reads replicas only; must not write or import kube code.
 import type { Row, RowChange, Uuid } from '../ovsdb/types.js';
-import { strSet, type RowSource } from './rows.js';
+import { staticRouteSet, type RowSource } from './rows.js';
 import { parseRoutingActions } from './flows.js';
 import { ipsInText, routerPortIps } from './addresses.js';
 import { ecmpKey, rowKeys, type Key } from './identities.js';
@@ -97,14 +97,6 @@ function pick(source: RowSource, table: string, uuids: Set<Uuid>): Map<Uuid, Row
 }
 
 const nexthopIps = ipsInText;
-
-/** A Logical_Router row's static_routes as a set (computed once per row version; rows are never mutated). */
-const routeSets = new WeakMap<Row, ReadonlySet<string>>();
-function staticRouteSet(lr: Row): ReadonlySet<string> {
-  let s = routeSets.get(lr);
-  if (!s) routeSets.set(lr, (s = new Set(strSet(lr.static_routes))));
-  return s;
-}
 
 /**
  * Row sources restricted to what resources with these prefixes and nexthops can depend on.
