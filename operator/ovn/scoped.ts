@@ -122,21 +122,16 @@ export function scopedSources(
   // routers involved (the resources' routers and the routers holding their prefixes), not every
   // router's (thousands of flows at field scale)
   const routerNames = new Set<string>(routers);
-  const routeUuids0 = new Set(routeUuids);
-  if (routeUuids0.size > 0) {
-    for (const lr of nb.rows('Logical_Router').values()) {
-      if (routerNames.has(String(lr.name ?? ''))) continue;
-      const own = staticRouteSet(lr);
-      for (const u of routeUuids0) {
-        if (own.has(u)) {
-          routerNames.add(String(lr.name ?? ''));
-          break;
-        }
-      }
-    }
-  }
+  const routeSet = new Set(routeUuids);
+  const holdsARoute = (lr: Row) => {
+    const own = staticRouteSet(lr);
+    for (const u of routeSet) if (own.has(u)) return true;
+    return false;
+  };
   const nbRouterUuids = new Set<string>();
-  for (const lr of nb.rows('Logical_Router').values()) if (routerNames.has(String(lr.name ?? ''))) nbRouterUuids.add(lr._uuid);
+  for (const lr of nb.rows('Logical_Router').values()) {
+    if (routerNames.has(String(lr.name ?? '')) || holdsARoute(lr)) nbRouterUuids.add(lr._uuid);
+  }
   const ecmpKeys: Key[] = ['prefix:*ecmp' as Key];
   for (const dp of sb.rows('Datapath_Binding').values()) {
     const lr = (dp.external_ids as Record<string, string> | undefined)?.['logical-router'];
