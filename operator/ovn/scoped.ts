@@ -14,6 +14,7 @@ import { staticRouteSet, type RowSource } from './rows.js';
 import { parseRoutingActions } from './flows.js';
 import { ipsInText, routerPortIps } from './addresses.js';
 import { ecmpKey, rowKeys, type Key } from './identities.js';
+import { routerDatapaths } from './shard.js';
 
 /** Tables whose rows are selected by key; every other table is exposed whole. */
 const SCOPED = new Set(['Logical_Router_Static_Route', 'Logical_Switch_Port', 'Logical_Flow', 'Port_Binding']);
@@ -128,15 +129,8 @@ export function scopedSources(
     for (const u of routeSet) if (own.has(u)) return true;
     return false;
   };
-  const nbRouterUuids = new Set<string>();
-  for (const lr of nb.rows('Logical_Router').values()) {
-    if (routerNames.has(String(lr.name ?? '')) || holdsARoute(lr)) nbRouterUuids.add(lr._uuid);
-  }
-  const ecmpKeys: Key[] = ['prefix:*ecmp' as Key];
-  for (const dp of sb.rows('Datapath_Binding').values()) {
-    const lr = (dp.external_ids as Record<string, string> | undefined)?.['logical-router'];
-    if (lr && nbRouterUuids.has(lr)) ecmpKeys.push(ecmpKey(dp._uuid));
-  }
+  if (routeSet.size > 0) for (const lr of nb.rows('Logical_Router').values()) if (holdsARoute(lr)) routerNames.add(String(lr.name ?? ''));
+  const ecmpKeys: Key[] = ['prefix:*ecmp' as Key, ...[...routerDatapaths(nb, sb, routerNames)].map(ecmpKey)];
   const flowUuids = sbIndex.uuids('Logical_Flow', [...prefixKeys, ...ecmpKeys]);
   const flows = pick(sb, 'Logical_Flow', flowUuids);
   for (const f of flows.values()) {
