@@ -8,6 +8,10 @@
 //   check     `ovn-drift check` of all routes (the built CLI, a child) vs `ovsdb-client -f json dump`
 //             of NB+SB (goal <= 0.5x) and the check's peak RSS
 //   profile   `node --cpu-prof` of one check run: the top self-time functions
+//   reconcile the operator's per-resource read + evaluate (gatherViews scoped to one PodCIDRRoute,
+//             then evaluate), in this process on replicas of the followed rows: p50/p99 over
+//             --samples resources, and the top self-time functions of that loop; baseline: one
+//             evaluation of every resource over the whole views (what `check` does after reading)
 //   operator  the real operator (`ovn-drift operator`, a child) against the test API server holding
 //             the 10,000 PodCIDRRoutes: initial sync time (start -> every resource has a Ready
 //             condition) and RSS vs the JSON bytes of the rows it follows (goal RSS <= 2x)
@@ -34,10 +38,15 @@ import { TestApiServer } from '../support/test-api-server.js';
 import { ServerSet, TcpProxy } from '../ovsdb/servers.js';
 import { measure, median, type Run } from './check.js';
 import { sampleChanges, pct, line } from './latency.js';
+import { Session } from 'node:inspector/promises';
+import { RowKeyIndex } from '../../operator/controller/scope.js';
+import { gatherViews } from '../../operator/controller/gather.js';
+import { evaluate } from '../../operator/drift/index.js';
+import { validatePodCIDRRoute, type PodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { ensureField, fieldParams, waitNorthd, FieldOvn, vmPort, vmIp, podCidr, type FieldCache } from './field-topology.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const PARTS = ['counts', 'check', 'profile', 'operator', 'latency', 'reconnect'] as const;
+const PARTS = ['counts', 'check', 'profile', 'reconcile', 'operator', 'latency', 'reconnect'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opt } = parseArgs({
@@ -180,6 +189,69 @@ async function profilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
     if (phases.length > 0) figure(`           phases (OVN_DRIFT_TIMING=1): ${phases.join('; ')}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- reconcile (per-resource read + evaluate, in process) ------------------------------------
+
+function declaredRoutes(cache: FieldCache): PodCIDRRoute[] {
+  return parseAllDocuments(readFileSync(cache.manifest, 'utf8')).map((d) => {
+    const r = validatePodCIDRRoute(d.toJS());
+    if (!r.route) throw new Error(`the field manifest holds an invalid PodCIDRRoute: ${JSON.stringify(r.errors)}`);
+    return r.route;
+  });
+}
+
+async function reconcilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
+  log(`reconcile: replicas of the followed rows in this process, then ${SAMPLES} scoped reconciles; ${load()}`);
+  const t0 = performance.now();
+  const open = (remote: string, db: string, tables: typeof NB_TABLES) => Database.open({ remote, db, tables, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const nb = await open(ovn.nbRemote, 'OVN_Northbound', NB_TABLES);
+  const sb = await open(ovn.sbRemote, 'OVN_Southbound', SB_TABLES);
+  try {
+    const nbIndex = new RowKeyIndex(nb, NB_TABLES.map((t) => t.table));
+    const sbIndex = new RowKeyIndex(sb, SB_TABLES.map((t) => t.table));
+    const syncMs = performance.now() - t0;
+    const routes = declaredRoutes(cache);
+    const now = new Date();
+    const one = (route: PodCIDRRoute) => {
+      const views = gatherViews(nb, sb, {}, { nbIndex, sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop], routers: [route.spec.router] });
+      if (!views.ok) throw new Error(views.reason);
+      return evaluate([route], views.nb, views.sb, now);
+    };
+    // the same resources every run (a fixed stride), so runs compare
+    const picked = Array.from({ length: SAMPLES }, (_, i) => routes[(i * 7919) % routes.length]!);
+    for (const r of picked.slice(0, 20)) one(r); // warm up the JIT
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const ms: number[] = [];
+    let findings = 0;
+    const tl = performance.now();
+    for (const r of picked) {
+      const a = performance.now();
+      findings += one(r).findings.length;
+      ms.push(performance.now() - a);
+    }
+    const loopMs = performance.now() - tl;
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    const tw = performance.now();
+    const whole = gatherViews(nb, sb, {});
+    if (!whole.ok) throw new Error(whole.reason);
+    const all = evaluate(routes, whole.nb, whole.sb, now);
+    const wholeMs = performance.now() - tw;
+    const sorted = [...ms].sort((x, y) => x - y);
+    figure(`reconcile: ${SAMPLES} scoped reconciles (read + evaluate of one PodCIDRRoute, ${routes[0]!.spec.cidrs.length} routes each) on replicas synced in ${secs(syncMs)}: p50 ${pct(sorted, 50).toFixed(2)} ms, p99 ${pct(sorted, 99).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(1)} ms, ${((1000 * SAMPLES) / loopMs).toFixed(0)}/s; ${findings} findings`);
+    figure(`           baseline: every resource over the whole views ${secs(wholeMs)} (${(wholeMs / routes.length).toFixed(2)} ms per resource, ${all.findings.length} findings)`);
+    const file = join(tmpdir(), `ovn-drift-field-reconcile-${process.pid}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    for (const l of summariseProfile(file, 10)) figure(`           ${l}`);
+    await rm(file, { force: true });
+  } finally {
+    await nb.close();
+    await sb.close();
   }
 }
 
@@ -430,6 +502,7 @@ async function main(): Promise<void> {
     }
     if (want('check')) await part('check', () => checkPart(ovn, cache));
     if (want('profile')) await part('profile', () => profilePart(ovn, cache));
+    if (want('reconcile')) await part('reconcile', () => reconcilePart(ovn, cache));
     if (want('operator') || want('latency')) await part('operator', () => operatorPart(ovn, cache, want('latency')));
   } finally {
     await ovn.stop();
