@@ -1,27 +1,112 @@
-// Scoped reads: evaluating a handful of dirty PodCIDRRoutes must not cost a rebuild of the whole
-// NB/SB views (5,000 routes and their flows). A RowKeyIndex keeps, per table, which row uuids carry
-// which identity (prefix, nexthop IP, port name), updated from the replicas' change events; a
-// ScopedSource then exposes to nbView/sbView only the rows the dirty resources can depend on:
-// their static routes and routing flows (by prefix), the ports carrying any nexthop involved
-// (desired, NB, or SB flow), those ports' bindings, and every row of the small tables (routers,
-// router ports, switches, datapaths, chassis, encaps, globals). Dangling references are fine: the
-// views skip rows they cannot find. Also exposed: the switch ports that wire the topology
-// (type router/localnet/virtual, key infra:*), so the router port -> switch scope of topology.ts
-// holds in a scoped read too. Policies, Address_Set, MAC_Binding and HA tables are small and
-// exposed whole. Reads replicas only; must not write or import kube code.
+// Scoped reads: evaluating one dirty PodCIDRRoute must cost work bounded by what that resource can
+// depend on, not by the size of the NB/SB (1,000 routers, 200,000 routes and their flows at field
+// scale). A RowKeyIndex keeps, per table, which row uuids carry which identity (prefix, nexthop IP,
+// port name, router name, MAC, ...) and which parent row holds which child (router -> static
+// routes and ports, switch -> ports), updated from the replicas' change events. A ScopedSource
+// then exposes to nbView/sbView only the neighbourhood of the resource:
+// - its routers (by name) and the routers holding a static route for one of its prefixes; all
+//   static routes of its own routers (a more specific one may shadow part of a prefix), and the
+//   routes of its prefixes elsewhere;
+// - the routers one hop away that the topology model may reach: the peers of their ports and the
+//   routers owning a port that carries a nexthop involved;
+// - the switches behind all those router ports, with the ports that wire the topology
+//   (router/localnet/virtual) and the ports carrying a nexthop involved (desired, NB route, SB
+//   flow, policy), or the MAC of a MAC_Binding of one;
+// - the routers' policies, the address sets they name, the routes' BFD sessions;
+// - SB: the routers' datapaths, the routing flows of the prefixes involved and the ECMP member
+//   flows of those datapaths, the bindings of the ports involved, the MAC_Binding rows of the
+//   nexthops; chassis, encaps, HA groups and globals whole (few rows; every chassis counts for the
+//   tunnel type choice).
+// Dangling references are fine: the views skip rows they cannot find. Reads replicas only; must not
+// write or import kube code.
 import type { Row, RowChange, Uuid } from '../ovsdb/types.js';
-import { staticRouteSet, type RowSource } from './rows.js';
+import { optStr, staticRouteSet, str, strMap, strSet, type RowSource } from './rows.js';
 import { parseRoutingActions } from './flows.js';
 import { ipsInText, routerPortIps } from './addresses.js';
+import { parsePrefix, type Prefix } from './ip.js';
 import { ecmpKey, rowKeys, type Key } from './identities.js';
-import { routerDatapaths } from './shard.js';
 
-/** Tables whose rows are selected by key; every other table is exposed whole. */
-const SCOPED = new Set(['Logical_Router_Static_Route', 'Logical_Switch_Port', 'Logical_Flow', 'Port_Binding']);
+/** Tables whose rows are selected by key; every other table is exposed whole or picked by uuid. */
+const SCOPED = new Set([
+  'Logical_Router',
+  'Logical_Router_Port',
+  'Logical_Router_Static_Route',
+  'Logical_Switch',
+  'Logical_Switch_Port',
+  'Address_Set',
+  'Logical_Flow',
+  'Port_Binding',
+  'Datapath_Binding',
+  'MAC_Binding',
+]);
+
+/** Parent tables and the set column naming their children (child uuid -> parent uuid is kept). */
+const OWNERS: Record<string, { column: string; kind: OwnerKind }[]> = {
+  Logical_Router: [
+    { column: 'static_routes', kind: 'route' },
+    { column: 'ports', kind: 'lrp' },
+  ],
+  Logical_Switch: [{ column: 'ports', kind: 'lsp' }],
+};
+type OwnerKind = 'route' | 'lrp' | 'lsp';
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const macsIn = (entries: string[]) => entries.map((e) => e.trim().split(/\s+/)[0]!.toLowerCase()).filter((w) => MAC.test(w));
+
+/** Keys only the scoped read uses (not change identities): how rows are found from their neighbours. */
+function scopeKeys(table: string, row: Row): string[] {
+  switch (table) {
+    case 'Logical_Router':
+      return [`router:${str(row.name)}`];
+    case 'Logical_Switch_Port': {
+      const out: string[] = macsIn([...strSet(row.addresses), ...strSet(row.dynamic_addresses)]).map((m) => `mac:${m}`);
+      const rp = str(row.type) === 'router' ? strMap(row.options)['router-port'] : undefined;
+      if (rp) out.push(`routerport:${rp}`);
+      return out;
+    }
+    case 'Address_Set':
+      return [`addrset:${str(row.name)}`];
+    case 'Datapath_Binding': {
+      const ext = strMap(row.external_ids);
+      // as ovn/shard.ts routerDatapaths: by the NB router's uuid, else (older northd) by name
+      return ext['logical-router'] !== undefined ? [`dp-lr:${ext['logical-router']}`] : ext.name !== undefined ? [`dp-name:${ext.name}`] : [];
+    }
+    case 'Port_Binding':
+      return macsIn(strSet(row.mac)).map((m) => `mac:${m}`);
+    default:
+      return [];
+  }
+}
+
+/** One value, or several: most keys name one row, so no Set is allocated for them. */
+type OneOrMany<T> = T | Set<T>;
+
+function addTo<T>(m: Map<string, OneOrMany<T>>, k: string, v: T): void {
+  const cur = m.get(k);
+  if (cur === undefined) m.set(k, v);
+  else if (cur instanceof Set) cur.add(v);
+  else if (cur !== v) m.set(k, new Set([cur, v]));
+}
+
+function deleteFrom<T>(m: Map<string, OneOrMany<T>>, k: string, v: T): void {
+  const cur = m.get(k);
+  if (cur === undefined) return;
+  if (cur instanceof Set) {
+    cur.delete(v);
+    if (cur.size === 1) m.set(k, cur.values().next().value as T);
+    else if (cur.size === 0) m.delete(k);
+  } else if (cur === v) m.delete(k);
+}
 
 export class RowKeyIndex {
-  private readonly byKey = new Map<string, Map<Key, Set<Uuid>>>();
-  private readonly keysOf = new Map<string, Map<Uuid, Key[]>>();
+  private readonly byKey = new Map<string, Map<string, OneOrMany<Uuid>>>();
+  private readonly keysOf = new Map<string, Map<Uuid, OneOrMany<string>>>();
+  /** Child uuid -> parent uuid, per owner kind (a child in two parents keeps the last one seen). */
+  private readonly owners = new Map<OwnerKind, Map<Uuid, Uuid>>([
+    ['route', new Map()],
+    ['lrp', new Map()],
+    ['lsp', new Map()],
+  ]);
 
   constructor(source: RowSource, tables: readonly string[]) {
     for (const t of tables) {
@@ -34,41 +119,52 @@ export class RowKeyIndex {
 
   private add(table: string, row: Row): void {
     const idx = this.byKey.get(table)!;
-    const keys = rowKeys(table, row);
-    this.keysOf.get(table)!.set(row._uuid, keys);
-    for (const k of keys) {
-      let s = idx.get(k);
-      if (!s) idx.set(k, (s = new Set()));
-      s.add(row._uuid);
+    const keys = [...rowKeys(table, row), ...scopeKeys(table, row)];
+    if (keys.length > 0) this.keysOf.get(table)!.set(row._uuid, keys.length === 1 ? keys[0]! : new Set(keys));
+    for (const k of keys) addTo(idx, k, row._uuid);
+    for (const o of OWNERS[table] ?? []) {
+      const m = this.owners.get(o.kind)!;
+      for (const child of strSet(row[o.column])) m.set(child, row._uuid);
     }
   }
 
-  private remove(table: string, uuid: Uuid): void {
+  private remove(table: string, old: Row | undefined, uuid: Uuid): void {
     const keys = this.keysOf.get(table)!.get(uuid);
-    if (!keys) return;
-    const idx = this.byKey.get(table)!;
-    for (const k of keys) {
-      const s = idx.get(k);
-      s?.delete(uuid);
-      if (s && s.size === 0) idx.delete(k);
+    if (keys !== undefined) {
+      const idx = this.byKey.get(table)!;
+      for (const k of typeof keys === 'string' ? [keys] : keys) deleteFrom(idx, k, uuid);
+      this.keysOf.get(table)!.delete(uuid);
     }
-    this.keysOf.get(table)!.delete(uuid);
+    if (!old) return;
+    for (const o of OWNERS[table] ?? []) {
+      const m = this.owners.get(o.kind)!;
+      for (const child of strSet(old[o.column])) if (m.get(child) === uuid) m.delete(child);
+    }
   }
 
   apply(changes: readonly RowChange[]): void {
     for (const c of changes) {
       if (!this.byKey.has(c.table)) continue;
-      this.remove(c.table, c.uuid);
+      this.remove(c.table, c.old, c.uuid);
       if (c.new) this.add(c.table, c.new);
     }
   }
 
-  uuids(table: string, keys: Iterable<Key>): Set<Uuid> {
-    const out = new Set<Uuid>();
+  uuids(table: string, keys: Iterable<Key | string>, into = new Set<Uuid>()): Set<Uuid> {
     const idx = this.byKey.get(table);
-    if (!idx) return out;
-    for (const k of keys) for (const u of idx.get(k) ?? []) out.add(u);
-    return out;
+    if (!idx) return into;
+    for (const k of keys) {
+      const v = idx.get(k);
+      if (v === undefined) continue;
+      if (typeof v === 'string') into.add(v);
+      else for (const u of v) into.add(u);
+    }
+    return into;
+  }
+
+  /** The parent row (router or switch) holding a child row (static route, router port, switch port). */
+  owner(kind: OwnerKind, child: Uuid): Uuid | undefined {
+    return this.owners.get(kind)!.get(child);
   }
 }
 
@@ -87,9 +183,9 @@ class ScopedSource implements RowSource {
   }
 }
 
-function pick(source: RowSource, table: string, uuids: Set<Uuid>): Map<Uuid, Row> {
+/** The rows of `table` with these uuids (those that exist). */
+function pick(source: RowSource, table: string, uuids: Iterable<Uuid>, out = new Map<Uuid, Row>()): Map<Uuid, Row> {
   const all = source.rows(table);
-  const out = new Map<Uuid, Row>();
   for (const u of uuids) {
     const r = all.get(u);
     if (r) out.set(u, r);
@@ -97,11 +193,50 @@ function pick(source: RowSource, table: string, uuids: Set<Uuid>): Map<Uuid, Row
   return out;
 }
 
-const nexthopIps = ipsInText;
+const INFRA_TYPES = new Set(['router', 'localnet', 'virtual']);
+const ADDRESS_SET_REF = /\$([A-Za-z_][\w.]*)/g;
+
+/** A router's static routes ordered by (family, network), built once per router row version. */
+type SortedRoutes = { family: number; network: bigint; uuid: Uuid; row: Row }[];
+const sortedRoutes = new WeakMap<Row, SortedRoutes>();
+
+/** The uuids of the router's static routes whose prefix lies inside one of `prefixes` (equal ones too). */
+function routesInside(lr: Row, routeRows: ReadonlyMap<Uuid, Row>, prefixes: readonly Prefix[]): Uuid[] {
+  let sorted = sortedRoutes.get(lr);
+  // a route row modified in place (its ip_prefix) leaves the router row as it was: check the versions
+  if (sorted?.some((e) => routeRows.get(e.uuid) !== e.row)) sorted = undefined;
+  if (!sorted) {
+    sorted = [];
+    for (const u of staticRouteSet(lr)) {
+      const r = routeRows.get(u);
+      const p = r ? parsePrefix(str(r.ip_prefix).trim()) : undefined;
+      // an unparsable prefix is kept as family 0 (never inside anything), so its row version is checked too
+      if (r) sorted.push({ family: p?.family ?? 0, network: p?.network ?? 0n, uuid: u, row: r });
+    }
+    sorted.sort((a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0));
+    // a route added to or removed from the set makes a new router row version
+    sortedRoutes.set(lr, sorted);
+  }
+  const out: Uuid[] = [];
+  for (const q of prefixes) {
+    const end = q.network + (1n << BigInt((q.family === 4 ? 32 : 128) - q.length));
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = sorted[mid]!;
+      if (m.family < q.family || (m.family === q.family && m.network < q.network)) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < sorted.length && sorted[i]!.family === q.family && sorted[i]!.network < end; i++) out.push(sorted[i]!.uuid);
+  }
+  return out;
+}
 
 /**
- * Row sources restricted to what resources with these prefixes and nexthops can depend on.
- * `prefixes` are normalised prefix texts; `nexthops` the desired nexthop IPs.
+ * Row sources restricted to what resources with these prefixes, nexthops and routers can depend
+ * on. `prefixes` are normalised prefix texts; `nexthops` the desired nexthop IPs; `routers` the
+ * routers the resources name.
  */
 export function scopedSources(
   nb: RowSource,
@@ -112,49 +247,138 @@ export function scopedSources(
   nexthops: Iterable<string>,
   routers: Iterable<string> = [],
 ): { nb: RowSource; sb: RowSource } {
-  const prefixKeys: Key[] = [...prefixes].map((p) => `prefix:${p}` as Key);
-  const ips = new Set<string>([...nexthops].flatMap(nexthopIps));
+  const prefixTexts = [...prefixes];
+  const parsed = prefixTexts.map((p) => parsePrefix(p)).filter((p): p is Prefix => p !== undefined);
+  const ips = new Set<string>([...nexthops].flatMap(ipsInText));
+  const lrRows = nb.rows('Logical_Router');
 
-  const routeUuids = nbIndex.uuids('Logical_Router_Static_Route', prefixKeys);
+  // the routes of the prefixes (on any router), and the routers involved: the named ones and those
+  // holding one of these routes
+  const routeUuids = nbIndex.uuids('Logical_Router_Static_Route', prefixTexts.map((p) => `prefix:${p}`));
+  const named = nbIndex.uuids('Logical_Router', [...routers].map((n) => `router:${n}`));
+  const lrs = new Set<Uuid>(named);
+  for (const u of routeUuids) {
+    const o = nbIndex.owner('route', u);
+    if (o) lrs.add(o);
+  }
   const routes = pick(nb, 'Logical_Router_Static_Route', routeUuids);
-  for (const r of routes.values()) for (const ip of nexthopIps(String(r.nexthop ?? ''))) ips.add(ip);
-
-  // ECMP member flows: those shared through a datapath group, and those of the datapaths of the
-  // routers involved (the resources' routers and the routers holding their prefixes), not every
-  // router's (thousands of flows at field scale)
-  const routerNames = new Set<string>(routers);
-  const routeSet = new Set(routeUuids);
-  const holdsARoute = (lr: Row) => {
-    const own = staticRouteSet(lr);
-    for (const u of routeSet) if (own.has(u)) return true;
-    return false;
-  };
-  if (routeSet.size > 0) for (const lr of nb.rows('Logical_Router').values()) if (holdsARoute(lr)) routerNames.add(String(lr.name ?? ''));
-  const ecmpKeys: Key[] = ['prefix:*ecmp' as Key, ...[...routerDatapaths(nb, sb, routerNames)].map(ecmpKey)];
-  const flowUuids = sbIndex.uuids('Logical_Flow', [...prefixKeys, ...ecmpKeys]);
-  const flows = pick(sb, 'Logical_Flow', flowUuids);
-  for (const f of flows.values()) {
-    const a = parseRoutingActions(String(f.actions ?? ''));
-    if (a.kind === 'nexthop') for (const ip of nexthopIps(a.nexthop)) ips.add(ip);
+  for (const r of routes.values()) for (const ip of ipsInText(str(r.nexthop))) ips.add(ip);
+  // the named routers' routes inside a prefix: a more specific one may shadow part of it (its
+  // nexthop and its flow then count too)
+  const flowPrefixes = new Set(prefixTexts);
+  if (parsed.length > 0) {
+    const routeRows = nb.rows('Logical_Router_Static_Route');
+    for (const lr of named) {
+      const row = lrRows.get(lr);
+      if (!row) continue;
+      for (const u of routesInside(row, routeRows, parsed)) {
+        const r = routeRows.get(u);
+        if (!r || routes.has(u)) continue;
+        routes.set(u, r);
+        flowPrefixes.add(parsePrefix(str(r.ip_prefix).trim())!.text);
+        for (const ip of ipsInText(str(r.nexthop))) ips.add(ip);
+      }
+    }
   }
 
-  // policy reroute nexthops of every router are in scope too (few rows)
-  for (const p of nb.rows('Logical_Router_Policy').values()) for (const ip of [...nexthopIps(String(p.nexthops ?? '')), ...nexthopIps(String(p.nexthop ?? ''))]) ips.add(ip);
-  const ipKeys: Key[] = [...ips].map((ip) => `nexthop:${ip}` as Key);
-  const lsps = pick(nb, 'Logical_Switch_Port', nbIndex.uuids('Logical_Switch_Port', [...ipKeys, 'infra:router', 'infra:localnet', 'infra:virtual'] as Key[]));
-  const portNames = new Set<string>([...lsps.values()].map((r) => String(r.name ?? '')));
-  for (const lrp of nb.rows('Logical_Router_Port').values()) {
-    if (routerPortIps(lrp).some((ip) => ips.has(ip))) portNames.add(String(lrp.name ?? ''));
+  // SB datapaths of those routers; their routing flows and ECMP member flows (those of other
+  // routers' datapaths are thousands at field scale; those shared through a group always count)
+  const dpKeysOf = (lr: Uuid) => [`dp-lr:${lr}`, `dp-name:${str(lrRows.get(lr)?.name)}`];
+  const dps = sbIndex.uuids('Datapath_Binding', [...lrs].flatMap(dpKeysOf));
+  const flowKeys: string[] = [...flowPrefixes].map((p) => `prefix:${p}`);
+  flowKeys.push('prefix:*ecmp', ...[...dps].map(ecmpKey));
+  const flows = pick(sb, 'Logical_Flow', sbIndex.uuids('Logical_Flow', flowKeys));
+  for (const f of flows.values()) {
+    const a = parseRoutingActions(str(f.actions));
+    if (a.kind === 'nexthop') for (const ip of ipsInText(a.nexthop)) ips.add(ip);
+  }
+
+  // the routers' policies (their reroute nexthops count) and the address sets they name
+  const policyRows = nb.rows('Logical_Router_Policy');
+  const policies = new Map<Uuid, Row>();
+  for (const lr of lrs) for (const u of strSet(lrRows.get(lr)?.policies)) {
+    const p = policyRows.get(u);
+    if (!p) continue;
+    policies.set(u, p);
+    for (const ip of [...strSet(p.nexthops).flatMap(ipsInText), ...ipsInText(str(p.nexthop))]) ips.add(ip);
+  }
+
+  // one hop further: routers owning a port that carries a nexthop involved, and the peers of the
+  // routers' ports (the topology model resolves a nexthop on a peer or a gateway router's port)
+  const ipKeys = [...ips].map((ip) => `nexthop:${ip}`);
+  const lrpRows = nb.rows('Logical_Router_Port');
+  const carrying = nbIndex.uuids('Logical_Router_Port', ipKeys);
+  const portNames = new Set<string>();
+  for (const u of carrying) {
+    portNames.add(str(lrpRows.get(u)?.name));
+    const o = nbIndex.owner('lrp', u);
+    if (o) lrs.add(o);
+  }
+  const peers: string[] = [];
+  for (const lr of lrs) for (const u of strSet(lrRows.get(lr)?.ports)) {
+    const peer = optStr(lrpRows.get(u)?.peer);
+    if (peer) peers.push(`port:${peer}`);
+  }
+  for (const u of nbIndex.uuids('Logical_Router_Port', peers)) {
+    const o = nbIndex.owner('lrp', u);
+    if (o) lrs.add(o);
+  }
+  const routerRows = pick(nb, 'Logical_Router', lrs);
+  const lrpUuids: Uuid[] = [];
+  for (const r of routerRows.values()) lrpUuids.push(...strSet(r.ports));
+  const lrps = pick(nb, 'Logical_Router_Port', lrpUuids);
+  pick(nb, 'Logical_Router_Policy', [...routerRows.values()].flatMap((r) => strSet(r.policies)), policies);
+
+  // the switches behind those router ports, with their wiring ports and the ports carrying a
+  // nexthop involved (or the MAC a MAC_Binding of one names)
+  const macBindings = pick(sb, 'MAC_Binding', sbIndex.uuids('MAC_Binding', ipKeys));
+  const macKeys = [...new Set([...macBindings.values()].map((m) => `mac:${str(m.mac).toLowerCase()}`))];
+  const wanted = nbIndex.uuids('Logical_Switch_Port', ipKeys);
+  nbIndex.uuids('Logical_Switch_Port', macKeys, wanted);
+  for (const pb of pick(sb, 'Port_Binding', sbIndex.uuids('Port_Binding', macKeys)).values()) nbIndex.uuids('Logical_Switch_Port', [`port:${str(pb.logical_port)}`], wanted);
+  const lsUuids = new Set<Uuid>();
+  for (const lrp of lrps.values()) {
+    for (const lsp of nbIndex.uuids('Logical_Switch_Port', [`routerport:${str(lrp.name)}`])) {
+      const o = nbIndex.owner('lsp', lsp);
+      if (o) lsUuids.add(o);
+    }
+  }
+  const switches = pick(nb, 'Logical_Switch', lsUuids);
+  const lspRows = nb.rows('Logical_Switch_Port');
+  const lsps = new Map<Uuid, Row>();
+  for (const s of switches.values()) {
+    for (const u of strSet(s.ports)) {
+      const r = lspRows.get(u);
+      if (r && (wanted.has(u) || INFRA_TYPES.has(str(r.type)))) lsps.set(u, r);
+    }
   }
   for (const r of lsps.values()) {
-    const parents = String((r.options as Record<string, string> | undefined)?.['virtual-parents'] ?? '');
-    for (const p of parents.split(/[\s,]+/).filter(Boolean)) portNames.add(p);
+    portNames.add(str(r.name));
+    for (const p of (strMap(r.options)['virtual-parents'] ?? '').split(/[\s,]+/).filter(Boolean)) portNames.add(p);
   }
-  const portKeys: Key[] = [...portNames].flatMap((n) => [`port:${n}` as Key, `port:cr-${n}` as Key]);
-  const bindings = pick(sb, 'Port_Binding', sbIndex.uuids('Port_Binding', portKeys));
+  const bindings = pick(sb, 'Port_Binding', sbIndex.uuids('Port_Binding', [...portNames].flatMap((n) => [`port:${n}`, `port:cr-${n}`])));
+
+  const addressSetNames = new Set<string>();
+  for (const p of policies.values()) for (const m of str(p.match).matchAll(ADDRESS_SET_REF)) addressSetNames.add(`addrset:${m[1]}`);
+  const bfdUuids: Uuid[] = [];
+  for (const r of routes.values()) bfdUuids.push(...strSet(r.bfd));
 
   return {
-    nb: new ScopedSource(nb, new Map<string, ReadonlyMap<Uuid, Row>>([['Logical_Router_Static_Route', routes], ['Logical_Switch_Port', lsps]])),
-    sb: new ScopedSource(sb, new Map<string, ReadonlyMap<Uuid, Row>>([['Logical_Flow', flows], ['Port_Binding', bindings]])),
+    nb: new ScopedSource(nb, new Map<string, ReadonlyMap<Uuid, Row>>([
+      ['Logical_Router', routerRows],
+      ['Logical_Router_Port', lrps],
+      ['Logical_Router_Static_Route', routes],
+      ['Logical_Router_Policy', policies],
+      ['Logical_Switch', switches],
+      ['Logical_Switch_Port', lsps],
+      ['Address_Set', pick(nb, 'Address_Set', nbIndex.uuids('Address_Set', addressSetNames))],
+      ['BFD', pick(nb, 'BFD', bfdUuids)],
+    ])),
+    sb: new ScopedSource(sb, new Map<string, ReadonlyMap<Uuid, Row>>([
+      ['Logical_Flow', flows],
+      ['Port_Binding', bindings],
+      ['Datapath_Binding', pick(sb, 'Datapath_Binding', sbIndex.uuids('Datapath_Binding', [...lrs].flatMap(dpKeysOf)))],
+      ['MAC_Binding', macBindings],
+    ])),
   };
 }

@@ -16,6 +16,9 @@ import { checkJson, evaluate, traceIp, type Evaluation, type TraceResult } from 
 import { attachSwitchArgs } from '../../operator/ovn/seed-topology.js';
 import type { PodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { pcr } from '../support/ovn-fixtures.js';
+import { RowKeyIndex } from '../../operator/controller/scope.js';
+import { gatherViews } from '../../operator/controller/gather.js';
+import { NB_TABLES, SB_TABLES } from '../../operator/ovn/tables.js';
 
 /** The control plane these scenarios run on (one factory: a release matrix can swap it). */
 interface OvnUnderTest {
@@ -65,9 +68,30 @@ describe('resolving routes the way OVN does (real northd, ovn-trace as oracle)',
       await dbs.close();
     }
   }
+  /**
+   * Evaluates over the whole views (what `check` does), and asserts that the operator's scoped
+   * read of each resource alone (controller/scope.ts: only the rows that resource can depend on)
+   * gives exactly the same verdict on every scenario's topology.
+   */
   async function check(desired: PodCIDRRoute[]): Promise<Evaluation> {
-    const { nb, sb } = await views();
-    return evaluate(desired, nb, sb, new Date());
+    const dbs = await openOvn({ nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, timeoutMs: 10_000 });
+    try {
+      const now = new Date();
+      const { nb, sb } = readViews(dbs);
+      const whole = evaluate(desired, nb, sb, now);
+      const nbIndex = new RowKeyIndex(dbs.nb, NB_TABLES.map((t) => t.table));
+      const sbIndex = new RowKeyIndex(dbs.sb, SB_TABLES.map((t) => t.table));
+      for (const r of desired) {
+        const v = gatherViews(dbs.nb, dbs.sb, {}, { nbIndex, sbIndex, prefixes: r.spec.cidrs, nexthops: [r.spec.nexthop], routers: [r.spec.router] });
+        if (!v.ok) throw new Error(v.reason);
+        const part = evaluate([r], v.nb, v.sb, now);
+        expect(part.routes, `scoped read of ${r.metadata.name}`).toEqual(whole.routes.filter((x) => x.route === r.metadata.name));
+        expect(part.findings, `scoped read of ${r.metadata.name}`).toEqual(whole.findings.filter((f) => f.route === r.metadata.name));
+      }
+      return whole;
+    } finally {
+      await dbs.close();
+    }
   }
   async function trace(router: string, ip: string, opts: { src?: string; inport?: string } = {}): Promise<TraceResult> {
     const { nb, sb } = await views();
