@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { ApiException } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { applyRepair } from '../ovn/connect.js';
-import { nbView, type NbView } from '../ovn/nb.js';
+import type { NbView } from '../ovn/nb.js';
 import type { SbView } from '../ovn/sb.js';
 import { routeDependencyKeys } from '../ovn/identities.js';
 import { evaluate, planRepair, type Evaluation, type Finding } from '../drift/index.js';
@@ -27,7 +27,7 @@ import { WrittenCache } from '../kube/written.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Finalizers } from '../kube/finalizers.js';
 import { key, specKeys, type AffectedIndex } from './affected.js';
-import { gatherViews } from './gather.js';
+import { gatherViews, ownedRoutesView } from './gather.js';
 import { plannedEvents } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TerminalError, type ReconcileResult } from './queue.js';
@@ -344,10 +344,11 @@ export class RouteReconciler {
     const name = obj.metadata.name;
     if (!deps.finalizers.has(obj)) return;
     const { replicas } = deps;
-    const views = gatherViews(replicas.nb, replicas.sb, replicas.openError);
+    // only the routes it owns and their routers: a whole NB view costs seconds at field scale
+    const views = ownedRoutesView(replicas.nb, replicas.sb, replicas.openError, replicas.nbIndex, name);
     const regarding = { apiVersion: obj.apiVersion ?? 'ovndrift.io/v1alpha1', kind: 'PodCIDRRoute', name, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion };
     if (views.ok && !views.nb.stale) {
-      const plan = planRemoval(name, nbView(replicas.nb!));
+      const plan = planRemoval(name, views.nb);
       if (plan.operations.length > 0) {
         await applyRepair(replicas.nb!, replicas.sb!, plan, { timeoutMs: 0 });
         const what = plan.rows.map((r) => `${r.prefix} via ${r.nexthop} on ${r.router}`).join('; ');

@@ -25,6 +25,7 @@ import { parseRoutingActions } from './flows.js';
 import { ipsInText, routerPortIps } from './addresses.js';
 import { parsePrefix, type Prefix } from './ip.js';
 import { ecmpKey, rowKeys, type Key } from './identities.js';
+import { OWNER_KEY } from './ownership.js';
 
 /** Tables whose rows are selected by key; every other table is exposed whole or picked by uuid. */
 const SCOPED = new Set([
@@ -73,6 +74,10 @@ function scopeKeys(table: string, row: Row): string[] {
     }
     case 'Port_Binding':
       return macsIn(strSet(row.mac)).map((m) => `mac:${m}`);
+    case 'Logical_Router_Static_Route': {
+      const owner = strMap(row.external_ids)[OWNER_KEY];
+      return owner ? [`owner:${owner}`] : [];
+    }
     default:
       return [];
   }
@@ -381,4 +386,23 @@ export function scopedSources(
       ['MAC_Binding', macBindings],
     ])),
   };
+}
+
+/**
+ * The NB rows a deleted resource's removal needs: the static routes it owns
+ * (external_ids:ovndrift.io/owner) and the routers holding them; nothing else.
+ */
+export function ownedRoutesSource(nb: RowSource, nbIndex: RowKeyIndex, owner: string): RowSource {
+  const routes = pick(nb, 'Logical_Router_Static_Route', nbIndex.uuids('Logical_Router_Static_Route', [`owner:${owner}`]));
+  const lrs = new Set<Uuid>();
+  for (const u of routes.keys()) {
+    const o = nbIndex.owner('route', u);
+    if (o) lrs.add(o);
+  }
+  const none = new Map<Uuid, Row>();
+  return new ScopedSource(nb, new Map<string, ReadonlyMap<Uuid, Row>>([
+    ['Logical_Router', pick(nb, 'Logical_Router', lrs)],
+    ['Logical_Router_Static_Route', routes],
+    ...['Logical_Router_Port', 'Logical_Router_Policy', 'Logical_Switch', 'Logical_Switch_Port', 'Address_Set', 'BFD'].map((t) => [t, none] as [string, Map<Uuid, Row>]),
+  ]));
 }

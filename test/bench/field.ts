@@ -39,6 +39,7 @@ import { ServerSet, TcpProxy } from '../ovsdb/servers.js';
 import { measure, median, type Run } from './check.js';
 import { sampleChanges, pct, line } from './latency.js';
 import { Session } from 'node:inspector/promises';
+import { Reason } from '../../operator/api/status.js';
 import { RowKeyIndex } from '../../operator/controller/scope.js';
 import { gatherViews } from '../../operator/controller/gather.js';
 import { evaluate } from '../../operator/drift/index.js';
@@ -288,8 +289,9 @@ async function operatorPart(ovn: FieldOvn, cache: FieldCache, latency: boolean):
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
     const ready = new Set<string>();
     const off = api.onWrite((_t, o) => {
-      const conds = (o as { status?: { conditions?: { type: string }[] } }).status?.conditions;
-      if (o.kind === 'PodCIDRRoute' && conds?.some((c) => c.type === 'Ready')) ready.add(o.metadata.name);
+      // a verdict: a Ready condition that is not "the OVN databases are not connected (yet)"
+      const conds = (o as { status?: { conditions?: { type: string; reason?: string }[] } }).status?.conditions;
+      if (o.kind === 'PodCIDRRoute' && conds?.some((c) => c.type === 'Ready' && c.reason !== Reason.OvsdbUnavailable)) ready.add(o.metadata.name);
     });
     const t0 = performance.now();
     const metricsPort = await freePort();
