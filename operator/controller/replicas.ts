@@ -83,7 +83,11 @@ export class Replicas {
           await db.close();
           return;
         }
-        this.attach(which, db);
+        await this.attach(which, db);
+        if (this.stopped) {
+          await db.close();
+          return;
+        }
         delete this.openError[which];
         log.info({ db: which, remote }, 'ovsdb replica connected');
         this.listener.onStateChange(which);
@@ -100,31 +104,44 @@ export class Replicas {
     }
   }
 
-  private attach(which: Which, db: Database): void {
+  /**
+   * Builds the replica's row-key index (in slices: the event loop stays free for the servers'
+   * probes), then publishes the replica. Changes that arrive meanwhile are applied to the index
+   * once it is built; the caller's onStateChange then marks everything.
+   */
+  private async attach(which: Which, db: Database): Promise<void> {
     const tables = (which === 'NB' ? NB_TABLES : SB_TABLES).map((t) => t.table);
-    const reindex = () => {
-      if (which === 'NB') this.nbIndex = new RowKeyIndex(db, tables);
-      else this.sbIndex = new RowKeyIndex(db, tables);
-    };
-    if (which === 'NB') this.nb = db;
-    else this.sb = db;
-    reindex();
+    let index: RowKeyIndex | undefined;
+    const queued: RowChange[][] = [];
     const metrics = this.opts.metrics;
     const sync = () => {
       const s = db.status();
       metrics.ovsdbConnected.set({ db: which }, s.connected ? 1 : 0);
       metrics.ovsdbStale.set({ db: which }, s.stale ? 1 : 0);
     };
-    sync();
     db.on('change', (changes: RowChange[], initial?: boolean) => {
-      // the initial sync's rows (emitted after open() resolved) are in the index built above, and
-      // onStateChange below marks everything: applying 285,000 row changes again (and mapping them
-      // to resources) would block the event loop for seconds, long enough for ovsdb-server's
+      // the initial sync's rows (emitted after open() resolved) are in the rows the index is built
+      // from, and onStateChange marks everything: applying 285,000 row changes again (and mapping
+      // them to resources) would block the event loop for seconds, long enough for ovsdb-server's
       // inactivity probe (5 s, unanswered while we are busy) to drop the connection
       if (initial) return;
-      (which === 'NB' ? this.nbIndex : this.sbIndex)?.apply(changes);
+      if (!index) {
+        queued.push(changes);
+        return;
+      }
+      index.apply(changes);
       this.listener.onChange(which, changes);
     });
+    index = await RowKeyIndex.build(db, tables);
+    for (const c of queued) index.apply(c);
+    if (which === 'NB') {
+      this.nb = db;
+      this.nbIndex = index;
+    } else {
+      this.sb = db;
+      this.sbIndex = index;
+    }
+    sync();
     // every attempt counts, failed ones too: a reconnect loop shows as a rising counter
     db.on('reconnecting', () => metrics.ovsdbReconnects.inc({ db: which }));
     db.on('connected', () => {

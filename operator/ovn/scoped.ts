@@ -105,7 +105,6 @@ function deleteFrom<T>(m: Map<string, OneOrMany<T>>, k: string, v: T): void {
 
 export class RowKeyIndex {
   private readonly byKey = new Map<string, Map<string, OneOrMany<Uuid>>>();
-  private readonly keysOf = new Map<string, Map<Uuid, OneOrMany<string>>>();
   /** Child uuid -> parent uuid, per owner kind (a child in two parents keeps the last one seen). */
   private readonly owners = new Map<OwnerKind, Map<Uuid, Uuid>>([
     ['route', new Map()],
@@ -117,40 +116,56 @@ export class RowKeyIndex {
     for (const t of tables) {
       if (!SCOPED.has(t)) continue;
       this.byKey.set(t, new Map());
-      this.keysOf.set(t, new Map());
       for (const row of source.rows(t).values()) this.add(t, row);
     }
   }
 
+  /**
+   * The same index, built in slices of `slice` rows with the event loop free in between: at field
+   * scale one pass takes seconds, long enough for ovsdb-server's inactivity probe to drop a
+   * connection we do not answer. Rows changed meanwhile may or may not be seen: apply the changes
+   * that arrived during the build afterwards (applying a change twice is harmless).
+   */
+  static async build(source: RowSource, tables: readonly string[], slice = 5_000): Promise<RowKeyIndex> {
+    const idx = new RowKeyIndex(source, []);
+    let n = 0;
+    for (const t of tables) {
+      if (!SCOPED.has(t)) continue;
+      idx.byKey.set(t, new Map());
+      for (const row of source.rows(t).values()) {
+        idx.add(t, row);
+        if (++n % slice === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+    return idx;
+  }
+
+  // No uuid -> keys map is kept (it cost as much memory as the index): a change carries the row
+  // version it replaces, and the keys are a pure function of the row, so they are computed again.
   private add(table: string, row: Row): void {
     const idx = this.byKey.get(table)!;
-    const keys = [...rowKeys(table, row), ...scopeKeys(table, row)];
-    if (keys.length > 0) this.keysOf.get(table)!.set(row._uuid, keys.length === 1 ? keys[0]! : new Set(keys));
-    for (const k of keys) addTo(idx, k, row._uuid);
+    for (const k of rowKeys(table, row)) addTo(idx, k, row._uuid);
+    for (const k of scopeKeys(table, row)) addTo(idx, k, row._uuid);
     for (const o of OWNERS[table] ?? []) {
       const m = this.owners.get(o.kind)!;
       for (const child of strSet(row[o.column])) m.set(child, row._uuid);
     }
   }
 
-  private remove(table: string, old: Row | undefined, uuid: Uuid): void {
-    const keys = this.keysOf.get(table)!.get(uuid);
-    if (keys !== undefined) {
-      const idx = this.byKey.get(table)!;
-      for (const k of typeof keys === 'string' ? [keys] : keys) deleteFrom(idx, k, uuid);
-      this.keysOf.get(table)!.delete(uuid);
-    }
-    if (!old) return;
+  private remove(table: string, old: Row): void {
+    const idx = this.byKey.get(table)!;
+    for (const k of rowKeys(table, old)) deleteFrom(idx, k, old._uuid);
+    for (const k of scopeKeys(table, old)) deleteFrom(idx, k, old._uuid);
     for (const o of OWNERS[table] ?? []) {
       const m = this.owners.get(o.kind)!;
-      for (const child of strSet(old[o.column])) if (m.get(child) === uuid) m.delete(child);
+      for (const child of strSet(old[o.column])) if (m.get(child) === old._uuid) m.delete(child);
     }
   }
 
   apply(changes: readonly RowChange[]): void {
     for (const c of changes) {
       if (!this.byKey.has(c.table)) continue;
-      this.remove(c.table, c.old, c.uuid);
+      if (c.old) this.remove(c.table, c.old);
       if (c.new) this.add(c.table, c.new);
     }
   }

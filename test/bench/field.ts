@@ -39,6 +39,8 @@ import { ServerSet, TcpProxy } from '../ovsdb/servers.js';
 import { measure, median, type Run } from './check.js';
 import { sampleChanges, pct, line } from './latency.js';
 import { Session } from 'node:inspector/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Reason } from '../../operator/api/status.js';
 import { RowKeyIndex } from '../../operator/controller/scope.js';
 import { gatherViews } from '../../operator/controller/gather.js';
@@ -197,6 +199,13 @@ async function profilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
 
 // ---- reconcile (per-resource read + evaluate, in process) ------------------------------------
 
+/** Live heap bytes after a full garbage collection (V8's gc exposed for this process). */
+function liveHeap(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
 function declaredRoutes(cache: FieldCache): PodCIDRRoute[] {
   return parseAllDocuments(readFileSync(cache.manifest, 'utf8')).map((d) => {
     const r = validatePodCIDRRoute(d.toJS());
@@ -209,12 +218,18 @@ async function reconcilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
   log(`reconcile: replicas of the followed rows in this process, then ${SAMPLES} scoped reconciles; ${load()}`);
   const t0 = performance.now();
   const open = (remote: string, db: string, tables: typeof NB_TABLES) => Database.open({ remote, db, tables, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const heap0 = liveHeap();
   const nb = await open(ovn.nbRemote, 'OVN_Northbound', NB_TABLES);
   const sb = await open(ovn.sbRemote, 'OVN_Southbound', SB_TABLES);
   try {
+    const heap1 = liveHeap();
+    const ti = performance.now();
     const nbIndex = new RowKeyIndex(nb, NB_TABLES.map((t) => t.table));
     const sbIndex = new RowKeyIndex(sb, SB_TABLES.map((t) => t.table));
+    const indexMs = performance.now() - ti;
+    const heap2 = liveHeap();
     const syncMs = performance.now() - t0;
+    figure(`reconcile: live heap (after a full GC) of the replicas ${mib(heap1 - heap0)} for ${mib(nb.client!.bytesReceived + sb.client!.bytesReceived)} of JSON; of the scoped-read indexes ${mib(heap2 - heap1)}, built in ${secs(indexMs)} (one pass)`);
     const routes = declaredRoutes(cache);
     const now = new Date();
     const one = (route: PodCIDRRoute) => {
