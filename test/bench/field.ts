@@ -12,6 +12,8 @@
 //             then evaluate), in this process on replicas of the followed rows: p50/p99 over
 //             --samples resources, and the top self-time functions of that loop; baseline: one
 //             evaluation of every resource over the whole views (what `check` does after reading)
+//   shard     bytes the SB server sends to one shard's replica (the Logical_Flow condition of
+//             controller/shard.ts for 1/4 and 1/10 of the routers) vs the unsharded replica
 //   operator  the real operator (`ovn-drift operator`, a child) against the test API server holding
 //             the 10,000 PodCIDRRoutes: initial sync time (start -> every resource has a Ready
 //             condition) and RSS vs the JSON bytes of the rows it follows (goal RSS <= 2x)
@@ -46,10 +48,11 @@ import { RowKeyIndex } from '../../operator/controller/scope.js';
 import { gatherViews } from '../../operator/controller/gather.js';
 import { evaluate } from '../../operator/drift/index.js';
 import { validatePodCIDRRoute, type PodCIDRRoute } from '../../operator/api/podcidrroute.js';
-import { ensureField, fieldParams, waitNorthd, FieldOvn, vmPort, vmIp, podCidr, type FieldCache } from './field-topology.js';
+import { shardFlowCondition } from '../../operator/ovn/shard.js';
+import { ensureField, fieldParams, routerName, waitNorthd, FieldOvn, vmPort, vmIp, podCidr, type FieldCache } from './field-topology.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const PARTS = ['counts', 'check', 'profile', 'reconcile', 'operator', 'latency', 'reconnect'] as const;
+const PARTS = ['counts', 'check', 'profile', 'reconcile', 'shard', 'operator', 'latency', 'reconnect'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opt } = parseArgs({
@@ -267,6 +270,34 @@ async function reconcilePart(ovn: FieldOvn, cache: FieldCache): Promise<void> {
     writeFileSync(file, JSON.stringify(profile));
     for (const l of summariseProfile(file, 10)) figure(`           ${l}`);
     await rm(file, { force: true });
+  } finally {
+    await nb.close();
+    await sb.close();
+  }
+}
+
+// ---- shard (bytes the server sends to one shard) ------------------------------------------------
+
+async function shardPart(ovn: FieldOvn): Promise<void> {
+  const p = fieldParams();
+  log(`shard: the SB replica of one shard (its routers' datapaths and datapath groups) vs unsharded; ${load()}`);
+  const open = (remote: string, db: string, tables: typeof NB_TABLES) => Database.open({ remote, db, tables, requestTimeoutMs: 600_000, connectTimeoutMs: 600_000, probeIntervalMs: 0 });
+  const nb = await open(ovn.nbRemote, 'OVN_Northbound', NB_TABLES);
+  const sb = await open(ovn.sbRemote, 'OVN_Southbound', SB_TABLES);
+  try {
+    const whole = sb.client!.bytesReceived;
+    const flows = sb.rows('Logical_Flow').size;
+    figure(`shard:     unsharded SB replica: ${mib(whole)} of JSON, ${flows} Logical_Flow rows (routing stages only: ROUTING_FLOW_CONDITION)`);
+    for (const shards of [4, 10]) {
+      const routers = new Set(Array.from({ length: Math.ceil(p.routers / shards) }, (_, r) => routerName(r)));
+      const c = shardFlowCondition(nb, sb, routers);
+      const t0 = performance.now();
+      const one = await open(ovn.sbRemote, 'OVN_Southbound', SB_TABLES.map((t) => (t.table === 'Logical_Flow' ? { ...t, where: c.where } : t)));
+      const ms = performance.now() - t0;
+      const bytes = one.client!.bytesReceived;
+      figure(`           1 of ${shards} shards (${routers.size} routers: ${c.datapaths} datapath and ${c.groups} datapath-group clauses): ${mib(bytes)} (${((100 * bytes) / whole).toFixed(0)} % of unsharded), ${one.rows('Logical_Flow').size} Logical_Flow rows (every stage of its routers' datapaths), synced in ${secs(ms)}`);
+      await one.close();
+    }
   } finally {
     await nb.close();
     await sb.close();
@@ -531,6 +562,7 @@ async function main(): Promise<void> {
     if (want('check')) await part('check', () => checkPart(ovn, cache));
     if (want('profile')) await part('profile', () => profilePart(ovn, cache));
     if (want('reconcile')) await part('reconcile', () => reconcilePart(ovn, cache));
+    if (want('shard')) await part('shard', () => shardPart(ovn));
     if (want('operator') || want('latency')) await part('operator', () => operatorPart(ovn, cache, want('latency')));
   } finally {
     await ovn.stop();
