@@ -6,9 +6,10 @@
 const IO_BUILTINS = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|child_process|dgram|dns|cluster|worker_threads|os)$';
 // ovn/ip.ts: IP arithmetic, dependency-free (its header: "must not import anything from the project").
 const IP = '^operator/ovn/ip\\.ts$';
-// The shared leaves every layer may use: the one error base (errors.ts) and the one backoff
-// (runtime/backoff.ts), both pure and importing nothing of the product (rules below).
-const SHARED = '^operator/(errors\\.ts|runtime/backoff\\.ts)$';
+// The shared leaves every layer may use: the one error base (errors.ts), the one backoff
+// (runtime/backoff.ts) and the compact multimap of the indexes (runtime/multimap.ts), all pure and
+// importing nothing of the product (rules below).
+const SHARED = '^operator/(errors\\.ts|runtime/(backoff|multimap)\\.ts)$';
 
 module.exports = {
   forbidden: [
@@ -67,9 +68,9 @@ module.exports = {
     {
       name: 'runtime-io-not-below-the-modes',
       severity: 'error',
-      comment: 'Signals and the HTTP server are for the modes (commands, controller, agent); the layers below use only the pure backoff.',
+      comment: 'Signals and the HTTP server are for the modes (commands, controller, agent); the layers below use only the pure backoff and multimap.',
       from: { path: '^operator/(api|manifests|ovsdb|ovn|drift|kube|sandbox)/' },
-      to: { path: '^operator/runtime/', pathNot: '^operator/runtime/backoff\\.ts$' },
+      to: { path: '^operator/runtime/', pathNot: '^operator/runtime/(backoff|multimap)\\.ts$' },
     },
 
     // ---- api/: the leaf (types, validation, CRD schema) -------------------------------------------

@@ -6,12 +6,14 @@
 // Row interpretation (which identities a row carries) lives in operator/ovn/identities.ts.
 import { canonicalIp, parseIp, parsePrefix } from '../ovn/ip.js';
 import { key, type Key } from '../ovn/identities.js';
+import { MultiMap } from '../runtime/multimap.js';
 
 export { key, affectedBy } from '../ovn/identities.js';
 export type { Key } from '../ovn/identities.js';
 
 export class AffectedIndex {
-  private readonly byKey = new Map<Key, Set<string>>();
+  /** Key -> resource names (one name stored as itself: most prefix keys name one resource). */
+  private readonly byKey = new MultiMap();
   private readonly keysOf = new Map<string, Set<Key>>();
 
   /** Replace the keys of one resource. */
@@ -19,21 +21,13 @@ export class AffectedIndex {
     this.delete(name);
     const mine = new Set(keys);
     this.keysOf.set(name, mine);
-    for (const k of mine) {
-      let s = this.byKey.get(k);
-      if (!s) this.byKey.set(k, (s = new Set()));
-      s.add(name);
-    }
+    for (const k of mine) this.byKey.add(k, name);
   }
 
   delete(name: string): void {
     const old = this.keysOf.get(name);
     if (!old) return;
-    for (const k of old) {
-      const s = this.byKey.get(k);
-      s?.delete(name);
-      if (s && s.size === 0) this.byKey.delete(k);
-    }
+    for (const k of old) this.byKey.delete(k, name);
     this.keysOf.delete(name);
   }
 
@@ -44,7 +38,7 @@ export class AffectedIndex {
   /** Resources indexed under any of the keys. */
   lookup(keys: Iterable<Key>): Set<string> {
     const out = new Set<string>();
-    for (const k of keys) for (const n of this.byKey.get(k) ?? []) out.add(n);
+    for (const k of keys) this.byKey.collect(k, out);
     return out;
   }
 }

@@ -26,6 +26,7 @@ import { ipsInText, routerPortIps } from './addresses.js';
 import { parsePrefix, type Prefix } from './ip.js';
 import { ecmpKey, rowKeys, type Key } from './identities.js';
 import { OWNER_KEY } from './ownership.js';
+import { MultiMap } from '../runtime/multimap.js';
 
 /** Tables whose rows are selected by key; every other table is exposed whole or picked by uuid. */
 const SCOPED = new Set([
@@ -83,28 +84,8 @@ function scopeKeys(table: string, row: Row): string[] {
   }
 }
 
-/** One value, or several: most keys name one row, so no Set is allocated for them. */
-type OneOrMany<T> = T | Set<T>;
-
-function addTo<T>(m: Map<string, OneOrMany<T>>, k: string, v: T): void {
-  const cur = m.get(k);
-  if (cur === undefined) m.set(k, v);
-  else if (cur instanceof Set) cur.add(v);
-  else if (cur !== v) m.set(k, new Set([cur, v]));
-}
-
-function deleteFrom<T>(m: Map<string, OneOrMany<T>>, k: string, v: T): void {
-  const cur = m.get(k);
-  if (cur === undefined) return;
-  if (cur instanceof Set) {
-    cur.delete(v);
-    if (cur.size === 1) m.set(k, cur.values().next().value as T);
-    else if (cur.size === 0) m.delete(k);
-  } else if (cur === v) m.delete(k);
-}
-
 export class RowKeyIndex {
-  private readonly byKey = new Map<string, Map<string, OneOrMany<Uuid>>>();
+  private readonly byKey = new Map<string, MultiMap>();
   /** Child uuid -> parent uuid, per owner kind (a child in two parents keeps the last one seen). */
   private readonly owners = new Map<OwnerKind, Map<Uuid, Uuid>>([
     ['route', new Map()],
@@ -115,7 +96,7 @@ export class RowKeyIndex {
   constructor(source: RowSource, tables: readonly string[]) {
     for (const t of tables) {
       if (!SCOPED.has(t)) continue;
-      this.byKey.set(t, new Map());
+      this.byKey.set(t, new MultiMap());
       for (const row of source.rows(t).values()) this.add(t, row);
     }
   }
@@ -131,7 +112,7 @@ export class RowKeyIndex {
     let n = 0;
     for (const t of tables) {
       if (!SCOPED.has(t)) continue;
-      idx.byKey.set(t, new Map());
+      idx.byKey.set(t, new MultiMap());
       for (const row of source.rows(t).values()) {
         idx.add(t, row);
         if (++n % slice === 0) await new Promise((r) => setImmediate(r));
@@ -144,8 +125,8 @@ export class RowKeyIndex {
   // version it replaces, and the keys are a pure function of the row, so they are computed again.
   private add(table: string, row: Row): void {
     const idx = this.byKey.get(table)!;
-    for (const k of rowKeys(table, row)) addTo(idx, k, row._uuid);
-    for (const k of scopeKeys(table, row)) addTo(idx, k, row._uuid);
+    for (const k of rowKeys(table, row)) idx.add(k, row._uuid);
+    for (const k of scopeKeys(table, row)) idx.add(k, row._uuid);
     for (const o of OWNERS[table] ?? []) {
       const m = this.owners.get(o.kind)!;
       for (const child of strSet(row[o.column])) m.set(child, row._uuid);
@@ -154,8 +135,8 @@ export class RowKeyIndex {
 
   private remove(table: string, old: Row): void {
     const idx = this.byKey.get(table)!;
-    for (const k of rowKeys(table, old)) deleteFrom(idx, k, old._uuid);
-    for (const k of scopeKeys(table, old)) deleteFrom(idx, k, old._uuid);
+    for (const k of rowKeys(table, old)) idx.delete(k, old._uuid);
+    for (const k of scopeKeys(table, old)) idx.delete(k, old._uuid);
     for (const o of OWNERS[table] ?? []) {
       const m = this.owners.get(o.kind)!;
       for (const child of strSet(old[o.column])) if (m.get(child) === old._uuid) m.delete(child);
@@ -172,13 +153,7 @@ export class RowKeyIndex {
 
   uuids(table: string, keys: Iterable<Key | string>, into = new Set<Uuid>()): Set<Uuid> {
     const idx = this.byKey.get(table);
-    if (!idx) return into;
-    for (const k of keys) {
-      const v = idx.get(k);
-      if (v === undefined) continue;
-      if (typeof v === 'string') into.add(v);
-      else for (const u of v) into.add(u);
-    }
+    if (idx) for (const k of keys) idx.collect(k, into);
     return into;
   }
 
