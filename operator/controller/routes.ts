@@ -111,6 +111,11 @@ export class RouteReconciler {
     if (!this.markedAt.has(name)) this.markedAt.set(name, t);
   }
 
+  /** The informer shows `resourceVersion` for `name`: a written status it holds need not be kept. */
+  observed(name: string, resourceVersion: string | undefined): void {
+    this.lastWritten.observe(name, resourceVersion);
+  }
+
   /** The spec changed somewhere: conflicts between resources must be recomputed. */
   specsChanged(): void {
     this.conflicts = undefined;
@@ -300,7 +305,9 @@ export class RouteReconciler {
       const updated = await this.deps.statusWriter.patch<PCR>(PODCIDRROUTES, name, previous, next);
       this.stats.statusWrites++;
       this.deps.metrics.statusWrites.inc({ resource: 'PodCIDRRoute', result: 'ok' });
-      if (updated) {
+      // remembered only while the informer still shows the version written over: when its event
+      // for the write came before the answer, nothing is left to bridge (and nothing would drop it)
+      if (updated && this.deps.get(name)?.metadata.resourceVersion === obj.metadata.resourceVersion) {
         this.lastWritten.remember(name, obj.metadata.resourceVersion, updated.metadata.resourceVersion, updated.status ?? next);
       }
     } catch (err) {

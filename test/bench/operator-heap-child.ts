@@ -1,7 +1,8 @@
 // The operator, as `ovn-drift operator` runs it, inside a process that can measure its own heap
 // (a child of test/bench/operator-heap.ts; run with `node --expose-gc`). It runs the operator
 // command with the given arguments and, on the parent's {measure} message, answers with:
-//   - process.memoryUsage() before and after a forced full GC, and the V8 heap spaces;
+//   - process.memoryUsage() before and after a forced full GC, and the V8 heap spaces ({peek}:
+//     memoryUsage alone, no GC);
 //   - the live bytes by allocation site from the sampling heap profiler (started before the
 //     operator, so it sees what the initial sync allocated and is still alive);
 //   - the bytes each structure of the operator retains on its own, by releasing them one at a time
@@ -153,6 +154,8 @@ process.on('message', (m: { cmd: string }) => {
       (r) => process.send!({ measured: r }),
       (err) => process.send!({ error: String((err as Error).stack ?? err) }),
     );
+  } else if (m.cmd === 'peek') {
+    process.send!({ peeked: mu() });
   } else if (m.cmd === 'stop') {
     abort.abort();
   }

@@ -106,11 +106,22 @@ async function main(): Promise<void> {
     const rss = procRss(child.pid!);
     log(`initial sync ${(syncMs / 1000).toFixed(0)} s; RSS 2 s later ${MiB(rss)} MiB = ${(rss / wire).toFixed(2)}x the followed rows' JSON; peak ${MiB(peak)} MiB`);
     log(`PodCIDRRoutes: ${MiB(listBytes)} MiB of JSON as created, ${MiB(statusBytes)} MiB with their statuses (what the informer caches)`);
+    const ask = <R>(cmd: string, field: string) =>
+      new Promise<R>((ok, fail) => {
+        child.once('message', (m: Record<string, unknown>) => (m.error ? fail(new Error(String(m.error))) : ok(m[field] as R)));
+        child.send({ cmd });
+      });
+    // left alone: does V8 give the sync's garbage back by itself once the operator is idle?
+    const idle: [number, Record<string, number>][] = [];
+    for (const at of [2, 10, 30, 60]) {
+      await new Promise((r) => setTimeout(r, (at - (idle.at(-1)?.[0] ?? 2)) * 1000));
+      idle.push([at, { ...(await ask<Record<string, number>>('peek', 'peeked')), procRss: procRss(child.pid!) }]);
+      const x = idle.at(-1)![1];
+      log(`idle +${at} s: RSS ${MiB(x.procRss!)} MiB, heapTotal ${MiB(x.heapTotal!)}, heapUsed ${MiB(x.heapUsed!)}`);
+    }
     if (opt['no-measure']) return;
-    const result = await new Promise<Record<string, any>>((ok, fail) => {
-      child.once('message', (m: { measured?: unknown; error?: string }) => (m.error ? fail(new Error(m.error)) : ok(m.measured as Record<string, any>)));
-      child.send({ cmd: 'measure' });
-    });
+    const result = await ask<Record<string, any>>('measure', 'measured');
+    result.idle = idle;
     const out = join(cache.dir, '..', `operator-heap-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify({ params: p, syncMs, rss, peak, wire, bytes, listBytes, statusBytes, ...result }, null, 1));
     const m = (k: string, x: Record<string, number>) => `${k.padEnd(10)} rss ${MiB(x.rss!)}  heapTotal ${MiB(x.heapTotal!)}  heapUsed ${MiB(x.heapUsed!)}  external ${MiB(x.external!)}  arrayBuffers ${MiB(x.arrayBuffers!)}`;
