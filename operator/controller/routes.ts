@@ -27,7 +27,7 @@ import { WrittenCache } from '../kube/written.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Finalizers } from '../kube/finalizers.js';
 import { key, specKeys, type AffectedIndex } from './affected.js';
-import { gatherViews } from './gather.js';
+import { gatherViews, type Views } from './gather.js';
 import { plannedEvents } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TerminalError, type ReconcileResult } from './queue.js';
@@ -74,6 +74,9 @@ interface PendingRepair {
   message: string;
   repairedPrefixes: string[];
 }
+
+/** What `views` holds once it is no longer read (see reconcile). */
+const UNREAD: Views = { ok: false, reason: 'released' };
 
 /** How often a key waiting for the SB after a repair looks again. */
 const REPAIR_POLL_MS = 50;
@@ -272,6 +275,12 @@ export class RouteReconciler {
     this.recordResourceMetrics(name, next, findings);
     this.updateAggregateMetrics();
     const events = plannedEvents(previous, next, repair, this.drifted.has(name));
+    // Nothing below reads the views or the evaluation: drop them before awaiting the API server.
+    // A suspended async function keeps its locals; with 8 workers waiting on status writes, every
+    // reconcile's scoped views outlived two scavenges and were promoted, so the initial sync filled
+    // the old generation with garbage (issue 14: RSS after sync).
+    views = UNREAD;
+    evaluation = undefined;
     const tw = performance.now();
     this.stats.renderMs += tw - tr;
     try {
