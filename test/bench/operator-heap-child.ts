@@ -85,8 +85,8 @@ async function measure(): Promise<unknown> {
   // release one structure at a time; what the heap loses is what that structure alone retained
   const released: [string, number][] = [];
   let last = process.memoryUsage().heapUsed;
-  const release = (what: string, f: () => void) => {
-    f();
+  const release = async (what: string, f: () => void | Promise<void>) => {
+    await f();
     fullGc();
     const now = process.memoryUsage().heapUsed;
     released.push([what, last - now]);
@@ -103,29 +103,29 @@ async function measure(): Promise<unknown> {
     affectedKeys: c.index.byKey.size,
     affectedResources: c.index.keysOf.size,
   };
-  release('reconciler: validated (spec validation results)', () => rr.validated.clear());
-  release('reconciler: lastWritten (WrittenCache)', () => rr.lastWritten.entries.clear());
-  release('reconciler: settling (settle memory)', () => rr.settling.clear());
-  release('reconciler: perResource metrics + markedAt + drifted + pending', () => {
+  await release('reconciler: validated (spec validation results)', () => rr.validated.clear());
+  await release('reconciler: lastWritten (WrittenCache)', () => rr.lastWritten.entries.clear());
+  await release('reconciler: settling (settle memory)', () => rr.settling.clear());
+  await release('reconciler: perResource metrics + markedAt + drifted + pending', () => {
     rr.perResource.clear();
     rr.markedAt.clear();
     rr.drifted.clear();
     rr.pending.clear();
     rr.conflicts = undefined;
   });
-  release('affected-resource index', () => {
+  await release('affected-resource index', () => {
     c.index.byKey.clear();
     c.index.keysOf.clear();
   });
-  release('work queues', () => {
+  await release('work queues', () => {
     for (const q of [c.routeQueue, c.policyQueue]) for (const v of Object.values(q)) if (v instanceof Map || v instanceof Set) v.clear();
   });
-  release('informer cache: PodCIDRRoutes', () => c.routes.cache.clear());
-  release('informer caches: other kinds', () => {
+  await release('informer cache: PodCIDRRoutes', () => c.routes.cache.clear());
+  await release('informer caches: other kinds', () => {
     for (const i of [c.policies, c.nodeStates, c.nodes, c.allRoutes]) i?.cache.clear();
   });
-  release('prom-client registry values', () => c.metrics.registry.resetMetrics());
-  release('row-key indexes (NB + SB)', () => {
+  await release('prom-client registry values', () => c.metrics.registry.resetMetrics());
+  await release('row-key indexes (NB + SB)', () => {
     c.replicas.nbIndex = undefined;
     c.replicas.sbIndex = undefined;
   });
@@ -134,15 +134,16 @@ async function measure(): Promise<unknown> {
     const db = c.replicas[which];
     for (const t of specs) replicaRows[which] += db?.has(t.table) ? db.rows(t.table).size : 0;
   }
-  release('NB replica (rows, caches, client)', () => {
+  // closed first: an open socket keeps its client, and through it the replica, reachable
+  await release('NB replica (rows, caches, client)', async () => {
     const db = c.replicas.nb;
     c.replicas.nb = undefined;
-    void db?.close();
+    await db?.close();
   });
-  release('SB replica (rows, flow index, caches, client)', () => {
+  await release('SB replica (rows, flow index, caches, client)', async () => {
     const db = c.replicas.sb;
     c.replicas.sb = undefined;
-    void db?.close();
+    await db?.close();
   });
   const end = mu();
   return { before, afterGc, gcMs, spaces, sampling, released, counts, replicaRows, end };
