@@ -21,6 +21,7 @@ import { StatusWriter } from '../kube/status.js';
 import { EventRecorder } from '../kube/events.js';
 import { LeaderElector } from '../kube/lease.js';
 import { Finalizers } from '../kube/finalizers.js';
+import { compactObject, nodeMetadata } from '../kube/compact.js';
 import { AffectedIndex, affectedBy, specKeys, type Key } from './affected.js';
 import { OperatorMetrics } from './metrics.js';
 import type { Readiness } from './health.js';
@@ -138,6 +139,9 @@ export class Controller {
         // pass resourceVersion=0, limit and continue on: the first list is served from the cache, relists are paged
         list: r === 'nodes' ? (s) => core.listNode(s) as Promise<any> : (s) => custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...s }) as Promise<any>,
         ...(labelSelector ? { labelSelector } : {}),
+        // a Node is cached as its labels (all the policies read); everything else without
+        // managedFields and with its strings shared (kube/compact.ts)
+        transform: r === 'nodes' ? nodeMetadata : compactObject,
         ...(opts.informer ?? {}),
         logger: this.log.child({ informer: name }),
         onRelist: (reason) => this.metrics.kubeRelists.inc({ resource: name, reason }),
@@ -392,6 +396,7 @@ export class Controller {
 
   private onRouteEvent(ev: string, obj: PCR, old?: PCR): void {
     const name = obj.metadata.name;
+    if (ev !== 'delete') this.routeReconciler.observed(name, obj.metadata.resourceVersion);
     if (
       ev === 'update' &&
       old &&

@@ -27,7 +27,7 @@ import { WrittenCache } from '../kube/written.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Finalizers } from '../kube/finalizers.js';
 import { key, specKeys, type AffectedIndex } from './affected.js';
-import { gatherViews, ownedRoutesView } from './gather.js';
+import { gatherViews, ownedRoutesView, type Views } from './gather.js';
 import { plannedEvents } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TerminalError, type ReconcileResult } from './queue.js';
@@ -75,6 +75,9 @@ interface PendingRepair {
   repairedPrefixes: string[];
 }
 
+/** What `views` holds once it is no longer read (see reconcile). */
+const UNREAD: Views = { ok: false, reason: 'released' };
+
 /** How often a key waiting for the SB after a repair looks again. */
 const REPAIR_POLL_MS = 50;
 
@@ -109,6 +112,11 @@ export class RouteReconciler {
   /** Remember when a change that concerns `name` was seen (the earliest one counts). */
   marked(name: string, t: number): void {
     if (!this.markedAt.has(name)) this.markedAt.set(name, t);
+  }
+
+  /** The informer shows `resourceVersion` for `name`: a written status it holds need not be kept. */
+  observed(name: string, resourceVersion: string | undefined): void {
+    this.lastWritten.observe(name, resourceVersion);
   }
 
   /** The spec changed somewhere: conflicts between resources must be recomputed. */
@@ -267,6 +275,12 @@ export class RouteReconciler {
     this.recordResourceMetrics(name, next, findings);
     this.updateAggregateMetrics();
     const events = plannedEvents(previous, next, repair, this.drifted.has(name));
+    // Nothing below reads the views or the evaluation: drop them before awaiting the API server.
+    // A suspended async function keeps its locals; with 8 workers waiting on status writes, every
+    // reconcile's scoped views outlived two scavenges and were promoted, so the initial sync filled
+    // the old generation with garbage (issue 14: RSS after sync).
+    views = UNREAD;
+    evaluation = undefined;
     const tw = performance.now();
     this.stats.renderMs += tw - tr;
     try {
@@ -300,7 +314,9 @@ export class RouteReconciler {
       const updated = await this.deps.statusWriter.patch<PCR>(PODCIDRROUTES, name, previous, next);
       this.stats.statusWrites++;
       this.deps.metrics.statusWrites.inc({ resource: 'PodCIDRRoute', result: 'ok' });
-      if (updated) {
+      // remembered only while the informer still shows the version written over: when its event
+      // for the write came before the answer, nothing is left to bridge (and nothing would drop it)
+      if (updated && this.deps.get(name)?.metadata.resourceVersion === obj.metadata.resourceVersion) {
         this.lastWritten.remember(name, obj.metadata.resourceVersion, updated.metadata.resourceVersion, updated.status ?? next);
       }
     } catch (err) {

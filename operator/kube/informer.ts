@@ -65,6 +65,12 @@ export interface InformerOptions<T extends KubeObject> {
   watchdogMs?: number;
   backoff?: { initialMs?: number; maxMs?: number };
   logger?: Logger;
+  /**
+   * What is cached of each listed or watched object (e.g. kube/compact.ts: drop fields nobody
+   * reads, share equal strings); the handlers see the transformed object. It may change the object
+   * in place (it is fresh from the wire) and must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
   /** Metrics hooks. */
   onRelist?: (reason: string) => void;
   onWatchRestart?: (reason: string) => void;
@@ -292,7 +298,8 @@ export class Informer<T extends KubeObject> {
     void reason;
   }
 
-  private apply(type: string, obj: T): void {
+  private apply(type: string, received: T): void {
+    const obj = this.opts.transform && type !== 'DELETED' ? this.opts.transform(received) : received;
     const k = keyOf(obj);
     const old = this.cache.get(k);
     if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;

@@ -35,6 +35,17 @@ export class WrittenCache<V> {
     return cached;
   }
 
+  /**
+   * The informer now shows `informerRv` for `key` (its event handler calls this): once that is not
+   * the version the write was based on, the informer holds the write or something after it and the
+   * entry goes. Without this an entry (a whole status) stayed until the key's next reconcile: after
+   * an initial sync, one copy of every status next to the informer's own.
+   */
+  observe(key: string, informerRv: string | undefined): void {
+    const e = this.entries.get(key);
+    if (e && (informerRv !== e.basedOn || informerRv === e.written)) this.entries.delete(key);
+  }
+
   forget(key: string): void {
     this.entries.delete(key);
   }

@@ -29,3 +29,21 @@ describe('WrittenCache (opaque resourceVersions)', () => {
     expect(c.current('x', undefined, 1)).toBe(1);
   });
 });
+
+describe('WrittenCache.observe (the informer caught up without a reconcile)', () => {
+  it('drops the entry when the informer shows the write or a later version, keeps it while it shows the base', () => {
+    const c = new WrittenCache<string>();
+    c.remember('a', 'zz-base', 'aa-written', 'mine');
+    c.observe('a', 'zz-base');
+    expect(c.size).toBe(1);
+    expect(c.current('a', 'zz-base', 'stale')).toBe('mine');
+    c.observe('a', 'aa-written');
+    expect(c.size).toBe(0);
+    c.remember('b', 'k1', 'k2', 'mine');
+    c.observe('b', 'opaque-later');
+    expect(c.size).toBe(0);
+    expect(c.current('b', 'k1', 'stale-again')).toBe('stale-again');
+    c.observe('nothing-here', 'v'); // no entry: nothing to do
+    expect(c.size).toBe(0);
+  });
+});
