@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatManifestError } from '../api/manifests.js';
 import { loadPodCIDRRoutes } from '../manifests/files.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
-import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
+import { addFindings, checkJson, evaluate, jsonPieces, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
 import { EXIT, InputError, type ExitCode } from '../errors.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -102,7 +102,11 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
 const isStale = (ev: Evaluation) => ev.findings.some((f) => f.kind === StaleView);
 
 export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {
-  if (output === 'json') write(`${JSON.stringify(checkJson(outcome.evaluation, outcome.repair), null, 2)}\n`);
+  if (output === 'json') {
+    // piece by piece: the JSON of 200,000 routes is over 100 MB, never held as one string
+    for (const piece of jsonPieces(checkJson(outcome.evaluation, outcome.repair))) write(piece);
+    write('\n');
+  }
   else write(`${renderCheckText(outcome.evaluation, outcome.repair)}\n`);
 }
 

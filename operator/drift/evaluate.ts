@@ -94,6 +94,8 @@ export interface RouteFacts {
   resource: string;
   spec: PodCIDRRouteSpec;
   prefix: string;
+  /** `prefix` parsed (undefined when it does not parse). */
+  parsedPrefix?: Prefix;
   router?: NbLogicalRouter;
   /** The desired nexthop resolved as northd would (router port, switch, port, chassis). */
   resolution: NexthopResolution;
@@ -338,6 +340,8 @@ function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbV
   if (flow) facts.flow = flow;
   if (hops) facts.flowNexthops = hops.map((h) => h.nexthop);
   if (lag) facts.lag = lag;
+  const parsed = parsePrefix(prefix);
+  if (parsed) facts.parsedPrefix = parsed;
   return facts;
 }
 
@@ -471,7 +475,7 @@ function describeEndpointHv(e: Endpoint): string {
   return hypervisorText(e.hypervisor);
 }
 
-const prefixOf = (f: RouteFacts) => parsePrefix(f.prefix);
+const prefixOf = (f: RouteFacts) => f.parsedPrefix;
 
 function describePart(parts: Prefix[], narrowing: string[]): string {
   return `${parts.map((p) => p.text).join(', ')}${narrowing.length ? ` (only ${narrowing.join(' && ')} traffic)` : ''}`;
