@@ -193,7 +193,7 @@ export function prefixContains(prefix: Prefix, ip: IpAddress): boolean {
 }
 
 /** Total order: family, network, length (for deterministic sorting). */
-function comparePrefixes(a: Prefix, b: Prefix): number {
+export function comparePrefixes(a: Prefix, b: Prefix): number {
   if (a.family !== b.family) return a.family - b.family;
   if (a.network !== b.network) return a.network < b.network ? -1 : 1;
   return a.length - b.length;
