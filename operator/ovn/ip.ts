@@ -23,6 +23,12 @@ export interface Prefix {
 const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 
 function parseIpv4(s: string): bigint | undefined {
+  const v = parseIpv4Number(s);
+  return v === undefined ? undefined : BigInt(v);
+}
+
+/** The IPv4 address as an unsigned 32-bit number (no BigInt: the prefix parser's fast path). */
+function parseIpv4Number(s: string): number | undefined {
   const parts = s.split('.');
   if (parts.length !== 4) return undefined;
   let v = 0;
@@ -37,7 +43,7 @@ function parseIpv4(s: string): bigint | undefined {
     if (n > 255) return undefined;
     v = v * 256 + n;
   }
-  return BigInt(v);
+  return v;
 }
 
 function parseIpv6(s: string): bigint | undefined {
@@ -168,7 +174,10 @@ export const parsePrefix = memo(parsePrefixUncached);
 function parsePrefixUncached(s: string): Prefix | undefined {
   const t = s.trim();
   const slash = t.indexOf('/');
-  const addr = parseIp(slash < 0 ? t : t.slice(0, slash));
+  const addrText = (slash < 0 ? t : t.slice(0, slash)).trim();
+  // IPv4 in 32-bit numbers, one BigInt at the end: 200,000 route prefixes are parsed at field scale
+  if (!addrText.includes(':')) return parseIpv4Prefix(t, addrText, slash);
+  const addr = parseIp(addrText);
   if (!addr) return undefined;
   let length = BITS[addr.family];
   if (slash >= 0) {
@@ -184,6 +193,26 @@ function parsePrefixUncached(s: string): Prefix | undefined {
     length,
     text: `${formatIp({ family: addr.family, value: network })}/${length}`,
     hadHostBits: network !== addr.value,
+  };
+}
+
+function parseIpv4Prefix(t: string, addrText: string, slash: number): Prefix | undefined {
+  const v = parseIpv4Number(addrText);
+  if (v === undefined) return undefined;
+  let length = 32;
+  if (slash >= 0) {
+    const l = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l)) return undefined;
+    length = Number(l);
+    if (length > 32) return undefined;
+  }
+  const net = length === 0 ? 0 : (v & ((0xffffffff << (32 - length)) >>> 0)) >>> 0;
+  return {
+    family: 4,
+    network: BigInt(net),
+    length,
+    text: `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${length}`,
+    hadHostBits: net !== v,
   };
 }
 
