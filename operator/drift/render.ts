@@ -113,12 +113,12 @@ export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Rec
 }
 
 /**
- * `JSON.stringify(value, null, 2)` of an object, as pieces of about `chunkChars` characters: the
- * object's array values are stringified element by element, so a check of 200,000 routes (a JSON
- * text of over 100 MB) is written without ever holding that text as one string. The pieces joined
- * are exactly JSON.stringify's text (no trailing newline).
+ * `JSON.stringify(value, null, 2)` of an object, as pieces: the object's array values are
+ * stringified `chunkItems` elements at a time, so a check of 200,000 routes (a JSON text of over
+ * 100 MB) is written without ever holding that text as one string. The pieces joined are exactly
+ * JSON.stringify's text (no trailing newline).
  */
-export function* jsonPieces(value: Record<string, unknown>, chunkChars = 1 << 20): Generator<string> {
+export function* jsonPieces(value: Record<string, unknown>, chunkItems = 1000): Generator<string> {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
   if (entries.length === 0) {
     yield '{}';
@@ -133,17 +133,14 @@ export function* jsonPieces(value: Record<string, unknown>, chunkChars = 1 << 20
       out += `${indentLines(JSON.stringify(v, null, 2), '  ')}${last}\n`;
       continue;
     }
-    out += '[\n';
-    for (let j = 0; j < v.length; j++) {
-      // inside an array, what JSON.stringify cannot represent (undefined, functions) is null
-      const text = (JSON.stringify(v[j], null, 2) as string | undefined) ?? 'null';
-      out += `    ${indentLines(text, '    ')}${j === v.length - 1 ? '' : ','}\n`;
-      if (out.length >= chunkChars) {
-        yield out;
-        out = '';
-      }
+    yield `${out}[\n`;
+    for (let j = 0; j < v.length; j += chunkItems) {
+      // "[\n  a,\n  b\n]" at depth 1 -> "    a,\n    b" at depth 2 (JSON.stringify makes a hole null, as in the whole)
+      const text = JSON.stringify(v.slice(j, j + chunkItems), null, 2);
+      const more = j + chunkItems < v.length ? ',' : '';
+      yield `  ${indentLines(text.slice(2, -2), '  ')}${more}\n`;
     }
-    out += `  ]${last}\n`;
+    out = `  ]${last}\n`;
   }
   yield `${out}}`;
 }

@@ -17,10 +17,11 @@ describe('jsonPieces', () => {
     same({ a: undefined, b: [undefined, () => 1, null, 1, 'x', [], {}], c: 'text', d: () => 1 });
   });
 
-  it('cuts long arrays into pieces of about the chunk size', () => {
-    const routes = Array.from({ length: 1000 }, (_, i) => ({ route: `r${i}`, prefix: `10.0.${i >> 8}.${i & 255}/32`, kinds: [] }));
-    const pieces = same({ summary: { routes: 1000 }, findings: [], routes }, 4096);
-    expect(pieces.length).toBeGreaterThan(10);
-    for (const p of pieces.slice(0, -1)) expect(p.length).toBeLessThan(4096 + 200);
+  it('cuts long arrays into pieces of chunkItems elements', () => {
+    const routes = Array.from({ length: 1000 }, (_, i) => ({ route: `r${i}`, prefix: `10.0.${i >> 8}.${i & 255}/32`, kinds: [], expected: { nexthop: 'x' } }));
+    for (const chunk of [1, 7, 50, 999, 1000, 5000]) {
+      const pieces = same({ summary: { routes: 1000 }, findings: routes.slice(0, 3), routes }, chunk);
+      expect(pieces.length).toBeGreaterThanOrEqual(Math.ceil(1000 / chunk));
+    }
   });
 });
