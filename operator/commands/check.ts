@@ -9,12 +9,7 @@ import { formatManifestError } from '../api/manifests.js';
 import { loadPodCIDRRoutes } from '../manifests/files.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
 import { addFindings, checkJson, evaluate, jsonPieces, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
-import { applyRepair, readViews, type OvnDatabases } from '../ovn/index.js';
-import { openReplica, type OpenOptions } from '../ovn/connect.js';
-import { nbView, type NbView } from '../ovn/nb.js';
-import { sbView } from '../ovn/sb.js';
-import { staleness } from '../ovn/rows.js';
-import type { Database } from '../ovsdb/database.js';
+import { applyRepair, openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
 import { EXIT, InputError, type ExitCode } from '../errors.js';
 import { OvsdbError } from '../ovsdb/errors.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, durationFlag, failed, flagContext, throwProblems, type ConnectionFlags } from './flags.js';
@@ -54,13 +49,12 @@ const SETTLE_POLL_MS = 100;
  * that changes restarts its window; the whole wait is bounded by three windows). Findings that
  * outlasted the window are drift, with their age as NorthdLagging evidence.
  */
-async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], settleMs: number, opts: EvaluateOptions, early?: EarlyNbView): Promise<Evaluation> {
+async function settledEvaluation(dbs: OvnDatabases, routes: PodCIDRRoute[], settleMs: number, opts: EvaluateOptions): Promise<Evaluation> {
   const memory: SettleMemory = new Map();
   const start = Date.now();
   const key = (r: { route: string; prefix: string }) => `${r.route}\u0000${r.prefix}`;
   for (;;) {
-    const earlyNb = early?.take(dbs.nb);
-    const views = earlyNb ? { nb: earlyNb, sb: sbView(dbs.sb) } : readViews(dbs);
+    const views = readViews(dbs);
     const evaluation = evaluate(routes, views.nb, views.sb, new Date(), opts);
     if (settleMs <= 0 || isStale(evaluation)) return evaluation;
     const now = Date.now();
@@ -79,72 +73,11 @@ export interface CheckOutcome {
   repair?: RepairReport;
 }
 
-/**
- * The NB view built as soon as the NB replica is synced, while the SB server is still building its
- * (much larger) monitor reply: at field scale that hides the NB view's 1.5-2 s behind the SB sync.
- * Used once, and only if the NB replica has not changed since (nor its freshness): else rebuilt.
- */
-class EarlyNbView {
-  private view: NbView | undefined;
-  private changed = false;
-  private readonly onChange = (_changes: unknown, atOpen?: boolean) => {
-    // atOpen: rows that were already in the replica when open() resolved (the view has them)
-    if (!atOpen) this.changed = true;
-  };
-
-  /** Call right when open() resolves (before its initial changes are released). */
-  constructor(private readonly nb: Database) {
-    nb.on('change', this.onChange);
-    this.view = nbView(nb);
-  }
-
-  /** The early view for `source` if it still holds, else undefined; gives it up either way. */
-  take(source: unknown): NbView | undefined {
-    const view = this.view;
-    this.view = undefined;
-    this.nb.off('change', this.onChange);
-    if (!view || source !== this.nb || this.changed || view.stale !== staleness(this.nb)) return undefined;
-    return view;
-  }
-}
-
-/**
- * Opens both replicas in parallel like openOvn (rejects with OvnConnectError naming the remote,
- * NB first), and builds the NB view as soon as the NB replica is synced.
- */
-async function openForCheck(opts: OpenOptions): Promise<{ dbs: OvnDatabases; early?: EarlyNbView }> {
-  let early: EarlyNbView | undefined;
-  const [nb, sb] = await Promise.allSettled([
-    openReplica('NB', opts.nbRemote, opts).then((db) => {
-      try {
-        early = new EarlyNbView(db);
-      } catch {
-        // built again at evaluation, where its error is reported as such
-      }
-      return db;
-    }),
-    openReplica('SB', opts.sbRemote, opts),
-  ]);
-  if (nb.status === 'rejected' || sb.status === 'rejected') {
-    if (nb.status === 'fulfilled') await nb.value.close();
-    if (sb.status === 'fulfilled') await sb.value.close();
-    throw nb.status === 'rejected' ? nb.reason : (sb as PromiseRejectedResult).reason;
-  }
-  const dbs: OvnDatabases = {
-    nb: nb.value,
-    sb: sb.value,
-    async close() {
-      await Promise.all([nb.value.close(), sb.value.close()]);
-    },
-  };
-  return { dbs, ...(early ? { early } : {}) };
-}
-
 /** The check itself, on open databases: evaluate, optionally repair and re-evaluate. */
-export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs' | 'chassisDownAfterMs'>, early?: EarlyNbView): Promise<CheckOutcome> {
+export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'routes' | 'repair' | 'adopt' | 'timeoutMs' | 'settleMs' | 'chassisDownAfterMs'>): Promise<CheckOutcome> {
   const settleMs = opts.settleMs ?? 0;
   const evalOpts: EvaluateOptions = opts.chassisDownAfterMs !== undefined ? { chassisDownAfterMs: opts.chassisDownAfterMs } : {};
-  let evaluation = await settledEvaluation(dbs, opts.routes, settleMs, evalOpts, early);
+  let evaluation = await settledEvaluation(dbs, opts.routes, settleMs, evalOpts);
   let repair: RepairReport | undefined;
   // a stale view gives no verdicts, and a repair that cannot be confirmed is not a repair
   if (isStale(evaluation)) return { code: EXIT.runtime, evaluation };
@@ -175,6 +108,42 @@ export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write
     write('\n');
   }
   else write(`${renderCheckText(outcome.evaluation, outcome.repair)}\n`);
+}
+
+/**
+ * Writes the pieces to a stream, waiting for it to drain when it asks to (stdout to a pipe is
+ * asynchronous: without waiting, all 119 MB of a field-scale JSON would queue in memory before the
+ * first byte left). A stream that closes or fails (`| head`) ends the writing, not the command.
+ */
+async function writeFlowing(out: NodeJS.WritableStream, pieces: Iterable<string>, end: string): Promise<void> {
+  let gone = false;
+  const onGone = () => {
+    gone = true;
+  };
+  out.once('close', onGone);
+  out.once('error', onGone);
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        out.off('error', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+      out.on('error', done);
+    });
+  try {
+    for (const piece of pieces) {
+      if (gone) return;
+      if (!out.write(piece)) await drained();
+    }
+    if (!gone && !out.write(end)) await drained();
+  } finally {
+    out.off('close', onGone);
+    out.off('error', onGone);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -229,22 +198,23 @@ export async function run(argv: string[]): Promise<number> {
 
   phase('manifests loaded');
   let dbs: OvnDatabases;
-  let early: EarlyNbView | undefined;
   try {
-    ({ dbs, early } = await openForCheck(flags)); // rejects with OvnConnectError naming the remote
+    dbs = await openOvn(flags); // rejects with OvnConnectError naming the remote
   } catch (err) {
     return failed(ctx, err);
   }
   phase('NB and SB replicas synced');
   try {
-    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair, adopt, timeoutMs: flags.timeoutMs, settleMs, chassisDownAfterMs }, early);
+    const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair, adopt, timeoutMs: flags.timeoutMs, settleMs, chassisDownAfterMs });
     phase('evaluated');
-    printCheck(outcome, flags.output);
+    if (flags.output === 'json') await writeFlowing(process.stdout, jsonPieces(checkJson(outcome.evaluation, outcome.repair)), '\n');
+    else printCheck(outcome, flags.output);
     phase('printed');
     return outcome.code;
   } catch (err) {
     return failed(ctx, err);
   } finally {
     await dbs.close();
+    phase('closed');
   }
 }
