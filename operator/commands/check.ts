@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatManifestError } from '../api/manifests.js';
 import { loadPodCIDRRoutes } from '../manifests/files.js';
 import type { PodCIDRRoute } from '../api/podcidrroute.js';
-import { addFindings, checkJson, evaluate, jsonPieces, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
+import { addFindings, checkJson, evaluate, outlastedWindow, planRepair, renderCheckText, settle, StaleView, type EvaluateOptions, type Evaluation, type RepairReport, type SettleMemory } from '../drift/index.js';
 import { applyRepair, openOvn, readViews, type OvnDatabases } from '../ovn/index.js';
 import { EXIT, InputError, type ExitCode } from '../errors.js';
 import { OvsdbError } from '../ovsdb/errors.js';
@@ -102,48 +102,8 @@ export async function checkWith(dbs: OvnDatabases, opts: Pick<CheckOptions, 'rou
 const isStale = (ev: Evaluation) => ev.findings.some((f) => f.kind === StaleView);
 
 export function printCheck(outcome: CheckOutcome, output: 'text' | 'json', write: (s: string) => void = (s) => process.stdout.write(s)): void {
-  if (output === 'json') {
-    // piece by piece: the JSON of 200,000 routes is over 100 MB, never held as one string
-    for (const piece of jsonPieces(checkJson(outcome.evaluation, outcome.repair))) write(piece);
-    write('\n');
-  }
+  if (output === 'json') write(`${JSON.stringify(checkJson(outcome.evaluation, outcome.repair), null, 2)}\n`);
   else write(`${renderCheckText(outcome.evaluation, outcome.repair)}\n`);
-}
-
-/**
- * Writes the pieces to a stream, waiting for it to drain when it asks to (stdout to a pipe is
- * asynchronous: without waiting, all 119 MB of a field-scale JSON would queue in memory before the
- * first byte left). A stream that closes or fails (`| head`) ends the writing, not the command.
- */
-async function writeFlowing(out: NodeJS.WritableStream, pieces: Iterable<string>, end: string): Promise<void> {
-  let gone = false;
-  const onGone = () => {
-    gone = true;
-  };
-  out.once('close', onGone);
-  out.once('error', onGone);
-  const drained = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        out.off('drain', done);
-        out.off('close', done);
-        out.off('error', done);
-        resolve();
-      };
-      out.on('drain', done);
-      out.on('close', done);
-      out.on('error', done);
-    });
-  try {
-    for (const piece of pieces) {
-      if (gone) return;
-      if (!out.write(piece)) await drained();
-    }
-    if (!gone && !out.write(end)) await drained();
-  } finally {
-    out.off('close', onGone);
-    out.off('error', onGone);
-  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -207,14 +167,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const outcome = await checkWith(dbs, { routes: loaded.routes.map((r) => r.route), repair, adopt, timeoutMs: flags.timeoutMs, settleMs, chassisDownAfterMs });
     phase('evaluated');
-    if (flags.output === 'json') await writeFlowing(process.stdout, jsonPieces(checkJson(outcome.evaluation, outcome.repair)), '\n');
-    else printCheck(outcome, flags.output);
+    printCheck(outcome, flags.output);
     phase('printed');
     return outcome.code;
   } catch (err) {
     return failed(ctx, err);
   } finally {
     await dbs.close();
-    phase('closed');
   }
 }

@@ -8,7 +8,7 @@ export type { EvaluateOptions, Evaluation } from './evaluate.js';
 export { planRepair } from './repair.js';
 export { traceIp } from './trace.js';
 export type { TraceResult } from './trace.js';
-export { renderCheckText, renderTraceText, checkJson, jsonPieces } from './render.js';
+export { renderCheckText, renderTraceText, checkJson } from './render.js';
 export type { RepairReport } from './render.js';
 export { settle, outlastedWindow } from './settle.js';
 export type { SettleMemory } from './settle.js';

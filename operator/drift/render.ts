@@ -112,42 +112,6 @@ export function checkJson(ev: Evaluation, repair?: RepairReport): { summary: Rec
   return { summary, findings: ev.findings, routes };
 }
 
-/**
- * `JSON.stringify(value, null, 2)` of an object, as pieces: the object's array values are
- * stringified `chunkItems` elements at a time, so a check of 200,000 routes (a JSON text of over
- * 100 MB) is written without ever holding that text as one string. The pieces joined are exactly
- * JSON.stringify's text (no trailing newline).
- */
-export function* jsonPieces(value: Record<string, unknown>, chunkItems = 1000): Generator<string> {
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
-  if (entries.length === 0) {
-    yield '{}';
-    return;
-  }
-  let out = '{\n';
-  for (let i = 0; i < entries.length; i++) {
-    const [key, v] = entries[i]!;
-    const last = i === entries.length - 1 ? '' : ',';
-    out += `  ${JSON.stringify(key)}: `;
-    if (!Array.isArray(v) || v.length === 0) {
-      out += `${indentLines(JSON.stringify(v, null, 2), '  ')}${last}\n`;
-      continue;
-    }
-    yield `${out}[\n`;
-    for (let j = 0; j < v.length; j += chunkItems) {
-      // "[\n  a,\n  b\n]" at depth 1 -> "    a,\n    b" at depth 2 (JSON.stringify makes a hole null, as in the whole)
-      const text = JSON.stringify(v.slice(j, j + chunkItems), null, 2);
-      const more = j + chunkItems < v.length ? ',' : '';
-      yield `  ${indentLines(text.slice(2, -2), '  ')}${more}\n`;
-    }
-    out = `  ]${last}\n`;
-  }
-  yield `${out}}`;
-}
-
-/** Indents every line but the first (JSON text holds no raw newline inside a string: each \n is a line break). */
-const indentLines = (text: string, by: string) => (text.includes('\n') ? text.replace(/\n/g, `\n${by}`) : text);
-
 function hopLines(h: TraceHop, indent: string): string[] {
   const port = h.port
     ? `on ${h.port.kind === 'Logical_Switch_Port' ? 'port' : 'router port'} ${h.port.name} (${h.port.kind === 'Logical_Switch_Port' ? 'switch' : 'router'} ${h.port.parent}${h.port.source !== 'addresses' && h.port.source !== 'networks' ? `, found in ${h.port.source}` : ''})`
