@@ -3,7 +3,7 @@
 // small named checks in a fixed order, one per line, like the DESIGN.md table of drift kinds.
 // Pure: no I/O, no clock (time is passed in); must not import the OVSDB client.
 import type { PodCIDRRoute, PodCIDRRouteSpec } from '../api/podcidrroute.js';
-import { canonicalIp, comparePrefixText, parseIp, parsePrefix, prefixContains, type Prefix } from '../ovn/ip.js';
+import { canonicalIp, comparePrefixes, comparePrefixText, parseIp, parsePrefix, prefixContains, type Prefix } from '../ovn/ip.js';
 import type { NbBfd, NbLogicalRouter, NbStaticRoute, NbView } from '../ovn/nb.js';
 import { ecmpKey, routingFlowKey, routerDatapath, type SbChassis, type SbRoutingFlow, type SbView } from '../ovn/sb.js';
 import { topologyOf, type NexthopResolution, type Topology } from '../ovn/topology.js';
@@ -94,6 +94,8 @@ export interface RouteFacts {
   resource: string;
   spec: PodCIDRRouteSpec;
   prefix: string;
+  /** `prefix` parsed (undefined when it does not parse). */
+  parsedPrefix?: Prefix;
   router?: NbLogicalRouter;
   /** The desired nexthop resolved as northd would (router port, switch, port, chassis). */
   resolution: NexthopResolution;
@@ -165,17 +167,23 @@ type Check = (f: RouteFacts, nb: NbView, sb: SbView) => { findings: Finding[]; s
 // ---------------------------------------------------------------------------------------------
 // Resolution helpers (pure lookups over the views).
 
-/** An Endpoint from resolved nexthops (one, or several: ECMP members / reroute nexthops). */
+/** The Endpoint of one resolution, built once per (shared) resolution: never mutate it. */
+const endpoints = new WeakMap<NexthopResolution, Endpoint>();
+function endpointOf(r: NexthopResolution): Endpoint {
+  let e = endpoints.get(r);
+  if (e) return e;
+  e = { nexthop: r.nexthop };
+  if (r.hypervisor) e.hypervisor = r.hypervisor;
+  if (r.hypervisors) e.hypervisors = r.hypervisors;
+  if (r.lastHop) e.lastHop = r.lastHop;
+  endpoints.set(r, e);
+  return e;
+}
+
+/** An Endpoint from resolved nexthops (one, or several: ECMP members / reroute nexthops). Shared: never mutate it. */
 export function endpointOfResolutions(rs: NexthopResolution[]): Endpoint {
   if (rs.length === 0) return {};
-  const one = (r: NexthopResolution): Endpoint => {
-    const e: Endpoint = { nexthop: r.nexthop };
-    if (r.hypervisor) e.hypervisor = r.hypervisor;
-    if (r.hypervisors) e.hypervisors = r.hypervisors;
-    if (r.lastHop) e.lastHop = r.lastHop;
-    return e;
-  };
-  if (rs.length === 1) return one(rs[0]!);
+  if (rs.length === 1) return endpointOf(rs[0]!);
   const ecmp = rs.map((r) => ({ nexthop: r.nexthop, ...(r.hypervisor ? { hypervisor: r.hypervisor } : {}) }));
   const e: Endpoint = { nexthop: rs.map((r) => r.nexthop).join(','), ecmp, nexthops: rs.map((r) => r.nexthop) };
   if (rs.every((r) => r.lastHop === 'localnet')) e.lastHop = 'localnet';
@@ -230,10 +238,12 @@ export interface RouteTableIds {
  * router ports whose options:route_table names it. When no port uses the table, northd still
  * numbers it: then any non-main id not known to belong to another table is accepted.
  */
+const NO_TABLE_IDS: RouteTableIds = { ids: new Set(), foreign: new Set() };
+
 function routeTableIds(sb: SbView, datapath: string | undefined, router: NbLogicalRouter | undefined, routeTable: string): RouteTableIds {
+  if (!datapath || !router || routeTable === '') return NO_TABLE_IDS;
   const ids = new Set<number>();
   const foreign = new Set<number>();
-  if (!datapath || !router || routeTable === '') return { ids, foreign };
   const byPort = sb.routeTableIds.get(datapath);
   for (const p of router.ports) {
     const id = byPort?.get(p.name);
@@ -248,7 +258,7 @@ function findRouteFlow(
   datapath: string | undefined,
   spec: Pick<PodCIDRRouteSpec, 'policy' | 'routeTable'>,
   prefix: string,
-  tables: RouteTableIds = { ids: new Set(), foreign: new Set() },
+  tables: RouteTableIds = NO_TABLE_IDS,
 ): SbRoutingFlow | undefined {
   if (!datapath) return undefined;
   const direction = spec.policy === 'src-ip' ? 'src' : 'dst';
@@ -338,6 +348,8 @@ function gatherFacts(resource: PodCIDRRoute, prefix: string, nb: NbView, sb: SbV
   if (flow) facts.flow = flow;
   if (hops) facts.flowNexthops = hops.map((h) => h.nexthop);
   if (lag) facts.lag = lag;
+  const parsed = parsePrefix(prefix);
+  if (parsed) facts.parsedPrefix = parsed;
   return facts;
 }
 
@@ -471,7 +483,7 @@ function describeEndpointHv(e: Endpoint): string {
   return hypervisorText(e.hypervisor);
 }
 
-const prefixOf = (f: RouteFacts) => parsePrefix(f.prefix);
+const prefixOf = (f: RouteFacts) => f.parsedPrefix;
 
 function describePart(parts: Prefix[], narrowing: string[]): string {
   return `${parts.map((p) => p.text).join(', ')}${narrowing.length ? ` (only ${narrowing.join(' && ')} traffic)` : ''}`;
@@ -645,6 +657,21 @@ function unknownRoute(resource: PodCIDRRoute, prefix: string): RouteState {
 }
 
 /**
+ * Routes by router, prefix (numerically, comparePrefixText's order), route name. Each prefix is
+ * parsed once up front: 200,000 routes take about 3.5 million comparisons.
+ */
+function sortRoutes(routes: RouteState[]): void {
+  const keyed = routes.map((r) => ({ r, p: parsePrefix(r.prefix) }));
+  keyed.sort((a, b) => {
+    if (a.r.router !== b.r.router) return a.r.router < b.r.router ? -1 : 1;
+    const p = a.p && b.p ? comparePrefixes(a.p, b.p) : a.p ? -1 : b.p ? 1 : a.r.prefix < b.r.prefix ? -1 : a.r.prefix > b.r.prefix ? 1 : 0;
+    if (p !== 0) return p;
+    return a.r.route < b.r.route ? -1 : a.r.route > b.r.route ? 1 : 0;
+  });
+  for (let i = 0; i < keyed.length; i++) routes[i] = keyed[i]!.r;
+}
+
+/**
  * Compares desired PodCIDRRoutes with the NB and SB views at `now`: one RouteState per
  * resource × prefix and the sorted list of findings.
  */
@@ -681,7 +708,7 @@ export function evaluate(desired: readonly PodCIDRRoute[], nb: NbView, sb: SbVie
       });
     }
   }
-  routes.sort((a, b) => (a.router !== b.router ? (a.router < b.router ? -1 : 1) : comparePrefixText(a.prefix, b.prefix) || (a.route < b.route ? -1 : a.route > b.route ? 1 : 0)));
+  sortRoutes(routes);
   const routeFindings = routes.flatMap((r) => r.findings);
   const findings = [...globalFindings(nb, sb, lag, routeFindings), ...routeFindings].sort(compareFindings);
   const kinds: Partial<Record<DriftKind, number>> = {};

@@ -78,8 +78,24 @@ function prefixesOf(text: string, addressSets?: ReadonlyMap<string, string[]>): 
   return out;
 }
 
-/** Parses a Logical_Router_Policy match. */
+const parsedMatches = new WeakMap<ReadonlyMap<string, string[]>, Map<string, PolicyMatch>>();
+const NO_ADDRESS_SETS: ReadonlyMap<string, string[]> = new Map();
+
+/**
+ * Parses a Logical_Router_Policy match. Memoised per address-set map (one per NB view) and match
+ * text: every route of a router walks the router's policies, so at field scale the same few matches
+ * are read 200,000 times. The result is shared: never mutate it.
+ */
 export function parsePolicyMatch(match: string, addressSets?: ReadonlyMap<string, string[]>): PolicyMatch {
+  const sets = addressSets ?? NO_ADDRESS_SETS;
+  let byMatch = parsedMatches.get(sets);
+  if (!byMatch) parsedMatches.set(sets, (byMatch = new Map()));
+  let m = byMatch.get(match);
+  if (!m) byMatch.set(match, (m = parsePolicyMatchUncached(match, addressSets)));
+  return m;
+}
+
+function parsePolicyMatchUncached(match: string, addressSets?: ReadonlyMap<string, string[]>): PolicyMatch {
   const m: PolicyMatch = { sourceTerms: [], narrowing: [] };
   const whole = strip(match);
   if (splitTop(whole, '||').length > 1) return { ...m, undecidable: `disjunction in match "${match}"` };

@@ -59,6 +59,11 @@ export interface NexthopResolution {
 export class Topology {
   private typeCounts?: Map<string, number>;
   private readonly hvCache = new Map<string, Hypervisor>();
+  /**
+   * Resolutions by router, nexthop and port: the 20 prefixes of one resource share one nexthop, so
+   * at field scale 200,000 routes resolve 10,000 nexthops. Shared results: never mutate them.
+   */
+  private readonly resolved = new Map<string, NexthopResolution>();
 
   constructor(
     readonly nb: NbView,
@@ -75,6 +80,13 @@ export class Topology {
 
   /** Resolves a nexthop of a route (or policy) on `routerName` the way northd and ovn-controller do. */
   resolveNexthop(routerName: string, nexthopText: string, outputPort?: string): NexthopResolution {
+    const key = `${routerName}\u0000${nexthopText}\u0000${outputPort ?? ''}`;
+    let r = this.resolved.get(key);
+    if (!r) this.resolved.set(key, (r = this.resolveNexthopUncached(routerName, nexthopText, outputPort)));
+    return r;
+  }
+
+  private resolveNexthopUncached(routerName: string, nexthopText: string, outputPort?: string): NexthopResolution {
     const ipAddr = parseIp(nexthopText);
     const nexthop = ipAddr ? canonicalIp(nexthopText) : nexthopText;
     const out: NexthopResolution = { nexthop, notes: [] };
@@ -97,6 +109,13 @@ export class Topology {
   /** Like resolveNexthop, from the router port a flow's `outport` names (the SB side). */
   resolveOnPort(routerName: string, nexthopText: string, routerPort: string | undefined): NexthopResolution {
     if (!routerPort) return this.resolveNexthop(routerName, nexthopText);
+    const key = `${routerName}\u0000${nexthopText}\u0000\u0000${routerPort}`;
+    let r = this.resolved.get(key);
+    if (!r) this.resolved.set(key, (r = this.resolveOnPortUncached(routerName, nexthopText, routerPort)));
+    return r;
+  }
+
+  private resolveOnPortUncached(routerName: string, nexthopText: string, routerPort: string): NexthopResolution {
     const router = this.nb.routers.get(routerName);
     const lrp = router?.ports.find((p) => p.name === routerPort);
     const nexthop = parseIp(nexthopText) ? canonicalIp(nexthopText) : nexthopText;

@@ -9,6 +9,19 @@ describe('ip', () => {
     expect(formatIp(parseIp('1:0:0:2:0:0:0:3')!)).toBe('1:0:0:2::3');
     for (const bad of ['10.9.2', '10.9.2.256', '01.2.3.4', 'fd00:::1', '1:2:3:4:5:6:7:8:9', 'x', '']) expect(parseIp(bad)).toBeUndefined();
   });
+  it('parses IPv4 prefixes (the 32-bit fast path) as the address parser and mask would', () => {
+    const viaAddress = (text: string, len: number) => {
+      const a = parseIp(text)!;
+      const net = len === 0 ? 0n : (a.value >> BigInt(32 - len)) << BigInt(32 - len);
+      return { family: 4, network: net, length: len, text: `${formatIp({ family: 4, value: net })}/${len}`, hadHostBits: net !== a.value };
+    };
+    for (const [addr, len] of [['10.9.52.145', 28], ['0.0.0.0', 0], ['1.2.3.4', 0], ['255.255.255.255', 32], ['128.0.0.1', 1], ['192.168.1.1', 31], ['10.0.0.0', 8]] as const) {
+      expect(parsePrefix(`${addr}/${len}`)).toEqual(viaAddress(addr, len));
+    }
+    expect(parsePrefix('255.255.255.255')).toEqual(viaAddress('255.255.255.255', 32));
+    expect(parsePrefix(' 10.0.0.0 /24')).toEqual(viaAddress('10.0.0.0', 24));
+    for (const bad of ['10.0.0.0/33', '10.0.0/8', '01.2.3.4/8', '1.2.3.4/', '1.2.3.4/1000', '256.1.1.1/8', '10.0.0.0/ 24', 'a.b.c.d/8', '']) expect(parsePrefix(bad)).toBeUndefined();
+  });
   it('normalises prefixes and tests containment', () => {
     const p = parsePrefix('10.9.52.150/28')!;
     expect([p.text, p.hadHostBits]).toEqual(['10.9.52.144/28', true]);
