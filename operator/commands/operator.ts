@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EXIT } from '../errors.js';
+import { setParseMemoGeneration } from '../ovn/ip.js';
 import { Controller } from '../controller/controller.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { loadKubeConfig } from '../kube/config.js';
@@ -72,7 +73,11 @@ function podNamespace(): string | undefined {
   return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
 }
 
+/** The operator's parse memo generation (ovn/ip.ts): a reconcile parses a few hundred texts. */
+const OPERATOR_PARSE_MEMO = 20_000;
+
 export async function run(argv: string[], deps: OperatorDeps = {}): Promise<number> {
+  setParseMemoGeneration(OPERATOR_PARSE_MEMO);
   const ctx = flagContext('ovn-drift operator', deps.env);
   let values;
   try {

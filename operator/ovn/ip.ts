@@ -77,17 +77,28 @@ function parseIpv6(s: string): bigint | undefined {
 /**
  * Parsing is memoised: the same few thousand addresses and prefixes recur across routes, flows
  * and ports, and checks run over tens of thousands of them. Results are shared: never mutate them.
- * The memo is bounded by two generations of MEMO_GENERATION entries: new results go to the young
+ * The memo is bounded by two generations of `memoGeneration` entries: new results go to the young
  * one, a hit in the old one is moved to the young one, and when the young one is full it becomes
  * the old one (the previous old one is dropped). So whatever was used within the last generation
- * stays cached: a working set up to MEMO_GENERATION entries never thrashes, unlike a cache dropped
+ * stays cached: a working set up to one generation never thrashes, unlike a cache dropped
  * whole when full. At field scale (200,000 routes: their manifest prefixes, the same texts in the
  * NB routes and SB flows, plus the ports' networks and addresses) the working set of parsePrefix is
  * about 215,000 texts: a generation of 200,000 made every lookup a young miss, an old hit and a
  * move (a third of evaluate's memo time); 2^19 leaves room for about twice that.
  */
-const MEMO_GENERATION = 1 << 19;
-export function memo<T>(fn: (s: string) => T, generation = MEMO_GENERATION): (s: string) => T {
+let memoGeneration = 1 << 19;
+
+/**
+ * Sets the generation of every parse memo (existing ones too; they shrink at their next
+ * rotation). `check` keeps the default: it evaluates every route at once. The operator parses a few
+ * hundred texts per reconcile and holds the memos for its whole life, where two generations of
+ * 2^19 parsed prefixes would cost ~150 MiB for a speed it does not need.
+ */
+export function setParseMemoGeneration(n: number): void {
+  memoGeneration = n;
+}
+
+export function memo<T>(fn: (s: string) => T, generation?: number): (s: string) => T {
   let young = new Map<string, T>();
   let old = new Map<string, T>();
   return (s: string) => {
@@ -96,7 +107,7 @@ export function memo<T>(fn: (s: string) => T, generation = MEMO_GENERATION): (s:
     let v: T;
     if (old.has(s)) v = old.get(s) as T;
     else v = fn(s);
-    if (young.size >= generation) {
+    if (young.size >= (generation ?? memoGeneration)) {
       old = young;
       young = new Map();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIp, formatIp, parsePrefix, prefixContains, sameIp, comparePrefixText, memo } from '../../operator/ovn/ip.js';
+import { parseIp, formatIp, parsePrefix, prefixContains, sameIp, comparePrefixText, memo, setParseMemoGeneration } from '../../operator/ovn/ip.js';
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6 canonically', () => {
@@ -68,6 +68,25 @@ describe('parse memo: bounded, and a working set as large as a generation does n
     const before = calls;
     f(keys[0]!);
     expect(calls).toBe(before + 1);
+  });
+
+  it('setParseMemoGeneration bounds the memos already made (the operator keeps them small)', () => {
+    let calls = 0;
+    const f = memo((s: string) => {
+      calls++;
+      return s;
+    });
+    try {
+      setParseMemoGeneration(10);
+      for (let i = 0; i < 25; i++) f(`a${i}`);
+      // 25 texts in generations of 10: the first ones were dropped two rotations ago
+      f('a0');
+      expect(calls).toBe(26);
+      f('a24');
+      expect(calls).toBe(26);
+    } finally {
+      setParseMemoGeneration(1 << 19);
+    }
   });
 
   it('gives the same results as the uncached parse', () => {
