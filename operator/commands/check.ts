@@ -174,5 +174,6 @@ export async function run(argv: string[]): Promise<number> {
     return failed(ctx, err);
   } finally {
     await dbs.close();
+    phase('closed');
   }
 }

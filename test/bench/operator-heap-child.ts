@@ -100,7 +100,7 @@ async function measure(): Promise<unknown> {
     settling: rr.settling.size,
     perResource: rr.perResource.size,
     markedAt: rr.markedAt.size,
-    affectedKeys: c.index.byKey.size,
+    affectedKeys: (c.index.byKey.m ?? c.index.byKey).size,
     affectedResources: c.index.keysOf.size,
   };
   await release('reconciler: validated (spec validation results)', () => rr.validated.clear());
@@ -114,7 +114,7 @@ async function measure(): Promise<unknown> {
     rr.conflicts = undefined;
   });
   await release('affected-resource index', () => {
-    c.index.byKey.clear();
+    (c.index.byKey.m ?? c.index.byKey).clear();
     c.index.keysOf.clear();
   });
   await release('work queues', () => {
