@@ -7,9 +7,9 @@ const IO_BUILTINS = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|child_pro
 // ovn/ip.ts: IP arithmetic, dependency-free (its header: "must not import anything from the project").
 const IP = '^operator/ovn/ip\\.ts$';
 // The shared leaves every layer may use: the one error base (errors.ts), the one backoff
-// (runtime/backoff.ts) and the compact multimap of the indexes (runtime/multimap.ts), all pure and
-// importing nothing of the product (rules below).
-const SHARED = '^operator/(errors\\.ts|runtime/(backoff|multimap)\\.ts)$';
+// (runtime/backoff.ts), the compact multimap of the indexes (runtime/multimap.ts) and the bounded
+// string interner (runtime/intern.ts), all pure and importing nothing of the product (rules below).
+const SHARED = '^operator/(errors\\.ts|runtime/(backoff|multimap|intern)\\.ts)$';
 
 module.exports = {
   forbidden: [
@@ -68,9 +68,9 @@ module.exports = {
     {
       name: 'runtime-io-not-below-the-modes',
       severity: 'error',
-      comment: 'Signals and the HTTP server are for the modes (commands, controller, agent); the layers below use only the pure backoff and multimap.',
+      comment: 'Signals and the HTTP server are for the modes (commands, controller, agent); the layers below use only the pure backoff, multimap and interner.',
       from: { path: '^operator/(api|manifests|ovsdb|ovn|drift|kube|sandbox)/' },
-      to: { path: '^operator/runtime/', pathNot: '^operator/runtime/(backoff|multimap)\\.ts$' },
+      to: { path: '^operator/runtime/', pathNot: '^operator/runtime/(backoff|multimap|intern)\\.ts$' },
     },
 
     // ---- api/: the leaf (types, validation, CRD schema) -------------------------------------------
@@ -106,7 +106,7 @@ module.exports = {
     {
       name: 'ovsdb-imports-nothing-of-the-product',
       severity: 'error',
-      comment: 'ovsdb/ is RFC 7047 only: it imports nothing outside operator/ovsdb but the shared leaves (error base, backoff).',
+      comment: 'ovsdb/ is RFC 7047 only: it imports nothing outside operator/ovsdb but the shared leaves (error base, backoff, multimap, interner).',
       from: { path: '^operator/ovsdb/' },
       to: { path: '^operator/', pathNot: ['^operator/ovsdb/', SHARED] },
     },

@@ -9,26 +9,15 @@
 //   - nodeMetadata: of a Node, only what the policy reconciler reads (name, labels, creation time)
 //     plus what the informer itself needs (resourceVersion, uid, deletionTimestamp), not the
 //     status (images, conditions, addresses: tens of KB per node in a real cluster).
-// Pure; imports nothing.
+// Pure; imports only the shared string interner (runtime/intern.ts).
 import type { KubeObject } from './informer.js';
+import { Interner } from '../runtime/intern.js';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** Strings up to this length are interned (condition messages included; longer texts are rare). */
-const INTERN_MAX_LENGTH = 256;
-/** Entries of the intern table before it is started over. */
-const INTERN_ENTRIES = 65_536;
-
-let table = new Map<string, string>();
-
-function intern(s: string): string {
-  if (s.length > INTERN_MAX_LENGTH) return s;
-  const hit = table.get(s);
-  if (hit !== undefined) return hit;
-  if (table.size >= INTERN_ENTRIES) table = new Map();
-  table.set(s, s);
-  return s;
-}
+/** Strings up to 256 characters are interned (condition messages included; longer texts are rare), 65,536 at most before the table starts over. */
+const strings = new Interner(256, 65_536);
+const intern = (s: string): string => strings.intern(s);
 
 function internAll(v: unknown, depth: number): unknown {
   if (typeof v === 'string') return intern(v);

@@ -1,8 +1,9 @@
 // RFC 7047 notation (section 5.1): builders for planning transactions (uuid, named-uuid, set, map),
 // and conversions between the wire form and the decoded row format of types.ts, schema-aware.
-// Pure functions; imports nothing outside operator/ovsdb.
+// Pure functions; imports nothing outside operator/ovsdb but the shared string interner (runtime/intern.ts).
 import type { Atom, BaseType, ColumnType, DatabaseSchema, Row, TableSchema, Value, WireAtom, WireValue } from './types.js';
 import { ProtocolError } from './errors.js';
+import { Interner } from '../runtime/intern.js';
 
 /** ["uuid", s]: a reference to an existing row. */
 export function uuid(s: string): WireAtom {
@@ -102,35 +103,17 @@ export function defaultValue(type: ColumnType): Value {
  * and values such as stage-name, enum values such as "ingress"): one copy each instead of one per
  * row. Bounded: the table starts over when full, so unique values cannot make it grow.
  */
-const INTERN_MAX = 1 << 16;
 const INTERN_LEN = 40;
-let interned = new Map<string, string>();
-
-export function intern(s: string): string {
-  if (s.length > INTERN_LEN) return internText(s);
-  const hit = interned.get(s);
-  if (hit !== undefined) return hit;
-  if (interned.size >= INTERN_MAX) interned = new Map();
-  interned.set(s, s);
-  return s;
-}
-
+const shortTexts = new Interner(INTERN_LEN, 1 << 16);
 /**
  * Longer texts repeat too (Logical_Flow match and actions: the same `actions` for every route to
  * one nexthop, the same `match` on every datapath of a group). A smaller bounded table: a text
- * seen again while it is still there is shared; texts above TEXT_LEN are left alone.
+ * seen again while it is still there is shared; texts above 1 KiB are left alone.
  */
-const TEXT_MAX = 1 << 14;
-const TEXT_LEN = 1024;
-let texts = new Map<string, string>();
+const longTexts = new Interner(1024, 1 << 14);
 
-function internText(s: string): string {
-  if (s.length > TEXT_LEN) return s;
-  const hit = texts.get(s);
-  if (hit !== undefined) return hit;
-  if (texts.size >= TEXT_MAX) texts = new Map();
-  texts.set(s, s);
-  return s;
+export function intern(s: string): string {
+  return s.length > INTERN_LEN ? longTexts.intern(s) : shortTexts.intern(s);
 }
 
 /** A wire atom to an Atom: ["uuid", u] and ["named-uuid", n] become their string. */
