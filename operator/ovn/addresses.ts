@@ -18,13 +18,20 @@ export interface PortIp {
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
+/** The MAC (lower case) an "MAC IP IP..." entry starts with (also Port_Binding `mac`), if any. */
+export function entryMac(entry: string): string | undefined {
+  const first = entry.trim().split(/\s+/, 1)[0] ?? '';
+  return MAC.test(first) ? first.toLowerCase() : undefined;
+}
+
 /** Reads "MAC IP IP...", "router", "unknown", "dynamic" entries (addresses, dynamic_addresses, port_security). */
 function addressEntries(entries: string[], source: IpSource): PortIp[] {
   const out: PortIp[] = [];
   for (const e of entries) {
     const words = e.trim().split(/\s+/).filter(Boolean);
     if (words.length === 0 || ['router', 'unknown', 'dynamic'].includes(words[0]!)) continue;
-    const mac = MAC.test(words[0]!) ? words.shift()!.toLowerCase() : undefined;
+    const mac = entryMac(e);
+    if (mac) words.shift();
     for (const w of words) {
       const a = w.replace(/\/\d+$/, '');
       if (parseIp(a)) out.push({ ip: canonicalIp(a), ...(mac ? { mac } : {}), source });

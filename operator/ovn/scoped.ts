@@ -22,9 +22,9 @@
 import type { Row, RowChange, Uuid } from '../ovsdb/types.js';
 import { optStr, staticRouteSet, str, strMap, strSet, type RowSource } from './rows.js';
 import { parseRoutingActions } from './flows.js';
-import { ipsInText, routerPortIps } from './addresses.js';
+import { entryMac, ipsInText, switchPortIps } from './addresses.js';
 import { parsePrefix, type Prefix } from './ip.js';
-import { ecmpKey, rowKeys, type Key } from './identities.js';
+import { ecmpKey, rowKeys } from './identities.js';
 import { OWNER_KEY } from './ownership.js';
 import { MultiMap } from '../runtime/multimap.js';
 
@@ -52,8 +52,6 @@ const OWNERS: Record<string, { column: string; kind: OwnerKind }[]> = {
 };
 type OwnerKind = 'route' | 'lrp' | 'lsp';
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const macsIn = (entries: string[]) => entries.map((e) => e.trim().split(/\s+/)[0]!.toLowerCase()).filter((w) => MAC.test(w));
 
 /** Keys only the scoped read uses (not change identities): how rows are found from their neighbours. */
 function scopeKeys(table: string, row: Row): string[] {
@@ -61,7 +59,8 @@ function scopeKeys(table: string, row: Row): string[] {
     case 'Logical_Router':
       return [`router:${str(row.name)}`];
     case 'Logical_Switch_Port': {
-      const out: string[] = macsIn([...strSet(row.addresses), ...strSet(row.dynamic_addresses)]).map((m) => `mac:${m}`);
+      // the MACs the topology model matches a MAC_Binding against (the port's IP entries)
+      const out: string[] = [...new Set(switchPortIps(row).flatMap((a) => (a.mac ? [`mac:${a.mac}`] : [])))];
       const rp = str(row.type) === 'router' ? strMap(row.options)['router-port'] : undefined;
       if (rp) out.push(`routerport:${rp}`);
       return out;
@@ -74,7 +73,10 @@ function scopeKeys(table: string, row: Row): string[] {
       return ext['logical-router'] !== undefined ? [`dp-lr:${ext['logical-router']}`] : ext.name !== undefined ? [`dp-name:${ext.name}`] : [];
     }
     case 'Port_Binding':
-      return macsIn(strSet(row.mac)).map((m) => `mac:${m}`);
+      return strSet(row.mac).flatMap((e) => {
+        const mac = entryMac(e);
+        return mac ? [`mac:${mac}`] : [];
+      });
     case 'Logical_Router_Static_Route': {
       const owner = strMap(row.external_ids)[OWNER_KEY];
       return owner ? [`owner:${owner}`] : [];
@@ -151,15 +153,20 @@ export class RowKeyIndex {
     }
   }
 
-  uuids(table: string, keys: Iterable<Key | string>, into = new Set<Uuid>()): Set<Uuid> {
+  uuids(table: string, keys: Iterable<string>, into = new Set<Uuid>()): Set<Uuid> {
     const idx = this.byKey.get(table);
     if (idx) for (const k of keys) idx.collect(k, into);
     return into;
   }
 
-  /** The parent row (router or switch) holding a child row (static route, router port, switch port). */
-  owner(kind: OwnerKind, child: Uuid): Uuid | undefined {
-    return this.owners.get(kind)!.get(child);
+  /** The parent rows (routers or switches) holding these child rows (static routes, router ports, switch ports). */
+  ownersOf(kind: OwnerKind, children: Iterable<Uuid>, into = new Set<Uuid>()): Set<Uuid> {
+    const m = this.owners.get(kind)!;
+    for (const c of children) {
+      const o = m.get(c);
+      if (o) into.add(o);
+    }
+    return into;
   }
 }
 
@@ -192,11 +199,12 @@ const INFRA_TYPES = new Set(['router', 'localnet', 'virtual']);
 const ADDRESS_SET_REF = /\$([A-Za-z_][\w.]*)/g;
 
 /** A router's static routes ordered by (family, network), built once per router row version. */
-type SortedRoutes = { family: number; network: bigint; uuid: Uuid; row: Row }[];
+type SortedRoute = { family: number; network: bigint; text: string; uuid: Uuid; row: Row };
+type SortedRoutes = SortedRoute[];
 const sortedRoutes = new WeakMap<Row, SortedRoutes>();
 
-/** The uuids of the router's static routes whose prefix lies inside one of `prefixes` (equal ones too). */
-function routesInside(lr: Row, routeRows: ReadonlyMap<Uuid, Row>, prefixes: readonly Prefix[]): Uuid[] {
+/** The router's static routes whose prefix lies inside one of `prefixes` (equal ones too). */
+function routesInside(lr: Row, routeRows: ReadonlyMap<Uuid, Row>, prefixes: readonly Prefix[]): SortedRoute[] {
   let sorted = sortedRoutes.get(lr);
   // a route row modified in place (its ip_prefix) leaves the router row as it was: check the versions
   if (sorted?.some((e) => routeRows.get(e.uuid) !== e.row)) sorted = undefined;
@@ -206,13 +214,13 @@ function routesInside(lr: Row, routeRows: ReadonlyMap<Uuid, Row>, prefixes: read
       const r = routeRows.get(u);
       const p = r ? parsePrefix(str(r.ip_prefix).trim()) : undefined;
       // an unparsable prefix is kept as family 0 (never inside anything), so its row version is checked too
-      if (r) sorted.push({ family: p?.family ?? 0, network: p?.network ?? 0n, uuid: u, row: r });
+      if (r) sorted.push({ family: p?.family ?? 0, network: p?.network ?? 0n, text: p?.text ?? '', uuid: u, row: r });
     }
     sorted.sort((a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0));
     // a route added to or removed from the set makes a new router row version
     sortedRoutes.set(lr, sorted);
   }
-  const out: Uuid[] = [];
+  const out: SortedRoute[] = [];
   for (const q of prefixes) {
     const end = q.network + (1n << BigInt((q.family === 4 ? 32 : 128) - q.length));
     let lo = 0;
@@ -223,7 +231,7 @@ function routesInside(lr: Row, routeRows: ReadonlyMap<Uuid, Row>, prefixes: read
       if (m.family < q.family || (m.family === q.family && m.network < q.network)) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < sorted.length && sorted[i]!.family === q.family && sorted[i]!.network < end; i++) out.push(sorted[i]!.uuid);
+    for (let i = lo; i < sorted.length && sorted[i]!.family === q.family && sorted[i]!.network < end; i++) out.push(sorted[i]!);
   }
   return out;
 }
@@ -251,11 +259,7 @@ export function scopedSources(
   // holding one of these routes
   const routeUuids = nbIndex.uuids('Logical_Router_Static_Route', prefixTexts.map((p) => `prefix:${p}`));
   const named = nbIndex.uuids('Logical_Router', [...routers].map((n) => `router:${n}`));
-  const lrs = new Set<Uuid>(named);
-  for (const u of routeUuids) {
-    const o = nbIndex.owner('route', u);
-    if (o) lrs.add(o);
-  }
+  const lrs = nbIndex.ownersOf('route', routeUuids, new Set(named));
   const routes = pick(nb, 'Logical_Router_Static_Route', routeUuids);
   for (const r of routes.values()) for (const ip of ipsInText(str(r.nexthop))) ips.add(ip);
   // the named routers' routes inside a prefix: a more specific one may shadow part of it (its
@@ -266,12 +270,11 @@ export function scopedSources(
     for (const lr of named) {
       const row = lrRows.get(lr);
       if (!row) continue;
-      for (const u of routesInside(row, routeRows, parsed)) {
-        const r = routeRows.get(u);
-        if (!r || routes.has(u)) continue;
-        routes.set(u, r);
-        flowPrefixes.add(parsePrefix(str(r.ip_prefix).trim())!.text);
-        for (const ip of ipsInText(str(r.nexthop))) ips.add(ip);
+      for (const e of routesInside(row, routeRows, parsed)) {
+        if (routes.has(e.uuid)) continue;
+        routes.set(e.uuid, e.row);
+        flowPrefixes.add(e.text);
+        for (const ip of ipsInText(str(e.row.nexthop))) ips.add(ip);
       }
     }
   }
@@ -303,21 +306,14 @@ export function scopedSources(
   const ipKeys = [...ips].map((ip) => `nexthop:${ip}`);
   const lrpRows = nb.rows('Logical_Router_Port');
   const carrying = nbIndex.uuids('Logical_Router_Port', ipKeys);
-  const portNames = new Set<string>();
-  for (const u of carrying) {
-    portNames.add(str(lrpRows.get(u)?.name));
-    const o = nbIndex.owner('lrp', u);
-    if (o) lrs.add(o);
-  }
+  const portNames = new Set<string>([...carrying].map((u) => str(lrpRows.get(u)?.name)));
+  nbIndex.ownersOf('lrp', carrying, lrs);
   const peers: string[] = [];
   for (const lr of lrs) for (const u of strSet(lrRows.get(lr)?.ports)) {
     const peer = optStr(lrpRows.get(u)?.peer);
     if (peer) peers.push(`port:${peer}`);
   }
-  for (const u of nbIndex.uuids('Logical_Router_Port', peers)) {
-    const o = nbIndex.owner('lrp', u);
-    if (o) lrs.add(o);
-  }
+  nbIndex.ownersOf('lrp', nbIndex.uuids('Logical_Router_Port', peers), lrs);
   const routerRows = pick(nb, 'Logical_Router', lrs);
   const lrpUuids: Uuid[] = [];
   for (const r of routerRows.values()) lrpUuids.push(...strSet(r.ports));
@@ -331,13 +327,7 @@ export function scopedSources(
   const wanted = nbIndex.uuids('Logical_Switch_Port', ipKeys);
   nbIndex.uuids('Logical_Switch_Port', macKeys, wanted);
   for (const pb of pick(sb, 'Port_Binding', sbIndex.uuids('Port_Binding', macKeys)).values()) nbIndex.uuids('Logical_Switch_Port', [`port:${str(pb.logical_port)}`], wanted);
-  const lsUuids = new Set<Uuid>();
-  for (const lrp of lrps.values()) {
-    for (const lsp of nbIndex.uuids('Logical_Switch_Port', [`routerport:${str(lrp.name)}`])) {
-      const o = nbIndex.owner('lsp', lsp);
-      if (o) lsUuids.add(o);
-    }
-  }
+  const lsUuids = nbIndex.ownersOf('lsp', nbIndex.uuids('Logical_Switch_Port', [...lrps.values()].map((lrp) => `routerport:${str(lrp.name)}`)));
   const switches = pick(nb, 'Logical_Switch', lsUuids);
   const lspRows = nb.rows('Logical_Switch_Port');
   const lsps = new Map<Uuid, Row>();
@@ -384,11 +374,7 @@ export function scopedSources(
  */
 export function ownedRoutesSource(nb: RowSource, nbIndex: RowKeyIndex, owner: string): RowSource {
   const routes = pick(nb, 'Logical_Router_Static_Route', nbIndex.uuids('Logical_Router_Static_Route', [`owner:${owner}`]));
-  const lrs = new Set<Uuid>();
-  for (const u of routes.keys()) {
-    const o = nbIndex.owner('route', u);
-    if (o) lrs.add(o);
-  }
+  const lrs = nbIndex.ownersOf('route', routes.keys());
   const none = new Map<Uuid, Row>();
   return new ScopedSource(nb, new Map<string, ReadonlyMap<Uuid, Row>>([
     ['Logical_Router', pick(nb, 'Logical_Router', lrs)],

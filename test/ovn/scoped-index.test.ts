@@ -40,8 +40,8 @@ function snapshot(idx: RowKeyIndex, n: number): Record<string, string[]> {
     const us = [...idx.uuids(LSR, [`prefix:${prefix(i)}`])].sort();
     if (us.length) out[prefix(i)] = us;
   }
-  out['owner of 5'] = [String(idx.owner('route', uuid(5)))];
-  out['owner of 19999'] = [String(idx.owner('route', uuid(19_999)))];
+  out['owner of 5'] = [...idx.ownersOf('route', [uuid(5)])];
+  out['owner of 19999'] = [...idx.ownersOf('route', [uuid(19_999)])];
   return out;
 }
 
@@ -73,8 +73,8 @@ describe('RowKeyIndex', () => {
     expect(idx.uuids(LSR, [`prefix:${prefix(3)}`]).size).toBe(0);
     expect(idx.uuids(LSR, [`prefix:${prefix(7)}`])).toEqual(new Set([uuid(7), uuid(30_000)]));
     expect(idx.uuids(LSR, [`prefix:${prefix(19_000)}`]).has(uuid(19_000))).toBe(false);
-    expect(idx.owner('route', uuid(5))).toBeUndefined();
-    expect(idx.owner('route', uuid(19_999))).toBe(uuid(900_002));
+    expect(idx.ownersOf('route', [uuid(5)]).size).toBe(0);
+    expect(idx.ownersOf('route', [uuid(19_999)])).toEqual(new Set([uuid(900_002)]));
   });
 
   it('a key held by two rows falls back to one, then none, as they go', () => {
