@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { OvnSandbox } from '../../operator/sandbox/sandbox.js';
 import { SEED, buildSeedInSync, bumpWithoutNorthd, seedManifest } from '../../operator/ovn/seed-topology.js';
-import { openOvn, type OvnDatabases } from '../../operator/ovn/connect.js';
-import { NB_TABLES, SB_TABLES } from '../../operator/ovn/tables.js';
+import { openOvn, readViews, type OvnDatabases } from '../../operator/ovn/connect.js';
+import { NB_TABLES } from '../../operator/ovn/tables.js';
 import { evaluate } from '../../operator/drift/index.js';
 import { validatePodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { RowKeyIndex, scopedSources } from '../../operator/controller/scope.js';
-import { gatherViews } from '../../operator/controller/gather.js';
 import { optStr } from '../../operator/ovn/rows.js';
+import { rowIndexes, scopedRead } from '../support/scoped.js';
 
 describe('scoped views', () => {
   let ovn: OvnSandbox;
@@ -36,11 +36,9 @@ describe('scoped views', () => {
   it('evaluate over scoped rows equals evaluate over the whole replicas', () => {
     const route = validatePodCIDRRoute(parse(seedManifest())).route!;
     const now = new Date('2026-11-24T00:00:00Z');
-    const nbIndex = new RowKeyIndex(dbs.nb, NB_TABLES.map((t) => t.table));
-    const sbIndex = new RowKeyIndex(dbs.sb, SB_TABLES.map((t) => t.table));
-    const whole = gatherViews(dbs.nb, dbs.sb, {});
-    const part = gatherViews(dbs.nb, dbs.sb, {}, { nbIndex, sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop] });
-    if (!whole.ok || !part.ok) throw new Error('views unavailable');
+    const { nbIndex, sbIndex } = rowIndexes(dbs);
+    const whole = readViews(dbs);
+    const part = scopedRead(dbs, route, { nbIndex, sbIndex });
     const a = evaluate([route], whole.nb, whole.sb, now);
     const b = evaluate([route], part.nb, part.sb, now);
     expect(b.findings).toEqual(a.findings);
@@ -160,11 +158,9 @@ describe('scoped views: ECMP member flows of the routers involved only', () => {
   it('a scoped read holds its router ECMP member flows, not those of other routers, and evaluates the same', () => {
     const route = validatePodCIDRRoute(parse(seedManifest())).route!;
     const now = new Date('2026-11-24T00:00:00Z');
-    const nbIndex = new RowKeyIndex(dbs.nb, NB_TABLES.map((t) => t.table));
-    const sbIndex = new RowKeyIndex(dbs.sb, SB_TABLES.map((t) => t.table));
-    const whole = gatherViews(dbs.nb, dbs.sb, {});
-    const part = gatherViews(dbs.nb, dbs.sb, {}, { nbIndex, sbIndex, prefixes: route.spec.cidrs, nexthops: [route.spec.nexthop], routers: [route.spec.router] });
-    if (!whole.ok || !part.ok) throw new Error('views unavailable');
+    const { nbIndex, sbIndex } = rowIndexes(dbs);
+    const whole = readViews(dbs);
+    const part = scopedRead(dbs, route, { nbIndex, sbIndex });
     expect(evaluate([route], part.nb, part.sb, now)).toEqual(evaluate([route], whole.nb, whole.sb, now));
     const dpOf = (router: string) => {
       const lr = [...dbs.nb.rows('Logical_Router').values()].find((r) => r.name === router)!;

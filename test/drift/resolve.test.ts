@@ -16,9 +16,7 @@ import { checkJson, evaluate, traceIp, type Evaluation, type TraceResult } from 
 import { attachSwitchArgs } from '../../operator/ovn/seed-topology.js';
 import type { PodCIDRRoute } from '../../operator/api/podcidrroute.js';
 import { pcr } from '../support/ovn-fixtures.js';
-import { RowKeyIndex } from '../../operator/controller/scope.js';
-import { gatherViews } from '../../operator/controller/gather.js';
-import { NB_TABLES, SB_TABLES } from '../../operator/ovn/tables.js';
+import { rowIndexes, scopedRead } from '../support/scoped.js';
 
 /** The control plane these scenarios run on (one factory: a release matrix can swap it). */
 interface OvnUnderTest {
@@ -79,11 +77,9 @@ describe('resolving routes the way OVN does (real northd, ovn-trace as oracle)',
       const now = new Date();
       const { nb, sb } = readViews(dbs);
       const whole = evaluate(desired, nb, sb, now);
-      const nbIndex = new RowKeyIndex(dbs.nb, NB_TABLES.map((t) => t.table));
-      const sbIndex = new RowKeyIndex(dbs.sb, SB_TABLES.map((t) => t.table));
+      const idx = rowIndexes(dbs);
       for (const r of desired) {
-        const v = gatherViews(dbs.nb, dbs.sb, {}, { nbIndex, sbIndex, prefixes: r.spec.cidrs, nexthops: [r.spec.nexthop], routers: [r.spec.router] });
-        if (!v.ok) throw new Error(v.reason);
+        const v = scopedRead(dbs, r, idx);
         const part = evaluate([r], v.nb, v.sb, now);
         expect(part.routes, `scoped read of ${r.metadata.name}`).toEqual(whole.routes.filter((x) => x.route === r.metadata.name));
         expect(part.findings, `scoped read of ${r.metadata.name}`).toEqual(whole.findings.filter((f) => f.route === r.metadata.name));
